@@ -1,0 +1,17 @@
+//! The `api-gateway` actor (call alias `mcchat/api`): the one Chatlog API every channel calls.
+//! It stores each message through `mcchat/chatlog` and relays it to every channel but its source.
+//!
+//! `relay` is plain Rust that native tests drive; `actor` is the wasmbus glue (wasm32 only).
+
+pub mod bindings {
+    pub mod chatlog {
+        include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
+    }
+    pub mod outbound {
+        include!(concat!(env!("OUT_DIR"), "/outbound.rs"));
+    }
+}
+pub mod relay;
+
+#[cfg(target_arch = "wasm32")]
+mod actor;

@@ -1,0 +1,228 @@
+//! Store, then relay: a message reaches the other channels only once the chat log accepted it.
+
+use async_trait::async_trait;
+use wasmbus_rpc::{common::Context, error::RpcResult};
+
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
+use crate::bindings::outbound::OutboundMessage;
+
+/// Every channel that takes relayed messages: its channel name and its call alias.
+pub const CHANNELS: &[Channel] = &[
+    Channel {
+        name: "http",
+        alias: "mcchat/http",
+    },
+    Channel {
+        name: "nats",
+        alias: "mcchat/nats",
+    },
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub name: &'static str,
+    pub alias: &'static str,
+}
+
+/// Delivers a message to one channel actor (`Outbound.PublishMessage`).
+#[async_trait]
+pub trait Outbound {
+    async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool>;
+}
+
+/// A channel that could not be reached. The message is stored all the same.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RelayFailure {
+    pub channel: Channel,
+    pub error: String,
+}
+
+/// The channels a message from `source` is relayed to: all but its own (no echo, no loops).
+pub fn relay_targets(source: &str) -> impl Iterator<Item = Channel> + '_ {
+    CHANNELS.iter().copied().filter(move |c| c.name != source)
+}
+
+/// The relayed form of a stored message.
+pub fn outbound_message(msg: &CanonicalChatMessage) -> OutboundMessage {
+    OutboundMessage {
+        body: msg.body.clone(),
+        source_channel: msg.channel_name.clone(),
+        source_user: msg.source_user.clone(),
+    }
+}
+
+/// Writes through the chat log and, if it accepted the message, relays it.
+/// Relay failures are returned for logging; they never undo or fail the write.
+pub async fn write_and_relay(
+    ctx: &Context,
+    chatlog: &(impl Chatlog + Sync),
+    outbound: &(impl Outbound + Sync),
+    msg: &CanonicalChatMessage,
+) -> RpcResult<(WriteMessageResponse, Vec<RelayFailure>)> {
+    let response = chatlog.write_message(ctx, msg).await?;
+    let mut failures = Vec::new();
+    if response.accepted {
+        let relayed = outbound_message(msg);
+        for channel in relay_targets(&msg.channel_name) {
+            if let Err(e) = outbound.publish(channel, &relayed).await {
+                failures.push(RelayFailure {
+                    channel,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok((response, failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::chatlog::{MessagesList, MessagesPage, MessagesPageRequest};
+    use futures::executor::block_on;
+    use std::sync::Mutex;
+    use wasmbus_rpc::error::RpcError;
+
+    /// A chat log that accepts any message whose body is not "refuse me".
+    #[derive(Default)]
+    struct RecordingChatlog {
+        written: Mutex<Vec<CanonicalChatMessage>>,
+    }
+
+    #[async_trait]
+    impl Chatlog for RecordingChatlog {
+        async fn write_message(
+            &self,
+            _: &Context,
+            msg: &CanonicalChatMessage,
+        ) -> RpcResult<WriteMessageResponse> {
+            if msg.body == "refuse me" {
+                return Ok(WriteMessageResponse {
+                    accepted: false,
+                    reason: Some("refused".into()),
+                });
+            }
+            self.written.lock().unwrap().push(msg.clone());
+            Ok(WriteMessageResponse {
+                accepted: true,
+                reason: None,
+            })
+        }
+        async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
+            Ok(self.written.lock().unwrap().clone())
+        }
+        async fn get_messages_page(
+            &self,
+            _: &Context,
+            _: &MessagesPageRequest,
+        ) -> RpcResult<MessagesPage> {
+            unreachable!("not used by the relay")
+        }
+    }
+
+    /// Records deliveries; the channel named in `broken` fails.
+    #[derive(Default)]
+    struct RecordingOutbound {
+        delivered: Mutex<Vec<(&'static str, OutboundMessage)>>,
+        broken: Option<&'static str>,
+    }
+
+    #[async_trait]
+    impl Outbound for RecordingOutbound {
+        async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool> {
+            if self.broken == Some(channel.name) {
+                return Err(RpcError::HostError(format!(
+                    "{} is not running",
+                    channel.alias
+                )));
+            }
+            self.delivered
+                .lock()
+                .unwrap()
+                .push((channel.alias, msg.clone()));
+            Ok(true)
+        }
+    }
+
+    fn message(channel: &str, body: &str) -> CanonicalChatMessage {
+        CanonicalChatMessage {
+            id: "id-1".into(),
+            channel_name: channel.into(),
+            source_user: "carol".into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn relays_to_every_channel_but_the_source() {
+        let targets: Vec<_> = relay_targets("http").map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/nats"]);
+        let targets: Vec<_> = relay_targets("nats").map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/http"]);
+        let targets: Vec<_> = relay_targets("websocket").map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/http", "mcchat/nats"]);
+    }
+
+    #[test]
+    fn stores_then_relays_the_outbound_form() {
+        let (chatlog, outbound) = (RecordingChatlog::default(), RecordingOutbound::default());
+        let msg = message("http", "hi all");
+        let (response, failures) = block_on(write_and_relay(
+            &Context::default(),
+            &chatlog,
+            &outbound,
+            &msg,
+        ))
+        .unwrap();
+        assert!(response.accepted);
+        assert!(failures.is_empty());
+        assert_eq!(*chatlog.written.lock().unwrap(), [msg]);
+        let delivered = outbound.delivered.lock().unwrap();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].0, "mcchat/nats");
+        assert_eq!(
+            serde_json::to_value(&delivered[0].1).unwrap(),
+            serde_json::json!({"body": "hi all", "sourceChannel": "http", "sourceUser": "carol"})
+        );
+    }
+
+    #[test]
+    fn a_refused_message_is_not_relayed() {
+        let (chatlog, outbound) = (RecordingChatlog::default(), RecordingOutbound::default());
+        let (response, _) = block_on(write_and_relay(
+            &Context::default(),
+            &chatlog,
+            &outbound,
+            &message("nats", "refuse me"),
+        ))
+        .unwrap();
+        assert!(!response.accepted);
+        assert_eq!(response.reason.as_deref(), Some("refused"));
+        assert!(outbound.delivered.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_broken_channel_does_not_undo_the_write_or_stop_the_others() {
+        let chatlog = RecordingChatlog::default();
+        let outbound = RecordingOutbound {
+            broken: Some("http"),
+            ..Default::default()
+        };
+        let (response, failures) = block_on(write_and_relay(
+            &Context::default(),
+            &chatlog,
+            &outbound,
+            &message("websocket", "still stored"),
+        ))
+        .unwrap();
+        assert!(response.accepted);
+        assert_eq!(chatlog.written.lock().unwrap().len(), 1);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].channel.alias, "mcchat/http");
+        let delivered = outbound.delivered.lock().unwrap();
+        assert_eq!(
+            delivered.iter().map(|d| d.0).collect::<Vec<_>>(),
+            ["mcchat/nats"]
+        );
+    }
+}

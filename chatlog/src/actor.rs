@@ -1,0 +1,85 @@
+//! wasmbus glue: the Chatlog service backed by the linked `wasmcloud:keyvalue` provider.
+
+use async_trait::async_trait;
+use wasmbus_rpc::actor::prelude::*;
+use wasmcloud_interface_keyvalue::{KeyValue, KeyValueSender, ListAddRequest, ListRangeRequest};
+use wasmcloud_interface_logging::log;
+
+use crate::bindings::{
+    CanonicalChatMessage, Chatlog, ChatlogReceiver, MessagesList, MessagesPage,
+    MessagesPageRequest, WriteMessageResponse,
+};
+use crate::history::{self, MessageList, MESSAGES_KEY};
+
+#[derive(Debug, Default, Actor, HealthResponder)]
+#[services(Actor, Chatlog)]
+struct ChatlogActor {}
+
+/// The history list in the linked key-value store.
+struct KeyValueList;
+
+#[async_trait]
+impl MessageList for KeyValueList {
+    async fn append(&self, value: String) -> RpcResult<u32> {
+        let req = ListAddRequest {
+            list_name: MESSAGES_KEY.to_string(),
+            value,
+        };
+        KeyValueSender::new()
+            .list_add(&Context::default(), &req)
+            .await
+    }
+
+    async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
+        let req = ListRangeRequest {
+            list_name: MESSAGES_KEY.to_string(),
+            start,
+            stop,
+        };
+        KeyValueSender::new()
+            .list_range(&Context::default(), &req)
+            .await
+    }
+}
+
+/// Logging must never fail a request, so its own errors are dropped.
+async fn report_unreadable(entries: &[String]) {
+    for entry in entries {
+        let _ = log(
+            "warn",
+            format!("skipped an unreadable history entry: {entry}"),
+        )
+        .await;
+    }
+}
+
+#[async_trait]
+impl Chatlog for ChatlogActor {
+    async fn write_message(
+        &self,
+        _ctx: &Context,
+        msg: &CanonicalChatMessage,
+    ) -> RpcResult<WriteMessageResponse> {
+        let response = history::write(&KeyValueList, msg).await?;
+        if let Some(reason) = &response.reason {
+            let _ = log("info", format!("refused message {}: {reason}", msg.id)).await;
+        }
+        Ok(response)
+    }
+
+    async fn get_messages(&self, _ctx: &Context) -> RpcResult<MessagesList> {
+        let decoded = history::all(&KeyValueList).await?;
+        report_unreadable(&decoded.unreadable).await;
+        Ok(decoded.messages)
+    }
+
+    async fn get_messages_page(
+        &self,
+        _ctx: &Context,
+        req: &MessagesPageRequest,
+    ) -> RpcResult<MessagesPage> {
+        let (page, unreadable) = history::page(&KeyValueList, req).await?;
+        report_unreadable(&unreadable).await;
+        Ok(page)
+    }
+}

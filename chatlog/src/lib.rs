@@ -1,0 +1,14 @@
+//! The `chatlog` actor (call alias `mcchat/chatlog`): keeps every channel's messages, in order,
+//! as JSON under one key-value list, and serves them back whole or a page at a time.
+//!
+//! The logic (`validate`, `history`) is plain Rust that native tests drive; `actor` is the thin
+//! wasmbus glue, compiled only for wasm32.
+
+pub mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
+}
+pub mod history;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod actor;

@@ -1,0 +1,214 @@
+//! `GET /messages[?limit=N&before=CURSOR]`: one page of history, oldest first, and a
+//! `Link: </messages?limit=N&before=CURSOR>; rel="next"` header while older messages exist.
+
+use wasmbus_rpc::common::Context;
+use wasmcloud_interface_httpserver::HttpResponse;
+
+use crate::bindings::chatlog::{Chatlog, MessagesPageRequest};
+use crate::reply;
+use crate::routes::MESSAGES_PATH;
+
+/// Page size when the request names none.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page a request may ask for.
+pub const MAX_LIMIT: u32 = 500;
+
+/// A validated page request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PageQuery {
+    pub limit: u32,
+    pub before: Option<u64>,
+}
+
+/// Parses the query string; unknown parameters are ignored, bad values are the client's error.
+pub fn parse_query(query_string: &str) -> Result<PageQuery, String> {
+    let mut query = PageQuery {
+        limit: DEFAULT_LIMIT,
+        before: None,
+    };
+    for (key, value) in form_urlencoded::parse(query_string.trim_start_matches('?').as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                query.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        format!("limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}")
+                    })?;
+            }
+            "before" => {
+                let before = value.parse().map_err(|_| {
+                    format!("before must be a cursor from a Link header, not {value:?}")
+                })?;
+                query.before = Some(before);
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+/// The `Link` header value that fetches the page before this one.
+pub fn next_link(limit: u32, next_before: u64) -> String {
+    format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
+}
+
+pub async fn get_messages(query_string: &str, api: &(impl Chatlog + Sync)) -> HttpResponse {
+    let query = match parse_query(query_string) {
+        Ok(query) => query,
+        Err(reason) => return reply::error(400, reason),
+    };
+    let req = MessagesPageRequest {
+        limit: query.limit,
+        before: query.before,
+    };
+    match api.get_messages_page(&Context::default(), &req).await {
+        Ok(page) => {
+            let response = reply::json(200, &page.messages);
+            match page.next_before {
+                Some(next) => reply::with_header(response, "Link", next_link(query.limit, next)),
+                None => response,
+            }
+        }
+        Err(e) => reply::error(503, format!("could not read the history: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::chatlog::{
+        CanonicalChatMessage, MessagesList, MessagesPage, WriteMessageResponse,
+    };
+    use async_trait::async_trait;
+    use futures::executor::block_on;
+    use wasmbus_rpc::error::RpcResult;
+
+    /// A history of `count` messages, paged the way the chat log pages.
+    struct History {
+        count: u64,
+    }
+
+    #[async_trait]
+    impl Chatlog for History {
+        async fn write_message(
+            &self,
+            _: &Context,
+            _: &CanonicalChatMessage,
+        ) -> RpcResult<WriteMessageResponse> {
+            unreachable!()
+        }
+        async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
+            unreachable!()
+        }
+        async fn get_messages_page(
+            &self,
+            _: &Context,
+            req: &MessagesPageRequest,
+        ) -> RpcResult<MessagesPage> {
+            let end = req.before.unwrap_or(self.count).min(self.count);
+            let start = end.saturating_sub(u64::from(req.limit));
+            let messages = (start..end)
+                .map(|n| CanonicalChatMessage {
+                    id: format!("id-{n}"),
+                    channel_name: "http".into(),
+                    source_user: "gina".into(),
+                    body: format!("message {n}"),
+                })
+                .collect();
+            Ok(MessagesPage {
+                messages,
+                next_before: (start > 0).then_some(start),
+            })
+        }
+    }
+
+    #[test]
+    fn parses_limit_and_before_with_defaults() {
+        assert_eq!(
+            parse_query(""),
+            Ok(PageQuery {
+                limit: DEFAULT_LIMIT,
+                before: None
+            })
+        );
+        assert_eq!(
+            parse_query("limit=10&before=40"),
+            Ok(PageQuery {
+                limit: 10,
+                before: Some(40)
+            })
+        );
+        assert_eq!(
+            parse_query("?limit=500&utm=x"),
+            Ok(PageQuery {
+                limit: 500,
+                before: None
+            })
+        );
+    }
+
+    #[test]
+    fn bad_query_values_are_refused() {
+        for query in [
+            "limit=0",
+            "limit=501",
+            "limit=ten",
+            "limit=-1",
+            "before=abc",
+            "before=-3",
+        ] {
+            assert!(parse_query(query).is_err(), "{query}");
+        }
+        let response = block_on(get_messages("limit=0", &History { count: 1 }));
+        assert_eq!(response.status_code, 400);
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert!(json["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("limit must be"));
+    }
+
+    #[test]
+    fn answers_the_documented_array_format() {
+        let response = block_on(get_messages("", &History { count: 1 }));
+        assert_eq!(response.status_code, 200);
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([{"body": "message 0", "channelName": "http", "id": "id-0", "sourceUser": "gina"}])
+        );
+        assert!(!response.header.contains_key("Link"));
+    }
+
+    #[test]
+    fn following_link_headers_reaches_every_message() {
+        let history = History { count: 7 };
+        let mut query = "limit=3".to_string();
+        let mut pages = Vec::new();
+        loop {
+            let response = block_on(get_messages(&query, &history));
+            let json: Vec<serde_json::Value> = serde_json::from_slice(&response.body).unwrap();
+            pages.push(
+                json.iter()
+                    .map(|m| m["id"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            );
+            let Some(link) = response.header.get("Link") else {
+                break;
+            };
+            let url = link[0].trim_start_matches('<').split('>').next().unwrap();
+            assert!(link[0].ends_with("; rel=\"next\""));
+            query = url.split_once('?').unwrap().1.to_string();
+        }
+        assert_eq!(
+            pages,
+            [
+                vec!["id-4", "id-5", "id-6"],
+                vec!["id-1", "id-2", "id-3"],
+                vec!["id-0"]
+            ]
+        );
+    }
+}

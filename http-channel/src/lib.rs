@@ -1,0 +1,24 @@
+//! The `http-channel` actor (call alias `mcchat/http`): chat over HTTP.
+//! `POST /messages` with `{"user_name","body"}` stores a message; `GET /messages` pages
+//! through the history, newest page first, with a `Link: <…>; rel="next"` header for older pages.
+//!
+//! `routes`, `post` and `get` are plain Rust that native tests drive; `actor` is the wasmbus glue.
+
+pub mod bindings {
+    pub mod chatlog {
+        include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
+    }
+    pub mod outbound {
+        include!(concat!(env!("OUT_DIR"), "/outbound.rs"));
+    }
+}
+pub mod get;
+pub mod post;
+pub mod reply;
+pub mod routes;
+
+#[cfg(target_arch = "wasm32")]
+mod actor;
+
+/// The name this channel stamps on the messages it brings in.
+pub const CHANNEL_NAME: &str = "http";

@@ -1,0 +1,216 @@
+//! `POST /messages`: `{"user_name","body"}` in, `201 {"id"}` out, or a 4xx with the reason.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use wasmbus_rpc::{common::Context, error::RpcResult};
+use wasmcloud_interface_httpserver::HttpResponse;
+
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
+use crate::{reply, CHANNEL_NAME};
+
+/// Largest request body read, in bytes; the field limits themselves are the chat log's.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct NewMessage {
+    user_name: String,
+    body: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    id: String,
+}
+
+/// Where message ids come from (`wasmcloud:builtin:numbergen` in the actor).
+#[async_trait]
+pub trait Ids {
+    async fn new_id(&self) -> RpcResult<String>;
+}
+
+/// Only a JSON object will do (serde would also take an array of the fields in order).
+fn parse_new_message(text: &str) -> serde_json::Result<NewMessage> {
+    match serde_json::from_str(text)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object),
+        _ => Err(serde::de::Error::custom("not an object")),
+    }
+}
+
+pub async fn post_message(
+    body: &[u8],
+    ids: &(impl Ids + Sync),
+    api: &(impl Chatlog + Sync),
+) -> HttpResponse {
+    if body.len() > MAX_REQUEST_BYTES {
+        return reply::error(
+            413,
+            format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
+        );
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return reply::error(400, "request body is not UTF-8");
+    };
+    let new = match parse_new_message(text) {
+        Ok(new) => new,
+        Err(e) => {
+            return reply::error(
+                400,
+                format!("expected JSON {{\"user_name\",\"body\"}}: {e}"),
+            )
+        }
+    };
+    let id = match ids.new_id().await {
+        Ok(id) => id,
+        Err(e) => return reply::error(503, format!("could not assign a message id: {e}")),
+    };
+    let msg = CanonicalChatMessage {
+        id: id.clone(),
+        channel_name: CHANNEL_NAME.to_string(),
+        source_user: new.user_name,
+        body: new.body,
+    };
+    match api.write_message(&Context::default(), &msg).await {
+        Ok(response) if response.accepted => reply::json(201, &Created { id }),
+        Ok(response) => reply::error(
+            400,
+            response.reason.unwrap_or_else(|| "message refused".into()),
+        ),
+        Err(e) => reply::error(503, format!("could not store the message: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::chatlog::{
+        MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    };
+    use futures::executor::block_on;
+    use std::sync::Mutex;
+    use wasmbus_rpc::error::RpcError;
+
+    struct FixedIds;
+
+    #[async_trait]
+    impl Ids for FixedIds {
+        async fn new_id(&self) -> RpcResult<String> {
+            Ok("5f0e1d2c-0000-4000-8000-0000000000aa".into())
+        }
+    }
+
+    /// Refuses empty bodies like the real chat log; `down` makes every call fail.
+    #[derive(Default)]
+    struct Api {
+        written: Mutex<Vec<CanonicalChatMessage>>,
+        down: bool,
+    }
+
+    #[async_trait]
+    impl Chatlog for Api {
+        async fn write_message(
+            &self,
+            _: &Context,
+            msg: &CanonicalChatMessage,
+        ) -> RpcResult<WriteMessageResponse> {
+            if self.down {
+                return Err(RpcError::HostError("mcchat/api is not running".into()));
+            }
+            if msg.body.trim().is_empty() {
+                return Ok(WriteMessageResponse {
+                    accepted: false,
+                    reason: Some("body must not be empty".into()),
+                });
+            }
+            self.written.lock().unwrap().push(msg.clone());
+            Ok(WriteMessageResponse {
+                accepted: true,
+                reason: None,
+            })
+        }
+        async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
+            unreachable!()
+        }
+        async fn get_messages_page(
+            &self,
+            _: &Context,
+            _: &MessagesPageRequest,
+        ) -> RpcResult<MessagesPage> {
+            unreachable!()
+        }
+    }
+
+    fn json_body(response: &HttpResponse) -> serde_json::Value {
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn stores_the_message_and_answers_201_with_its_id() {
+        let api = Api::default();
+        let response = block_on(post_message(
+            br#"{"user_name":"frank","body":"hi over http"}"#,
+            &FixedIds,
+            &api,
+        ));
+        assert_eq!(response.status_code, 201);
+        assert_eq!(response.header["Content-Type"], ["application/json"]);
+        assert_eq!(
+            json_body(&response),
+            serde_json::json!({"id": "5f0e1d2c-0000-4000-8000-0000000000aa"})
+        );
+        let written = api.written.lock().unwrap();
+        assert_eq!(written[0].channel_name, "http");
+        assert_eq!(written[0].source_user, "frank");
+        assert_eq!(written[0].body, "hi over http");
+    }
+
+    #[test]
+    fn client_mistakes_are_400_with_a_reason() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"{not json", "expected JSON"),
+            (br#"{"user_name":"frank"}"#, "missing field `body`"),
+            (br#"["frank","hi"]"#, "expected JSON"),
+            (
+                b"{\"user_name\":\"fr\xffank\",\"body\":\"hi\"}",
+                "not UTF-8",
+            ),
+            (
+                br#"{"user_name":"frank","body":""}"#,
+                "body must not be empty",
+            ),
+        ];
+        for (body, reason) in cases {
+            let response = block_on(post_message(body, &FixedIds, &Api::default()));
+            assert_eq!(response.status_code, 400, "{body:?}");
+            let got = json_body(&response)["reason"].as_str().unwrap().to_string();
+            assert!(got.contains(reason), "{body:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_request_is_413() {
+        let big = format!(
+            r#"{{"user_name":"frank","body":"{}"}}"#,
+            "x".repeat(MAX_REQUEST_BYTES)
+        );
+        let response = block_on(post_message(big.as_bytes(), &FixedIds, &Api::default()));
+        assert_eq!(response.status_code, 413);
+    }
+
+    #[test]
+    fn a_store_that_is_down_is_503_not_a_client_error() {
+        let api = Api {
+            down: true,
+            ..Default::default()
+        };
+        let response = block_on(post_message(
+            br#"{"user_name":"frank","body":"hi"}"#,
+            &FixedIds,
+            &api,
+        ));
+        assert_eq!(response.status_code, 503);
+        assert!(json_body(&response)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not store"));
+    }
+}

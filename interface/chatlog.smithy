@@ -1,0 +1,79 @@
+// chatlog.smithy
+// The chat log: where every channel's messages are stored, in order.
+// api-gateway implements the same service, so channels talk to one API.
+
+metadata package = [ {
+    namespace: "com.cosmonic.samples.mcchat.chatlog",
+    crate: "chatlog_crate"
+} ]
+
+namespace com.cosmonic.samples.mcchat.chatlog
+
+use org.wasmcloud.model#wasmbus
+use org.wasmcloud.model#U32
+use org.wasmcloud.model#U64
+
+@wasmbus(actorReceive: true)
+service Chatlog {
+    version: "0.1",
+    operations: [ WriteMessage, GetMessages, GetMessagesPage ]
+}
+
+/// Stores a message. A refusal (`accepted: false`) carries the reason.
+operation WriteMessage {
+    input: CanonicalChatMessage
+    output: WriteMessageResponse
+}
+
+/// The whole history, oldest first.
+operation GetMessages {
+    output: MessagesList
+}
+
+/// One page of the history: the newest `limit` messages before the cursor, oldest first.
+operation GetMessagesPage {
+    input: MessagesPageRequest
+    output: MessagesPage
+}
+
+structure WriteMessageResponse {
+    @required
+    accepted: Boolean,
+
+    reason: String
+}
+
+structure CanonicalChatMessage {
+    @required
+    id: String
+
+    @required
+    sourceUser: String
+
+    @required
+    channelName: String
+
+    @required
+    body: String
+}
+
+list MessagesList {
+    member: CanonicalChatMessage
+}
+
+structure MessagesPageRequest {
+    /// How many messages at most (at least 1).
+    @required
+    limit: U32
+
+    /// Cursor from a previous page's `nextBefore`; absent for the newest page.
+    before: U64
+}
+
+structure MessagesPage {
+    @required
+    messages: MessagesList
+
+    /// Cursor for the page of older messages; absent when this page reaches the oldest.
+    nextBefore: U64
+}

@@ -1,0 +1,34 @@
+// outbound.smithy
+// What api-gateway calls on every channel except the one a message came from.
+
+metadata package = [ {
+    namespace: "com.cosmonic.samples.mcchat.outbound",
+    crate: "outbound_crate"
+} ]
+
+namespace com.cosmonic.samples.mcchat.outbound
+
+use org.wasmcloud.model#wasmbus
+
+@wasmbus(actorReceive: true)
+service Outbound {
+    version: "0.1",
+    operations: [ PublishMessage ]
+}
+
+/// Delivers a message to the channel's own clients; `true` if it was delivered.
+operation PublishMessage {
+    input: OutboundMessage
+    output: Boolean
+}
+
+structure OutboundMessage {
+    @required
+    body: String
+
+    @required
+    sourceChannel: String
+
+    @required
+    sourceUser: String
+}

@@ -1,0 +1,208 @@
+//! A chat message arriving from the broker: parsed, stored through the API, acknowledged.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use wasmbus_rpc::{common::Context, error::RpcResult};
+
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
+use crate::CHANNEL_NAME;
+
+/// What clients publish on `chat.in`.
+#[derive(Debug, Deserialize)]
+struct ChatIn {
+    user_name: String,
+    body: String,
+}
+
+/// The answer on the reply subject.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Ack {
+    fn refused(reason: impl Into<String>) -> Self {
+        Ack {
+            accepted: false,
+            reason: Some(reason.into()),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an Ack always serializes")
+    }
+}
+
+/// Where message ids come from (`wasmcloud:builtin:numbergen` in the actor).
+#[async_trait]
+pub trait Ids {
+    async fn new_id(&self) -> RpcResult<String>;
+}
+
+/// Only a JSON object will do (serde would also take an array of the fields in order).
+fn parse_chat_in(body: &[u8]) -> serde_json::Result<ChatIn> {
+    match serde_json::from_slice(body)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object),
+        _ => Err(serde::de::Error::custom("not an object")),
+    }
+}
+
+/// Handles one broker message. Every outcome is an `Ack`: bad input and failures downstream
+/// are refusals with a reason, so a client is never left without an answer.
+pub async fn accept(body: &[u8], ids: &(impl Ids + Sync), api: &(impl Chatlog + Sync)) -> Ack {
+    let incoming = match parse_chat_in(body) {
+        Ok(incoming) => incoming,
+        Err(e) => return Ack::refused(format!("expected JSON {{\"user_name\",\"body\"}}: {e}")),
+    };
+    let id = match ids.new_id().await {
+        Ok(id) => id,
+        Err(e) => return Ack::refused(format!("could not assign a message id: {e}")),
+    };
+    let msg = CanonicalChatMessage {
+        id,
+        channel_name: CHANNEL_NAME.to_string(),
+        source_user: incoming.user_name,
+        body: incoming.body,
+    };
+    match api.write_message(&Context::default(), &msg).await {
+        Ok(response) => Ack {
+            accepted: response.accepted,
+            reason: response.reason,
+        },
+        Err(e) => Ack::refused(format!("could not store the message: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::chatlog::{
+        MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    };
+    use futures::executor::block_on;
+    use std::sync::Mutex;
+    use wasmbus_rpc::error::RpcError;
+
+    struct FixedIds;
+
+    #[async_trait]
+    impl Ids for FixedIds {
+        async fn new_id(&self) -> RpcResult<String> {
+            Ok("0b1c7c8e-5a55-4b55-9a55-000000000042".into())
+        }
+    }
+
+    /// Accepts non-empty bodies, like the real chat log; `down` makes every call fail.
+    #[derive(Default)]
+    struct Api {
+        written: Mutex<Vec<CanonicalChatMessage>>,
+        down: bool,
+    }
+
+    #[async_trait]
+    impl Chatlog for Api {
+        async fn write_message(
+            &self,
+            _: &Context,
+            msg: &CanonicalChatMessage,
+        ) -> RpcResult<WriteMessageResponse> {
+            if self.down {
+                return Err(RpcError::HostError("mcchat/api is not running".into()));
+            }
+            if msg.body.trim().is_empty() {
+                return Ok(WriteMessageResponse {
+                    accepted: false,
+                    reason: Some("body must not be empty".into()),
+                });
+            }
+            self.written.lock().unwrap().push(msg.clone());
+            Ok(WriteMessageResponse {
+                accepted: true,
+                reason: None,
+            })
+        }
+        async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
+            unreachable!()
+        }
+        async fn get_messages_page(
+            &self,
+            _: &Context,
+            _: &MessagesPageRequest,
+        ) -> RpcResult<MessagesPage> {
+            unreachable!()
+        }
+    }
+
+    fn ack_json(ack: &Ack) -> serde_json::Value {
+        serde_json::from_slice(&ack.to_json()).unwrap()
+    }
+
+    #[test]
+    fn stores_a_well_formed_message_as_from_the_nats_channel() {
+        let api = Api::default();
+        let ack = block_on(accept(
+            br#"{"user_name":"dave","body":"over the broker"}"#,
+            &FixedIds,
+            &api,
+        ));
+        assert_eq!(ack_json(&ack), serde_json::json!({"accepted": true}));
+        assert_eq!(
+            *api.written.lock().unwrap(),
+            [CanonicalChatMessage {
+                id: "0b1c7c8e-5a55-4b55-9a55-000000000042".into(),
+                channel_name: "nats".into(),
+                source_user: "dave".into(),
+                body: "over the broker".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_refused_with_a_reason() {
+        let api = Api::default();
+        for body in [
+            &b"not json"[..],
+            br#"{"user_name":"dave"}"#,
+            br#"{"user_name":1,"body":"x"}"#,
+            b"\xff\xfe",
+        ] {
+            let ack = block_on(accept(body, &FixedIds, &api));
+            assert!(!ack.accepted, "{body:?} was accepted");
+            assert!(
+                ack.reason.as_deref().unwrap().starts_with("expected JSON"),
+                "{ack:?}"
+            );
+        }
+        assert!(api.written.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_from_the_chat_log_is_passed_on() {
+        let ack = block_on(accept(
+            br#"{"user_name":"dave","body":"  "}"#,
+            &FixedIds,
+            &Api::default(),
+        ));
+        assert_eq!(
+            ack_json(&ack),
+            serde_json::json!({"accepted": false, "reason": "body must not be empty"})
+        );
+    }
+
+    #[test]
+    fn a_failed_store_is_a_refusal_not_silence() {
+        let api = Api {
+            down: true,
+            ..Default::default()
+        };
+        let ack = block_on(accept(
+            br#"{"user_name":"dave","body":"hi"}"#,
+            &FixedIds,
+            &api,
+        ));
+        assert!(!ack.accepted);
+        assert!(ack.reason.unwrap().contains("could not store the message"));
+    }
+}
