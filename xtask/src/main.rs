@@ -1,1 +1,76 @@
-fn main() {}
+//! `cargo xtask build`: build the four actors for wasm and sign them into `build/`.
+//! `cargo xtask test`: build them, then run every test in the workspace.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use xtask::{actors::ACTORS, build_dir, sign, toolchain, wasm, workspace_root};
+
+#[derive(Parser)]
+#[command(about = "mcchat build helpers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build and sign the four actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
+    Build,
+    /// Build the actors, then run every test (installs nats-server and redis-server if missing).
+    Test {
+        /// Extra arguments for `cargo test`, e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Build => build_actors(),
+        Task::Test { cargo_test_args } => {
+            build_actors()?;
+            toolchain::ensure_programs(&[
+                ("nats-server", "nats-server"),
+                ("redis-server", "redis-server"),
+            ])?;
+            run_tests(&cargo_test_args)
+        }
+    }
+}
+
+fn build_actors() -> Result<()> {
+    toolchain::ensure_wasm_toolchain()?;
+    wasm::build(ACTORS)?;
+    for actor in ACTORS {
+        let signed = build_dir().join(actor.signed_file_name());
+        sign::sign(
+            actor,
+            env!("CARGO_PKG_VERSION"),
+            &wasm::unsigned_module(actor),
+            &signed,
+        )?;
+        println!(
+            "signed {} ({}) -> {}",
+            actor.package,
+            actor.call_alias,
+            signed.display()
+        );
+    }
+    Ok(())
+}
+
+fn run_tests(extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["test", "--workspace", "--locked"])
+        .args(extra)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}

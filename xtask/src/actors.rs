@@ -1,0 +1,53 @@
+//! The four actors and the claims each is signed with.
+
+pub const HTTPSERVER: &str = "wasmcloud:httpserver";
+pub const MESSAGING: &str = "wasmcloud:messaging";
+pub const KEYVALUE: &str = "wasmcloud:keyvalue";
+pub const NUMBERGEN: &str = "wasmcloud:builtin:numbergen";
+pub const LOGGING: &str = "wasmcloud:builtin:logging";
+
+/// One actor crate and its claims: exactly the contracts it calls, and its call alias.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorSpec {
+    /// Cargo package name (its folder in the workspace).
+    pub package: &'static str,
+    /// Call alias other actors use to reach it.
+    pub call_alias: &'static str,
+    /// Capability contracts it is allowed to call.
+    pub caps: &'static [&'static str],
+}
+
+impl ActorSpec {
+    /// The crate's library name, as the wasm file is named by cargo.
+    pub fn lib_name(&self) -> String {
+        self.package.replace('-', "_")
+    }
+
+    /// The signed module's file name in `build/`.
+    pub fn signed_file_name(&self) -> String {
+        format!("{}_s.wasm", self.lib_name())
+    }
+}
+
+pub const ACTORS: &[ActorSpec] = &[
+    ActorSpec {
+        package: "chatlog",
+        call_alias: "mcchat/chatlog",
+        caps: &[KEYVALUE, LOGGING],
+    },
+    ActorSpec {
+        package: "api-gateway",
+        call_alias: "mcchat/api",
+        caps: &[LOGGING],
+    },
+    ActorSpec {
+        package: "nats-channel",
+        call_alias: "mcchat/nats",
+        caps: &[MESSAGING, NUMBERGEN, LOGGING],
+    },
+    ActorSpec {
+        package: "http-channel",
+        call_alias: "mcchat/http",
+        caps: &[HTTPSERVER, NUMBERGEN, LOGGING],
+    },
+];

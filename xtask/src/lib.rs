@@ -1,0 +1,21 @@
+//! Build helpers for mcchat, run as `cargo xtask <command>` (see `main.rs`).
+
+pub mod actors;
+pub mod sign;
+pub mod toolchain;
+pub mod wasm;
+
+use std::path::PathBuf;
+
+/// The workspace root (the parent of this crate's folder).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Where the signed actors go, following wash's `build/<name>_s.wasm` convention.
+pub fn build_dir() -> PathBuf {
+    workspace_root().join("build")
+}

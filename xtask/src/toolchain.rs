@@ -1,0 +1,82 @@
+//! The Debian toolchain that builds wasm offline (see shared/toolchain.md): Debian's rustc with
+//! its standard-library source (for `-Zbuild-std`) and `wasm-ld`, installed when missing.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+pub const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+const STD_SOURCE: &str = "/usr/lib/rustlib/src/rust/library";
+const WASM_LD: &str = "/usr/bin/wasm-ld";
+
+const TOOLCHAIN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld"];
+
+/// Installs the wasm toolchain's Debian packages unless they are all there.
+pub fn ensure_wasm_toolchain() -> Result<()> {
+    let present = [DEBIAN_RUSTC, DEBIAN_CARGO, STD_SOURCE, WASM_LD]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    if !present {
+        apt_install(TOOLCHAIN_PACKAGES)?;
+    }
+    Ok(())
+}
+
+/// Installs Debian packages for the programs named, unless each is already on PATH.
+pub fn ensure_programs(programs_and_packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = programs_and_packages
+        .iter()
+        .filter(|(program, _)| which(program).is_none())
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    eprintln!("xtask: installing Debian packages: {}", packages.join(" "));
+    // Root runs apt-get directly; anyone else needs sudo.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut cmd = if is_root {
+            Command::new("apt-get")
+        } else {
+            sudo_apt()
+        };
+        let status = cmd
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["update", "-q"])?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt(&install)
+}
+
+fn sudo_apt() -> Command {
+    let mut cmd = Command::new("sudo");
+    cmd.arg("apt-get");
+    cmd
+}
