@@ -1,0 +1,288 @@
+//! Starting and stopping a host: load the manifest's actors (verifying their claims), build the
+//! router, then start a provider for each link and register it with the router.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::claims::{self, ActorIdentity};
+use crate::manifest::{self, ActorDecl, LinkDecl};
+use crate::providers::keyvalue::{EmbeddedKeyValue, RedisKeyValue};
+use crate::providers::messaging::NatsMessaging;
+use crate::providers::{httpserver, HTTPSERVER, KEYVALUE, MESSAGING};
+use crate::router::{LinkKey, ProviderHandle, Router};
+use crate::wapc::Runtime;
+
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// Hosts in the same queue group share a subscription's messages (each goes to one host).
+pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
+
+/// What to run and the overrides for the manifest's link values.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub manifest: PathBuf,
+    pub http_addr: Option<SocketAddr>,
+    pub nats_url: Option<String>,
+    /// Use Redis at this URL for key-value, whatever the manifest says.
+    pub redis_url: Option<String>,
+    /// Use the embedded store even where the manifest links Redis.
+    pub embedded_kv: bool,
+    /// Where the embedded store keeps its file.
+    pub data_dir: PathBuf,
+    pub queue_group: String,
+}
+
+impl HostConfig {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            manifest: manifest.into(),
+            http_addr: None,
+            nats_url: None,
+            redis_url: None,
+            embedded_kv: false,
+            data_dir: PathBuf::from(".mcchat"),
+            queue_group: DEFAULT_QUEUE_GROUP.into(),
+        }
+    }
+}
+
+/// A started host. Dropping it without `shutdown` leaves its tasks running.
+pub struct RunningHost {
+    pub app_name: String,
+    /// One line per thing started, for people.
+    pub started: Vec<String>,
+    /// The addresses the HTTP links are bound to.
+    pub http_addrs: Vec<SocketAddr>,
+    router: Arc<Router>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    messaging: Vec<NatsMessaging>,
+}
+
+impl RunningHost {
+    /// Stops taking requests, lets those in flight finish, flushes NATS and drops the providers.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        for nats in &self.messaging {
+            nats.flush().await;
+        }
+        self.router.unlink_all();
+    }
+}
+
+/// Loads every actor the manifest names; any that fails verification stops the start.
+fn load_actors(
+    runtime: &Runtime,
+    decls: &[ActorDecl],
+) -> Result<Vec<(ActorIdentity, crate::wapc::ActorModule)>> {
+    decls
+        .iter()
+        .map(|decl| {
+            let wasm = std::fs::read(&decl.path).with_context(|| {
+                format!(
+                    "reading actor {} from {} (build it with `cargo xtask build`)",
+                    decl.name,
+                    decl.path.display()
+                )
+            })?;
+            let identity = claims::verify(&wasm).map_err(|e| {
+                anyhow!(
+                    "refusing actor {} ({}): {e}",
+                    decl.name,
+                    decl.path.display()
+                )
+            })?;
+            let module = runtime
+                .compile(&wasm)
+                .with_context(|| format!("loading actor {}", decl.name))?;
+            Ok((identity, module))
+        })
+        .collect()
+}
+
+/// Starts everything the manifest describes, with `config`'s overrides.
+pub async fn start(config: HostConfig) -> Result<RunningHost> {
+    let app = manifest::load(&config.manifest)?;
+    let runtime = Runtime::new()?;
+    let actors = load_actors(&runtime, &app.actors)?;
+    let public_keys: Vec<String> = actors.iter().map(|(id, _)| id.public_key.clone()).collect();
+    let mut host = RunningHost {
+        app_name: app.name.clone(),
+        started: actors
+            .iter()
+            .map(|(id, _)| {
+                format!(
+                    "actor {} ({}) caps [{}]",
+                    id.name,
+                    id.label(),
+                    id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect(),
+        http_addrs: Vec::new(),
+        router: Router::new(actors),
+        shutdown: CancellationToken::new(),
+        tasks: Vec::new(),
+        messaging: Vec::new(),
+    };
+    let mut embedded: Option<EmbeddedKeyValue> = None;
+    for (decl, public_key) in app.actors.iter().zip(public_keys) {
+        for link in &decl.links {
+            let identity = host
+                .router
+                .actor(&public_key)
+                .expect("loaded above")
+                .identity
+                .clone();
+            if !identity.caps.contains(&link.contract) {
+                tracing::warn!(
+                    "{} is linked to {} but not signed for it: its calls will be denied",
+                    identity.label(),
+                    link.contract
+                );
+            }
+            let provider = start_link(&config, &mut host, &mut embedded, &public_key, link)
+                .await
+                .with_context(|| format!("starting {} for {}", link.contract, decl.name))?;
+            let key = LinkKey {
+                actor: public_key.clone(),
+                contract: link.contract.clone(),
+                link_name: link.link_name.clone(),
+            };
+            host.router.link(key, provider);
+        }
+    }
+    Ok(host)
+}
+
+async fn start_link(
+    config: &HostConfig,
+    host: &mut RunningHost,
+    embedded: &mut Option<EmbeddedKeyValue>,
+    actor: &str,
+    link: &LinkDecl,
+) -> Result<ProviderHandle> {
+    match link.contract.as_str() {
+        HTTPSERVER => {
+            let address: SocketAddr = match config.http_addr {
+                Some(address) => address,
+                None => link
+                    .value("address")
+                    .unwrap_or(DEFAULT_HTTP_ADDR)
+                    .parse()
+                    .context("the link's address")?,
+            };
+            let (bound, task) =
+                httpserver::serve(address, &host.router, actor, host.shutdown.clone()).await?;
+            host.started.push(format!(
+                "HTTP server on http://{bound} -> {}",
+                label(host, actor)
+            ));
+            host.http_addrs.push(bound);
+            host.tasks.push(task);
+            Ok(Arc::new(NoOperations(HTTPSERVER)))
+        }
+        MESSAGING => {
+            let url = config
+                .nats_url
+                .as_deref()
+                .or(link.value("URI"))
+                .or(link.value("URL"))
+                .unwrap_or(DEFAULT_NATS_URL);
+            let nats = NatsMessaging::connect(url).await?;
+            let subjects: Vec<String> = link
+                .value("SUBSCRIPTION")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            let tasks = nats
+                .subscribe(
+                    &subjects,
+                    &config.queue_group,
+                    &host.router,
+                    actor,
+                    host.shutdown.clone(),
+                )
+                .await?;
+            host.tasks.extend(tasks);
+            host.started.push(format!(
+                "NATS {url}: subscribed to [{}] in queue group {} -> {}",
+                subjects.join(", "),
+                config.queue_group,
+                label(host, actor)
+            ));
+            host.messaging.push(nats.clone());
+            Ok(Arc::new(nats))
+        }
+        KEYVALUE => {
+            let redis_url = config.redis_url.as_deref().or(if config.embedded_kv {
+                None
+            } else {
+                link.value("URL")
+            });
+            if let Some(url) = redis_url {
+                let redis = RedisKeyValue::connect(url)
+                    .await
+                    .with_context(|| format!("connecting to Redis at {url}"))?;
+                host.started.push(format!(
+                    "key-value on Redis {url} -> {}",
+                    label(host, actor)
+                ));
+                return Ok(Arc::new(redis));
+            }
+            let store = match embedded {
+                Some(store) => store.clone(),
+                None => {
+                    let path = config.data_dir.join("keyvalue.redb");
+                    let store = EmbeddedKeyValue::open(&path).with_context(|| {
+                        format!("opening the embedded store {}", path.display())
+                    })?;
+                    host.started.push(format!(
+                        "key-value in the embedded store {}",
+                        path.display()
+                    ));
+                    embedded.insert(store).clone()
+                }
+            };
+            host.started
+                .push(format!("key-value (embedded) -> {}", label(host, actor)));
+            Ok(Arc::new(store))
+        }
+        other => bail!("the local host has no provider for {other}"),
+    }
+}
+
+fn label(host: &RunningHost, actor: &str) -> String {
+    host.router.actor(actor).map_or_else(
+        || actor.to_string(),
+        |pool| pool.identity.label().to_string(),
+    )
+}
+
+/// A provider whose contract has no operations for actors to call (the HTTP server only calls in).
+struct NoOperations(&'static str);
+
+#[async_trait::async_trait]
+impl wasmbus_rpc::common::MessageDispatch for NoOperations {
+    async fn dispatch(
+        &self,
+        _: &wasmbus_rpc::common::Context,
+        message: wasmbus_rpc::common::Message<'_>,
+    ) -> Result<Vec<u8>, wasmbus_rpc::error::RpcError> {
+        Err(wasmbus_rpc::error::RpcError::MethodNotHandled(format!(
+            "{} has no operation {}",
+            self.0, message.method
+        )))
+    }
+}

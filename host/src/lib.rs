@@ -1,0 +1,15 @@
+//! The mcchat local host: runs the signed wasmbus actors named in a wadm manifest, with
+//! built-in providers for HTTP, NATS messaging, key-value (Redis or embedded), numbergen and
+//! logging. See `host::start` for the order things start in.
+
+pub mod claims;
+pub mod host;
+pub mod manifest;
+pub mod nats_cli;
+pub mod pool;
+pub mod providers;
+pub mod router;
+pub mod shutdown;
+pub mod wapc;
+
+pub use host::{start, HostConfig, RunningHost};

@@ -1,0 +1,108 @@
+//! `mcchat`: run the chat from a wadm manifest (`mcchat up`), or talk NATS (`mcchat sub|pub`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, shutdown, HostConfig};
+
+#[derive(Parser)]
+#[command(name = "mcchat", version, about = "The mcchat local host")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the application in the manifest and run until Ctrl-C.
+    Up {
+        #[arg(long, default_value = "wadm.yaml")]
+        manifest: PathBuf,
+        /// Listen here instead of the HTTP link's address.
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
+        /// Connect to this NATS server instead of the messaging link's.
+        #[arg(long)]
+        nats_url: Option<String>,
+        /// Keep key-value data in Redis at this URL.
+        #[arg(long, conflicts_with = "embedded_kv")]
+        redis_url: Option<String>,
+        /// Keep key-value data in the embedded store, even where the manifest links Redis.
+        #[arg(long)]
+        embedded_kv: bool,
+        /// Where the embedded store keeps its file.
+        #[arg(long, default_value = ".mcchat")]
+        data_dir: PathBuf,
+        /// NATS queue group shared by every host that serves the same chat.
+        #[arg(long, default_value = mcchat_host::host::DEFAULT_QUEUE_GROUP)]
+        queue_group: String,
+    },
+    /// Print every message on a NATS subject.
+    Sub {
+        subject: String,
+        #[arg(long, default_value = DEFAULT_NATS_URL)]
+        nats_url: String,
+    },
+    /// Publish a message to a NATS subject.
+    Pub {
+        subject: String,
+        body: String,
+        /// Send as a request and print the reply.
+        #[arg(long)]
+        reply: bool,
+        #[arg(long, default_value = DEFAULT_NATS_URL)]
+        nats_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,async_nats=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Up {
+            manifest,
+            http_addr,
+            nats_url,
+            redis_url,
+            embedded_kv,
+            data_dir,
+            queue_group,
+        } => {
+            let config = HostConfig {
+                manifest,
+                http_addr,
+                nats_url,
+                redis_url,
+                embedded_kv,
+                data_dir,
+                queue_group,
+            };
+            let host = mcchat_host::start(config).await?;
+            println!("mcchat host running {}:", host.app_name);
+            for line in &host.started {
+                println!("  {line}");
+            }
+            println!("Ctrl-C to stop.");
+            shutdown::signal().await;
+            println!("stopping...");
+            host.shutdown().await;
+            println!("stopped.");
+            Ok(())
+        }
+        Command::Sub { subject, nats_url } => nats_cli::subscribe(&nats_url, &subject).await,
+        Command::Pub {
+            subject,
+            body,
+            reply,
+            nats_url,
+        } => nats_cli::publish(&nats_url, &subject, &body, reply).await,
+    }
+}

@@ -1,0 +1,210 @@
+//! Reads a wadm application manifest (`wadm.yaml`): the actors, the capability components they
+//! link to, and each link's values. The same file deploys to a wasmCloud lattice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Spec {
+    components: Vec<Component>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Component {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    properties: Properties,
+    #[serde(default)]
+    traits: Vec<Trait>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Properties {
+    image: String,
+    contract: Option<String>,
+    link_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Trait {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    properties: serde_yaml_ng::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkdefProperties {
+    target: String,
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+}
+
+/// An application, resolved: actors with file paths, links with contracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub name: String,
+    pub actors: Vec<ActorDecl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorDecl {
+    /// The component's name in the manifest.
+    pub name: String,
+    /// The signed module (from a `file://` image, relative to the manifest's folder).
+    pub path: PathBuf,
+    pub links: Vec<LinkDecl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDecl {
+    pub contract: String,
+    pub link_name: String,
+    pub values: BTreeMap<String, String>,
+}
+
+impl LinkDecl {
+    /// A link value by key, ignoring case (providers differ: `address`, `URL`, `SUBSCRIPTION`).
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub fn load(path: &Path) -> Result<App> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading manifest {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base).with_context(|| format!("in manifest {}", path.display()))
+}
+
+pub fn parse(text: &str, base: &Path) -> Result<App> {
+    let manifest: Manifest = serde_yaml_ng::from_str(text)?;
+    let capabilities: BTreeMap<&str, &Component> = manifest
+        .spec
+        .components
+        .iter()
+        .filter(|c| c.kind == "capability" || c.kind == "provider")
+        .map(|c| (c.name.as_str(), c))
+        .collect();
+    let mut actors = Vec::new();
+    for component in manifest
+        .spec
+        .components
+        .iter()
+        .filter(|c| c.kind == "actor")
+    {
+        let mut links = Vec::new();
+        for linkdef in component.traits.iter().filter(|t| t.kind == "linkdef") {
+            let props: LinkdefProperties = serde_yaml_ng::from_value(linkdef.properties.clone())
+                .with_context(|| format!("linkdef of {}", component.name))?;
+            let target = capabilities.get(props.target.as_str()).ok_or_else(|| {
+                anyhow!(
+                    "{} links to {}, which is not a capability component",
+                    component.name,
+                    props.target
+                )
+            })?;
+            let contract = target
+                .properties
+                .contract
+                .clone()
+                .ok_or_else(|| anyhow!("capability {} names no contract", target.name))?;
+            let link_name = target
+                .properties
+                .link_name
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            links.push(LinkDecl {
+                contract,
+                link_name,
+                values: props.values,
+            });
+        }
+        actors.push(ActorDecl {
+            name: component.name.clone(),
+            path: image_path(&component.properties.image, base)?,
+            links,
+        });
+    }
+    if actors.is_empty() {
+        bail!("it declares no actors");
+    }
+    Ok(App {
+        name: manifest.metadata.name,
+        actors,
+    })
+}
+
+/// The local host runs actors from files it can verify; registry images are for a lattice.
+fn image_path(image: &str, base: &Path) -> Result<PathBuf> {
+    let Some(path) = image.strip_prefix("file://") else {
+        bail!(
+            "actor image {image} is not a file:// image; the local host runs locally built actors"
+        );
+    };
+    let path = Path::new(path);
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_projects_wadm_yaml() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let app = load(&root.join("wadm.yaml")).unwrap();
+        assert_eq!(app.name, "mcchat");
+        let names: Vec<&str> = app.actors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["chatlog", "api-gateway", "nats-channel", "http-channel"]
+        );
+        let http = &app.actors[3];
+        assert_eq!(http.path, root.join("./build/http_channel_s.wasm"));
+        assert_eq!(http.links[0].contract, "wasmcloud:httpserver");
+        assert_eq!(http.links[0].value("ADDRESS"), Some("0.0.0.0:8080"));
+        let nats = &app.actors[2];
+        assert_eq!(nats.links[0].contract, "wasmcloud:messaging");
+        assert_eq!(nats.links[0].value("subscription"), Some("chat.in"));
+        let chatlog = &app.actors[0];
+        assert_eq!(chatlog.links[0].contract, "wasmcloud:keyvalue");
+        assert_eq!(
+            chatlog.links[0].value("URL"),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert!(app.actors[1].links.is_empty());
+    }
+
+    #[test]
+    fn refuses_registry_images_and_dangling_links() {
+        let registry = "metadata: {name: x}\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'ghcr.io/x/a:1'}\n";
+        let e = parse(registry, Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("not a file:// image"), "{e}");
+        let dangling = "metadata: {name: x}\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'file://a.wasm'}\n      traits:\n        - type: linkdef\n          properties: {target: kv}\n";
+        let e = parse(dangling, Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("not a capability component"), "{e}");
+    }
+}

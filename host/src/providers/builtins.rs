@@ -1,0 +1,74 @@
+//! The host's built-in contracts: `wasmcloud:builtin:numbergen` and `wasmcloud:builtin:logging`.
+
+use async_trait::async_trait;
+use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::error::{RpcError, RpcResult};
+use wasmcloud_interface_logging::{LogEntry, Logging, LoggingReceiver};
+use wasmcloud_interface_numbergen::{NumberGen, NumberGenReceiver, RangeLimit};
+
+pub const NUMBERGEN: &str = "wasmcloud:builtin:numbergen";
+pub const LOGGING: &str = "wasmcloud:builtin:logging";
+
+pub struct NumberGenProvider;
+
+/// 32 random bits from the OS generator behind v4 UUIDs.
+fn random_u32() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
+}
+
+#[async_trait]
+impl NumberGen for NumberGenProvider {
+    async fn generate_guid(&self, _ctx: &Context) -> RpcResult<String> {
+        Ok(uuid::Uuid::new_v4().to_string())
+    }
+
+    async fn random_in_range(&self, _ctx: &Context, range: &RangeLimit) -> RpcResult<u32> {
+        if range.min > range.max {
+            return Err(RpcError::InvalidParameter(format!(
+                "min {} is above max {}",
+                range.min, range.max
+            )));
+        }
+        let span = u64::from(range.max - range.min) + 1;
+        // A 64-bit draw keeps the modulo bias below one part in 2^32.
+        let draw = (u64::from(random_u32()) << 32) | u64::from(random_u32());
+        Ok(range.min + (draw % span) as u32)
+    }
+
+    async fn random_32(&self, _ctx: &Context) -> RpcResult<u32> {
+        Ok(random_u32())
+    }
+}
+
+#[async_trait]
+impl MessageDispatch for NumberGenProvider {
+    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
+        NumberGenReceiver::dispatch(self, ctx, message).await
+    }
+}
+impl NumberGenReceiver for NumberGenProvider {}
+
+/// Writes actors' log lines to the host's log, tagged with the actor.
+pub struct LoggingProvider;
+
+#[async_trait]
+impl Logging for LoggingProvider {
+    async fn write_log(&self, ctx: &Context, entry: &LogEntry) -> RpcResult<()> {
+        let actor = ctx.actor.as_deref().unwrap_or("unknown actor");
+        match entry.level.as_str() {
+            "error" => tracing::error!(target: "mcchat::actor", actor, "{}", entry.text),
+            "warn" => tracing::warn!(target: "mcchat::actor", actor, "{}", entry.text),
+            "debug" => tracing::debug!(target: "mcchat::actor", actor, "{}", entry.text),
+            _ => tracing::info!(target: "mcchat::actor", actor, "{}", entry.text),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageDispatch for LoggingProvider {
+    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
+        LoggingReceiver::dispatch(self, ctx, message).await
+    }
+}
+impl LoggingReceiver for LoggingProvider {}

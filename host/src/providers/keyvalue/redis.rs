@@ -1,0 +1,152 @@
+//! `wasmcloud:keyvalue` on Redis. The connection manager reconnects on its own after a drop.
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::error::{RpcError, RpcResult};
+use wasmcloud_interface_keyvalue::*;
+
+use super::backend_error;
+
+#[derive(Clone)]
+pub struct RedisKeyValue {
+    connection: ConnectionManager,
+}
+
+fn err(e: redis::RedisError) -> RpcError {
+    backend_error("redis", e)
+}
+
+impl RedisKeyValue {
+    /// Connects to `url` (`redis://host:port[/db]`); fails now if Redis cannot be reached.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let connection = ConnectionManager::new(client).await?;
+        Ok(RedisKeyValue { connection })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+}
+
+#[async_trait]
+impl KeyValue for RedisKeyValue {
+    async fn increment(&self, _: &Context, arg: &IncrementRequest) -> RpcResult<i32> {
+        self.conn().incr(&arg.key, arg.value).await.map_err(err)
+    }
+
+    async fn contains<TS: ToString + ?Sized + Sync>(
+        &self,
+        _: &Context,
+        key: &TS,
+    ) -> RpcResult<bool> {
+        self.conn().exists(key.to_string()).await.map_err(err)
+    }
+
+    async fn del<TS: ToString + ?Sized + Sync>(&self, _: &Context, key: &TS) -> RpcResult<bool> {
+        let removed: u32 = self.conn().del(key.to_string()).await.map_err(err)?;
+        Ok(removed > 0)
+    }
+
+    async fn get<TS: ToString + ?Sized + Sync>(
+        &self,
+        _: &Context,
+        key: &TS,
+    ) -> RpcResult<GetResponse> {
+        let value: Option<String> = self.conn().get(key.to_string()).await.map_err(err)?;
+        Ok(GetResponse {
+            exists: value.is_some(),
+            value: value.unwrap_or_default(),
+        })
+    }
+
+    async fn list_add(&self, _: &Context, arg: &ListAddRequest) -> RpcResult<u32> {
+        self.conn()
+            .rpush(&arg.list_name, &arg.value)
+            .await
+            .map_err(err)
+    }
+
+    async fn list_clear<TS: ToString + ?Sized + Sync>(
+        &self,
+        ctx: &Context,
+        list: &TS,
+    ) -> RpcResult<bool> {
+        self.del(ctx, list).await
+    }
+
+    async fn list_del(&self, _: &Context, arg: &ListDelRequest) -> RpcResult<bool> {
+        let removed: u32 = self
+            .conn()
+            .lrem(&arg.list_name, 0, &arg.value)
+            .await
+            .map_err(err)?;
+        Ok(removed > 0)
+    }
+
+    async fn list_range(&self, _: &Context, arg: &ListRangeRequest) -> RpcResult<StringList> {
+        self.conn()
+            .lrange(&arg.list_name, arg.start as isize, arg.stop as isize)
+            .await
+            .map_err(err)
+    }
+
+    async fn set(&self, _: &Context, arg: &SetRequest) -> RpcResult<()> {
+        if arg.expires > 0 {
+            self.conn()
+                .set_ex(&arg.key, &arg.value, u64::from(arg.expires))
+                .await
+                .map_err(err)
+        } else {
+            self.conn().set(&arg.key, &arg.value).await.map_err(err)
+        }
+    }
+
+    async fn set_add(&self, _: &Context, arg: &SetAddRequest) -> RpcResult<u32> {
+        self.conn()
+            .sadd(&arg.set_name, &arg.value)
+            .await
+            .map_err(err)
+    }
+
+    async fn set_del(&self, _: &Context, arg: &SetDelRequest) -> RpcResult<u32> {
+        self.conn()
+            .srem(&arg.set_name, &arg.value)
+            .await
+            .map_err(err)
+    }
+
+    async fn set_intersection(&self, _: &Context, sets: &StringList) -> RpcResult<StringList> {
+        self.conn().sinter(sets).await.map_err(err)
+    }
+
+    async fn set_query<TS: ToString + ?Sized + Sync>(
+        &self,
+        _: &Context,
+        set: &TS,
+    ) -> RpcResult<StringList> {
+        self.conn().smembers(set.to_string()).await.map_err(err)
+    }
+
+    async fn set_union(&self, _: &Context, sets: &StringList) -> RpcResult<StringList> {
+        self.conn().sunion(sets).await.map_err(err)
+    }
+
+    async fn set_clear<TS: ToString + ?Sized + Sync>(
+        &self,
+        ctx: &Context,
+        set: &TS,
+    ) -> RpcResult<bool> {
+        self.del(ctx, set).await
+    }
+}
+
+#[async_trait]
+impl MessageDispatch for RedisKeyValue {
+    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
+        KeyValueReceiver::dispatch(self, ctx, message).await
+    }
+}
+impl KeyValueReceiver for RedisKeyValue {}

@@ -1,0 +1,224 @@
+//! Routes every actor's host calls: to another actor by call alias (or public key), to a
+//! built-in (numbergen, logging) or to the provider its link names, by contract and link name.
+//! A call to a contract the caller's claims do not list is denied here, before anything runs.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+
+use async_trait::async_trait;
+use wasmbus_rpc::common::{Context, Message, MessageDispatch, SendOpts, Transport};
+use wasmbus_rpc::error::RpcError;
+
+use crate::claims::ActorIdentity;
+use crate::pool::ActorPool;
+use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
+use crate::wapc::{ActorModule, HostCalls};
+
+/// A provider as the router sees it: something that answers `Service.Method` calls.
+pub type ProviderHandle = Arc<dyn MessageDispatch + Send + Sync>;
+
+/// The link name wasmbus actors use unless they name another.
+pub const DEFAULT_LINK: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LinkKey {
+    pub actor: String,
+    pub contract: String,
+    pub link_name: String,
+}
+
+pub struct Router {
+    /// Actor pools by public key.
+    actors: HashMap<String, Arc<ActorPool>>,
+    /// Call alias to public key.
+    aliases: HashMap<String, String>,
+    links: RwLock<HashMap<LinkKey, ProviderHandle>>,
+    numbergen: ProviderHandle,
+    logging: ProviderHandle,
+}
+
+impl Router {
+    /// Builds the router and one instance pool per actor; the pools call back into the router.
+    pub fn new(actors: Vec<(ActorIdentity, ActorModule)>) -> Arc<Router> {
+        Arc::new_cyclic(|router: &Weak<Router>| {
+            let host: Weak<dyn HostCalls> = router.clone();
+            let mut pools = HashMap::new();
+            let mut aliases = HashMap::new();
+            for (identity, module) in actors {
+                if let Some(alias) = &identity.call_alias {
+                    aliases.insert(alias.clone(), identity.public_key.clone());
+                }
+                let key = identity.public_key.clone();
+                pools.insert(
+                    key,
+                    Arc::new(ActorPool::new(identity, module, host.clone())),
+                );
+            }
+            Router {
+                actors: pools,
+                aliases,
+                links: RwLock::new(HashMap::new()),
+                numbergen: Arc::new(NumberGenProvider),
+                logging: Arc::new(LoggingProvider),
+            }
+        })
+    }
+
+    /// The actor a call alias or public key names.
+    pub fn actor(&self, target: &str) -> Option<&Arc<ActorPool>> {
+        let key = self
+            .aliases
+            .get(target)
+            .map(String::as_str)
+            .unwrap_or(target);
+        self.actors.get(key)
+    }
+
+    pub fn identities(&self) -> impl Iterator<Item = &ActorIdentity> {
+        self.actors.values().map(|pool| pool.identity.as_ref())
+    }
+
+    pub async fn call_actor(
+        &self,
+        target: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let pool = self
+            .actor(target)
+            .ok_or_else(|| format!("no actor is running as {target}"))?;
+        pool.call(operation, payload).await
+    }
+
+    pub fn link(&self, key: LinkKey, provider: ProviderHandle) {
+        self.links
+            .write()
+            .expect("links lock")
+            .insert(key, provider);
+    }
+
+    /// Drops every link, ending the provider ↔ router references at shutdown.
+    pub fn unlink_all(&self) {
+        self.links.write().expect("links lock").clear();
+    }
+
+    async fn call_provider(
+        &self,
+        caller: &ActorIdentity,
+        link_name: &str,
+        contract: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        if !caller.caps.contains(contract) {
+            return Err(format!(
+                "{} is not signed for {contract}: call to {operation} denied",
+                caller.label()
+            ));
+        }
+        let provider = match contract {
+            NUMBERGEN => self.numbergen.clone(),
+            LOGGING => self.logging.clone(),
+            _ => {
+                let key = LinkKey {
+                    actor: caller.public_key.clone(),
+                    contract: contract.to_string(),
+                    link_name: link_name.to_string(),
+                };
+                self.links
+                    .read()
+                    .expect("links lock")
+                    .get(&key)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!(
+                            "{} has no link to {contract} (link name {link_name})",
+                            caller.label()
+                        )
+                    })?
+            }
+        };
+        // Providers get the method without its service prefix, as wasmbus receivers expect.
+        let method = operation
+            .split_once('.')
+            .map_or(operation, |(_, method)| method);
+        let ctx = Context {
+            actor: Some(caller.label().to_string()),
+            span: None,
+        };
+        provider
+            .dispatch(
+                &ctx,
+                Message {
+                    method,
+                    arg: Cow::Owned(payload),
+                },
+            )
+            .await
+            .map_err(|e| format!("{contract} {operation}: {e}"))
+    }
+}
+
+#[async_trait]
+impl HostCalls for Router {
+    async fn host_call(
+        &self,
+        caller: &ActorIdentity,
+        binding: String,
+        namespace: String,
+        operation: String,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        if self.actor(&namespace).is_some() {
+            return self.call_actor(&namespace, &operation, &payload).await;
+        }
+        let link_name = if binding.is_empty() {
+            DEFAULT_LINK
+        } else {
+            &binding
+        };
+        self.call_provider(caller, link_name, &namespace, &operation, payload)
+            .await
+    }
+}
+
+/// A wasmbus `Transport` that delivers to an actor through the router, so providers can use the
+/// interface crates' typed senders (`HttpServerSender`, `MessageSubscriberSender`).
+#[derive(Clone)]
+pub struct ActorTransport {
+    router: Weak<Router>,
+    target: String,
+}
+
+impl ActorTransport {
+    pub fn new(router: &Arc<Router>, target: &str) -> Self {
+        ActorTransport {
+            router: Arc::downgrade(router),
+            target: target.to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for ActorTransport {
+    async fn send(
+        &self,
+        _ctx: &Context,
+        req: Message<'_>,
+        _opts: Option<SendOpts>,
+    ) -> Result<Vec<u8>, RpcError> {
+        let router = self
+            .router
+            .upgrade()
+            .ok_or_else(|| RpcError::HostError("the host is shutting down".into()))?;
+        router
+            .call_actor(&self.target, req.method, &req.arg)
+            .await
+            .map_err(RpcError::HostError)
+    }
+
+    fn set_timeout(&self, _interval: std::time::Duration) {
+        // The instance pool enforces its own call timeout.
+    }
+}

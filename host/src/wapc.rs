@@ -1,0 +1,324 @@
+//! The waPC ABI that `wasmbus-rpc` actors speak, bound directly on wasmtime.
+//!
+//! wasmbus actors import their eight host functions from the module `wasmbus` (not `wapc`, the
+//! only namespace `wasmtime-provider` binds), so the ABI lives here. A guest call runs on a
+//! wasmtime fiber; the actor's synchronous `__host_call` awaits the host's async answer there,
+//! so a thread is never blocked while one actor waits for another or for a provider.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use async_trait::async_trait;
+use wasmtime::{
+    Caller, Config, Engine, InstancePre, Linker, Memory, Module, Store, StoreLimits,
+    StoreLimitsBuilder, TypedFunc,
+};
+
+use crate::claims::ActorIdentity;
+
+/// How often running guests are interrupted to yield to other tasks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The most linear memory one actor instance may grow to.
+const MAX_INSTANCE_MEMORY: usize = 64 << 20;
+
+/// What the host does for an actor's `__host_call`: route it to another actor or a provider.
+#[async_trait]
+pub trait HostCalls: Send + Sync {
+    async fn host_call(
+        &self,
+        caller: &ActorIdentity,
+        binding: String,
+        namespace: String,
+        operation: String,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String>;
+}
+
+/// The wasmtime engine all actors share, with async support and epoch interruption.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+}
+
+impl Runtime {
+    pub fn new() -> Result<Self> {
+        let mut config = Config::new();
+        config.async_support(true).epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        // The ticker holds only a weak engine, so it ends once the runtime is gone.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+        Ok(Runtime { engine })
+    }
+
+    /// Compiles a module and checks that it is a wasmbus actor.
+    pub fn compile(&self, wasm: &[u8]) -> Result<ActorModule> {
+        let module = Module::new(&self.engine, wasm)?;
+        if module.get_export("__guest_call").is_none() {
+            bail!("not a wasmbus actor: it exports no __guest_call");
+        }
+        let mut linker = Linker::new(&self.engine);
+        define_abi(&mut linker)?;
+        // Any other import is a call the host cannot answer: fail the call, not the load.
+        linker.define_unknown_imports_as_traps(&module)?;
+        let pre = linker.instantiate_pre(&module)?;
+        Ok(ActorModule {
+            engine: self.engine.clone(),
+            pre,
+        })
+    }
+}
+
+/// A compiled actor, ready to be instantiated many times.
+pub struct ActorModule {
+    engine: Engine,
+    pre: InstancePre<CallState>,
+}
+
+impl ActorModule {
+    pub async fn instantiate(
+        &self,
+        identity: Arc<ActorIdentity>,
+        host: Weak<dyn HostCalls>,
+    ) -> Result<ActorInstance> {
+        let state = CallState {
+            identity,
+            host,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MAX_INSTANCE_MEMORY)
+                .build(),
+            guest_request: None,
+            guest_response: None,
+            guest_error: None,
+            host_response: None,
+            host_error: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let guest_call = instance.get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")?;
+        Ok(ActorInstance { store, guest_call })
+    }
+}
+
+/// Why a guest call did not return a response.
+#[derive(Debug)]
+pub enum CallError {
+    /// The actor answered with an error; the instance is still sound.
+    Guest(String),
+    /// The instance trapped or broke the ABI; it must be discarded.
+    Trap(anyhow::Error),
+}
+
+/// One instance of an actor. Calls on it are sequential (`&mut self`).
+pub struct ActorInstance {
+    store: Store<CallState>,
+    guest_call: TypedFunc<(i32, i32), i32>,
+}
+
+impl ActorInstance {
+    /// Invokes an operation (such as `HttpServer.HandleRequest`) with a msgpack payload.
+    pub async fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
+        let (op_len, msg_len) = (
+            abi_len(operation.len()).map_err(CallError::Trap)?,
+            abi_len(payload.len()).map_err(CallError::Trap)?,
+        );
+        let state = self.store.data_mut();
+        state.guest_request = Some((operation.as_bytes().to_vec(), payload.to_vec()));
+        state.guest_response = None;
+        state.guest_error = None;
+        let succeeded = self
+            .guest_call
+            .call_async(&mut self.store, (op_len, msg_len))
+            .await
+            .map_err(CallError::Trap)?;
+        let state = self.store.data_mut();
+        if succeeded == 1 {
+            Ok(state.guest_response.take().unwrap_or_default())
+        } else {
+            Err(CallError::Guest(state.guest_error.take().unwrap_or_else(
+                || "the actor failed without a reason".into(),
+            )))
+        }
+    }
+}
+
+/// Per-instance state the ABI functions read and write.
+struct CallState {
+    identity: Arc<ActorIdentity>,
+    host: Weak<dyn HostCalls>,
+    limits: StoreLimits,
+    guest_request: Option<(Vec<u8>, Vec<u8>)>,
+    guest_response: Option<Vec<u8>>,
+    guest_error: Option<String>,
+    host_response: Option<Vec<u8>>,
+    host_error: Option<String>,
+}
+
+fn abi_len(len: usize) -> Result<i32> {
+    i32::try_from(len).map_err(|_| anyhow!("{len} bytes do not fit the 32-bit waPC ABI"))
+}
+
+fn memory(caller: &mut Caller<'_, CallState>) -> Result<Memory> {
+    caller
+        .get_export("memory")
+        .and_then(|export| export.into_memory())
+        .context("the actor exports no memory")
+}
+
+fn read(caller: &mut Caller<'_, CallState>, ptr: i32, len: i32) -> Result<Vec<u8>> {
+    let memory = memory(caller)?;
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    let bytes = memory
+        .data(&*caller)
+        .get(start..start.checked_add(len).context("pointer overflow")?)
+        .context("the actor passed a range outside its memory")?;
+    Ok(bytes.to_vec())
+}
+
+fn write(caller: &mut Caller<'_, CallState>, ptr: i32, bytes: &[u8]) -> Result<()> {
+    let memory = memory(caller)?;
+    memory
+        .write(caller, ptr as u32 as usize, bytes)
+        .context("the actor passed a range outside its memory")
+}
+
+fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
+    const NS: &str = "wasmbus";
+    linker.func_wrap(
+        NS,
+        "__guest_request",
+        |mut caller: Caller<'_, CallState>, op_ptr: i32, msg_ptr: i32| {
+            let (op, msg) = caller
+                .data_mut()
+                .guest_request
+                .take()
+                .context("__guest_request outside a guest call")?;
+            write(&mut caller, op_ptr, &op)?;
+            write(&mut caller, msg_ptr, &msg)
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__guest_response",
+        |mut caller: Caller<'_, CallState>, ptr: i32, len: i32| {
+            let response = read(&mut caller, ptr, len)?;
+            caller.data_mut().guest_response = Some(response);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__guest_error",
+        |mut caller: Caller<'_, CallState>, ptr: i32, len: i32| {
+            let error = read(&mut caller, ptr, len)?;
+            caller.data_mut().guest_error = Some(String::from_utf8_lossy(&error).into_owned());
+            Ok(())
+        },
+    )?;
+    linker.func_wrap_async(
+        NS,
+        "__host_call",
+        |mut caller: Caller<'_, CallState>,
+         (bd_ptr, bd_len, ns_ptr, ns_len, op_ptr, op_len, ptr, len): (
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+        )| {
+            Box::new(async move {
+                let text = |bytes: Vec<u8>| {
+                    String::from_utf8(bytes).context("host call names must be UTF-8")
+                };
+                let binding = text(read(&mut caller, bd_ptr, bd_len)?)?;
+                let namespace = text(read(&mut caller, ns_ptr, ns_len)?)?;
+                let operation = text(read(&mut caller, op_ptr, op_len)?)?;
+                let payload = read(&mut caller, ptr, len)?;
+                let identity = caller.data().identity.clone();
+                let result = match caller.data().host.upgrade() {
+                    Some(host) => {
+                        host.host_call(&identity, binding, namespace, operation, payload)
+                            .await
+                    }
+                    None => Err("the host is shutting down".to_string()),
+                };
+                let state = caller.data_mut();
+                state.host_response = None;
+                state.host_error = None;
+                Ok(match result {
+                    Ok(response) => {
+                        state.host_response = Some(response);
+                        1
+                    }
+                    Err(error) => {
+                        state.host_error = Some(error);
+                        0
+                    }
+                })
+            })
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__host_response",
+        |mut caller: Caller<'_, CallState>, ptr: i32| {
+            let response = caller.data().host_response.clone().unwrap_or_default();
+            write(&mut caller, ptr, &response)
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__host_response_len",
+        |caller: Caller<'_, CallState>| -> i32 {
+            caller
+                .data()
+                .host_response
+                .as_ref()
+                .map_or(0, |r| r.len() as i32)
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__host_error",
+        |mut caller: Caller<'_, CallState>, ptr: i32| {
+            let error = caller.data().host_error.clone().unwrap_or_default();
+            write(&mut caller, ptr, error.as_bytes())
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__host_error_len",
+        |caller: Caller<'_, CallState>| -> i32 {
+            caller
+                .data()
+                .host_error
+                .as_ref()
+                .map_or(0, |e| e.len() as i32)
+        },
+    )?;
+    linker.func_wrap(
+        NS,
+        "__console_log",
+        |mut caller: Caller<'_, CallState>, ptr: i32, len: i32| {
+            let line = read(&mut caller, ptr, len)?;
+            let actor = caller.data().identity.name.clone();
+            tracing::info!(target: "mcchat::actor", %actor, "{}", String::from_utf8_lossy(&line));
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
