@@ -3,6 +3,7 @@
 pub mod actors;
 pub mod sign;
 pub mod toolchain;
+pub mod up;
 pub mod wasm;
 
 use std::path::PathBuf;

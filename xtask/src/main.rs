@@ -1,3 +1,4 @@
+//! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
 //! `cargo xtask build`: build the four actors for wasm and sign them into `build/`.
 //! `cargo xtask test`: build them, then run every test in the workspace.
 
@@ -5,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use xtask::{actors::ACTORS, build_dir, sign, toolchain, wasm, workspace_root};
+use xtask::{actors::ACTORS, build_dir, sign, toolchain, up, wasm, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "mcchat build helpers")]
@@ -16,6 +17,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Build everything and run the chat from wadm.yaml with the embedded store (Ctrl-C stops it).
+    /// Starts a local nats-server when none listens on 127.0.0.1:4222 and no --nats-url is given.
+    Up {
+        /// Extra arguments for `mcchat up`, e.g. `--redis-url redis://127.0.0.1:6379`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        host_args: Vec<String>,
+    },
     /// Build and sign the four actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
     Build,
     /// Build the actors, then run every test (installs nats-server and redis-server if missing).
@@ -28,6 +36,11 @@ enum Task {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Task::Up { host_args } => {
+            build_actors()?;
+            toolchain::ensure_programs(&[("nats-server", "nats-server")])?;
+            up::run(&host_args)
+        }
         Task::Build => build_actors(),
         Task::Test { cargo_test_args } => {
             build_actors()?;

@@ -2,6 +2,9 @@
 //! Every write is a committed, durable transaction, so an acknowledged write survives a crash.
 //! Semantics follow Redis: one key space, LRANGE-style inclusive and negative list indices.
 
+// redb::Error is large, but it is rare and crosses one thread boundary; boxing buys nothing here.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -1,0 +1,195 @@
+//! The chat end to end, as users drive it: curl on /messages, NATS on chat.in and rtchat.messages.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use support::*;
+
+async fn next_fanout(subscription: &mut async_nats::Subscriber) -> serde_json::Value {
+    let message = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("a message on rtchat.messages")
+        .unwrap();
+    serde_json::from_slice(&message.payload).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_posts_are_stored_and_fanned_out_to_nats() {
+    let (nats, redis, data) = (
+        Server::nats(),
+        Server::redis(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (host, base) = start(config(&nats, Some(&redis), data.path())).await;
+    let client = nats_client(&nats).await;
+    let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
+    client.flush().await.unwrap();
+
+    let response = post(&base, r#"{"user_name":"alice","body":"hello over http"}"#).await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    assert_eq!(
+        next_fanout(&mut fanout).await,
+        json!({"body": "hello over http", "sourceChannel": "http", "sourceUser": "alice"})
+    );
+    let history = reqwest::get(format!("{base}/messages"))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        history,
+        json!([{"body": "hello over http", "channelName": "http", "id": id, "sourceUser": "alice"}])
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_messages_are_acknowledged_stored_and_not_echoed_back() {
+    let (nats, redis, data) = (
+        Server::nats(),
+        Server::redis(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (host, base) = start(config(&nats, Some(&redis), data.path())).await;
+    let client = nats_client(&nats).await;
+    let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
+    client.flush().await.unwrap();
+
+    let ack = chat_in(&client, r#"{"user_name":"bob","body":"hello over nats"}"#).await;
+    assert_eq!(ack, json!({"accepted": true}));
+    let history = all_messages(&base, 50).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["channelName"], "nats");
+    assert_eq!(history[0]["sourceUser"], "bob");
+    assert_eq!(history[0]["body"], "hello over nats");
+
+    // The NATS message must not come back on rtchat.messages: the first fan-out seen is this later HTTP post.
+    assert_eq!(
+        post(&base, r#"{"user_name":"carol","body":"marker"}"#)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(next_fanout(&mut fanout).await["body"], "marker");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_reason_and_the_host_stays_up() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let (host, base) = start(config(&nats, None, data.path())).await;
+    let client = nats_client(&nats).await;
+
+    for (body, reason) in [
+        ("{not json", "expected JSON"),
+        (r#"{"user_name":"dave"}"#, "missing field `body`"),
+        (
+            r#"{"user_name":"","body":"hi"}"#,
+            "user_name must not be empty",
+        ),
+        (
+            &format!(r#"{{"user_name":"dave","body":"{}"}}"#, "x".repeat(5000)),
+            "body is longer than 4096 characters",
+        ),
+    ] {
+        let response = post(&base, body).await;
+        assert_eq!(response.status(), 400, "{body:.40}");
+        let json = response.json::<serde_json::Value>().await.unwrap();
+        assert!(json["reason"].as_str().unwrap().contains(reason), "{json}");
+    }
+    let non_utf8 = reqwest::Client::new()
+        .post(format!("{base}/messages"))
+        .body(vec![b'{', 0xff, b'}'])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(non_utf8.status(), 400);
+    assert_eq!(
+        reqwest::get(format!("{base}/nowhere"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let put = reqwest::Client::new()
+        .put(format!("{base}/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    assert_eq!(
+        reqwest::get(format!("{base}/messages?limit=0"))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+
+    let ack = chat_in(&client, "not json at all").await;
+    assert_eq!(ack["accepted"], false);
+    assert!(
+        ack["reason"].as_str().unwrap().starts_with("expected JSON"),
+        "{ack}"
+    );
+    let ack = chat_in(&client, r#"{"user_name":"dave","body":"   "}"#).await;
+    assert_eq!(
+        ack,
+        json!({"accepted": false, "reason": "body must not be empty"})
+    );
+
+    // Nothing bad was stored, and the host still serves.
+    assert!(all_messages(&base, 50).await.is_empty());
+    assert_eq!(
+        post(&base, r#"{"user_name":"dave","body":"still here"}"#)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(all_messages(&base, 50).await.len(), 1);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_pages_from_the_newest_with_link_headers() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let (host, base) = start(config(&nats, None, data.path())).await;
+    for n in 0..7 {
+        assert_eq!(
+            post(
+                &base,
+                &format!(r#"{{"user_name":"erin","body":"message {n}"}}"#)
+            )
+            .await
+            .status(),
+            201
+        );
+    }
+    let first = reqwest::get(format!("{base}/messages?limit=3"))
+        .await
+        .unwrap();
+    let link = first.headers()["link"].to_str().unwrap().to_string();
+    assert_eq!(link, r#"</messages?limit=3&before=4>; rel="next""#);
+    let page: Vec<serde_json::Value> = first.json().await.unwrap();
+    let bodies: Vec<_> = page.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["message 4", "message 5", "message 6"]);
+
+    let everything = all_messages(&base, 3).await;
+    let bodies: Vec<_> = everything
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..7).map(|n| format!("message {n}")).collect::<Vec<_>>()
+    );
+    host.shutdown().await;
+}

@@ -1,0 +1,136 @@
+//! The host runs only actors whose claims it can verify, and only lets them call what they claim.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+/// A copy of wadm.yaml whose chatlog image is `chatlog_image`, written into `dir`.
+fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
+    let root = workspace_root();
+    let text = std::fs::read_to_string(manifest())
+        .unwrap()
+        .replace(
+            "file://./build/chatlog_s.wasm",
+            &format!("file://{}", chatlog_image.display()),
+        )
+        .replace("file://./", &format!("file://{}/", root.display()));
+    let path = dir.join("wadm.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn signed_chatlog() -> Vec<u8> {
+    std::fs::read(workspace_root().join("build/chatlog_s.wasm"))
+        .expect("run `cargo xtask build` first")
+}
+
+async fn start_error(nats: &Server, manifest: PathBuf, data: &Path) -> String {
+    let mut config = config(nats, None, data);
+    config.manifest = manifest;
+    match mcchat_host::start(config).await {
+        Ok(_) => panic!("the host started"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_actor_is_refused() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    let unsigned = workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm");
+    assert!(unsigned.exists(), "run `cargo xtask build` first");
+    let error = start_error(
+        &nats,
+        manifest_with_chatlog(dir.path(), &unsigned),
+        dir.path(),
+    )
+    .await;
+    assert!(
+        error.contains("refusing actor chatlog") && error.contains("unsigned"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_actor_is_refused() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    let mut module = signed_chatlog();
+    let middle = module.len() / 2;
+    module[middle] ^= 0x01;
+    let tampered = dir.path().join("chatlog_tampered.wasm");
+    std::fs::write(&tampered, module).unwrap();
+    let error = start_error(
+        &nats,
+        manifest_with_chatlog(dir.path(), &tampered),
+        dir.path(),
+    )
+    .await;
+    assert!(
+        error.contains("refusing actor chatlog") && error.contains("tampered"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
+    let (nats, redis, dir) = (
+        Server::nats(),
+        Server::redis(),
+        tempfile::tempdir().unwrap(),
+    );
+    // The same chatlog code, signed with logging only.
+    let unsigned = std::fs::read(
+        workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm"),
+    )
+    .unwrap();
+    let signed = wascap::wasm::sign_buffer_with_claims(
+        "chatlog".into(),
+        unsigned,
+        wascap::prelude::KeyPair::new_module(),
+        wascap::prelude::KeyPair::new_account(),
+        None,
+        None,
+        vec!["wasmcloud:builtin:logging".into()],
+        vec![],
+        false,
+        None,
+        None,
+        Some("mcchat/chatlog".into()),
+    )
+    .unwrap();
+    let module = dir.path().join("chatlog_no_kv_s.wasm");
+    std::fs::write(&module, signed).unwrap();
+    let mut config = config(&nats, Some(&redis), dir.path());
+    config.manifest = manifest_with_chatlog(dir.path(), &module);
+    let (host, base) = start(config).await;
+
+    let response = post(&base, r#"{"user_name":"kim","body":"nowhere to go"}"#).await;
+    assert_eq!(response.status(), 503);
+    let reason = response.json::<serde_json::Value>().await.unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("could not store the message"), "{reason}");
+
+    // Nothing reached Redis, and the host keeps serving.
+    let mut redis_conn = redis::Client::open(redis.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stored: i64 = redis::cmd("LLEN")
+        .arg("chatlog:messages")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    assert_eq!(
+        reqwest::get(format!("{base}/nowhere"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    host.shutdown().await;
+}

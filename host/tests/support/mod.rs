@@ -1,0 +1,178 @@
+//! Test harness: real `nats-server` and `redis-server` processes on free ports (one pair per
+//! test, so tests never collide), and hosts running the signed actors from `wadm.yaml`.
+//! `cargo xtask test` builds the actors and installs the servers' Debian packages first.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcchat_host::{HostConfig, RunningHost};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn manifest() -> PathBuf {
+    workspace_root().join("wadm.yaml")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn find_program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed (`cargo xtask test` installs it)"))
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server process that is killed when the test ends.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn nats() -> Server {
+        let port = free_port();
+        let child = Command::new(find_program("nats-server"))
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nats-server");
+        wait_for_port(port, "nats-server");
+        Server { child, port }
+    }
+
+    pub fn redis() -> Server {
+        let port = free_port();
+        let child = Command::new(find_program("redis-server"))
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server");
+        wait_for_port(port, "redis-server");
+        Server { child, port }
+    }
+
+    pub fn nats_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Host settings for a test: HTTP on a free port, this test's NATS, and Redis or the embedded store.
+pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostConfig {
+    let mut config = HostConfig::new(manifest());
+    config.http_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.nats_url = Some(nats.nats_url());
+    config.redis_url = redis.map(Server::redis_url);
+    config.embedded_kv = redis.is_none();
+    config.data_dir = data_dir.to_path_buf();
+    config
+}
+
+pub async fn start(config: HostConfig) -> (RunningHost, String) {
+    let host = mcchat_host::start(config).await.expect("host starts");
+    let base = base_url(host.http_addrs[0]);
+    (host, base)
+}
+
+pub fn base_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+pub async fn post(base: &str, body: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/messages"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Every message in the history, oldest first, following `Link: rel="next"` to the end.
+pub async fn all_messages(base: &str, limit: u32) -> Vec<serde_json::Value> {
+    let client = reqwest::Client::new();
+    let mut url = format!("{base}/messages?limit={limit}");
+    let mut pages = Vec::new();
+    loop {
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let next = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_string());
+        let page: Vec<serde_json::Value> = response.json().await.unwrap();
+        pages.push(page);
+        match next {
+            Some(link) => {
+                let target = link.trim_start_matches('<').split('>').next().unwrap();
+                url = format!("{base}{target}");
+            }
+            None => break,
+        }
+    }
+    pages.into_iter().rev().flatten().collect()
+}
+
+pub async fn nats_client(nats: &Server) -> async_nats::Client {
+    async_nats::connect(nats.nats_url()).await.unwrap()
+}
+
+/// Sends a chat.in request and returns the parsed acknowledgement.
+pub async fn chat_in(client: &async_nats::Client, body: &str) -> serde_json::Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request("chat.in", body.to_string().into()),
+    )
+    .await
+    .expect("an answer on the reply subject")
+    .unwrap();
+    serde_json::from_slice(&reply.payload).unwrap()
+}

@@ -1,0 +1,61 @@
+//! An actor that traps fails only the call that trapped: the caller gets an error, the instance
+//! is replaced, and the next call is served.
+
+use std::collections::BTreeSet;
+
+use mcchat_host::claims::ActorIdentity;
+use mcchat_host::router::Router;
+use mcchat_host::wapc::Runtime;
+
+/// A waPC guest that echoes the payload, except for operations whose name starts with `T`, where it traps.
+const ECHO_OR_TRAP: &str = r#"
+(module
+  (import "wasmbus" "__guest_request" (func $guest_request (param i32 i32)))
+  (import "wasmbus" "__guest_response" (func $guest_response (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "__guest_call") (param $op_len i32) (param $msg_len i32) (result i32)
+    (call $guest_request (i32.const 0) (i32.const 1024))
+    (if (i32.eq (i32.load8_u (i32.const 0)) (i32.const 84)) (then unreachable))
+    (call $guest_response (i32.const 1024) (local.get $msg_len))
+    (i32.const 1)))
+"#;
+
+#[tokio::test]
+async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
+    let runtime = Runtime::new().unwrap();
+    let module = runtime
+        .compile(&wat::parse_str(ECHO_OR_TRAP).unwrap())
+        .unwrap();
+    let identity = ActorIdentity {
+        public_key: "MTESTACTOR".into(),
+        name: "echo".into(),
+        call_alias: Some("test/echo".into()),
+        caps: BTreeSet::new(),
+    };
+    let router = Router::new(vec![(identity, module)]);
+
+    assert_eq!(
+        router
+            .call_actor("test/echo", "Echo.Say", b"hello")
+            .await
+            .unwrap(),
+        b"hello"
+    );
+    let error = router
+        .call_actor("test/echo", "Trap.Boom", b"boom")
+        .await
+        .unwrap_err();
+    assert!(error.contains("trapped"), "{error}");
+    assert_eq!(
+        router
+            .call_actor("test/echo", "Echo.Say", b"again")
+            .await
+            .unwrap(),
+        b"again"
+    );
+    assert!(router
+        .call_actor("test/nobody", "Echo.Say", b"")
+        .await
+        .unwrap_err()
+        .contains("no actor"));
+}
