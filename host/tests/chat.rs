@@ -18,17 +18,12 @@ async fn next_fanout(subscription: &mut async_nats::Subscriber) -> serde_json::V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_posts_are_stored_and_fanned_out_to_nats() {
-    let (nats, redis, data) = (
-        Server::nats(),
-        Server::redis(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (host, base) = start(config(&nats, Some(&redis), data.path())).await;
-    let client = nats_client(&nats).await;
+    let chat = TestChat::start(true).await;
+    let (base, client) = (&chat.base, nats_client(&chat.nats).await);
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
     client.flush().await.unwrap();
 
-    let response = post(&base, r#"{"user_name":"alice","body":"hello over http"}"#).await;
+    let response = post(base, r#"{"user_name":"alice","body":"hello over http"}"#).await;
     assert_eq!(response.status(), 201);
     let id = response.json::<serde_json::Value>().await.unwrap()["id"]
         .as_str()
@@ -49,24 +44,19 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
         history,
         json!([{"body": "hello over http", "channelName": "http", "id": id, "sourceUser": "alice"}])
     );
-    host.shutdown().await;
+    chat.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_messages_are_acknowledged_stored_and_not_echoed_back() {
-    let (nats, redis, data) = (
-        Server::nats(),
-        Server::redis(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (host, base) = start(config(&nats, Some(&redis), data.path())).await;
-    let client = nats_client(&nats).await;
+    let chat = TestChat::start(true).await;
+    let (base, client) = (&chat.base, nats_client(&chat.nats).await);
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
     client.flush().await.unwrap();
 
     let ack = chat_in(&client, r#"{"user_name":"bob","body":"hello over nats"}"#).await;
     assert_eq!(ack, json!({"accepted": true}));
-    let history = all_messages(&base, 50).await;
+    let history = all_messages(base, 50).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["channelName"], "nats");
     assert_eq!(history[0]["sourceUser"], "bob");
@@ -74,20 +64,19 @@ async fn nats_messages_are_acknowledged_stored_and_not_echoed_back() {
 
     // The NATS message must not come back on rtchat.messages: the first fan-out seen is this later HTTP post.
     assert_eq!(
-        post(&base, r#"{"user_name":"carol","body":"marker"}"#)
+        post(base, r#"{"user_name":"carol","body":"marker"}"#)
             .await
             .status(),
         201
     );
     assert_eq!(next_fanout(&mut fanout).await["body"], "marker");
-    host.shutdown().await;
+    chat.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_reason_and_the_host_stays_up() {
-    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
-    let (host, base) = start(config(&nats, None, data.path())).await;
-    let client = nats_client(&nats).await;
+    let chat = TestChat::start(false).await;
+    let (base, client) = (&chat.base, nats_client(&chat.nats).await);
 
     for (body, reason) in [
         ("{not json", "expected JSON"),
@@ -101,7 +90,7 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
             "body is longer than 4096 characters",
         ),
     ] {
-        let response = post(&base, body).await;
+        let response = post(base, body).await;
         assert_eq!(response.status(), 400, "{body:.40}");
         let json = response.json::<serde_json::Value>().await.unwrap();
         assert!(json["reason"].as_str().unwrap().contains(reason), "{json}");
@@ -147,21 +136,21 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
     );
 
     // Nothing bad was stored, and the host still serves.
-    assert!(all_messages(&base, 50).await.is_empty());
+    assert!(all_messages(base, 50).await.is_empty());
     assert_eq!(
-        post(&base, r#"{"user_name":"dave","body":"still here"}"#)
+        post(base, r#"{"user_name":"dave","body":"still here"}"#)
             .await
             .status(),
         201
     );
-    assert_eq!(all_messages(&base, 50).await.len(), 1);
-    host.shutdown().await;
+    assert_eq!(all_messages(base, 50).await.len(), 1);
+    chat.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_pages_from_the_newest_with_link_headers() {
-    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
-    let (host, base) = start(config(&nats, None, data.path())).await;
+    let chat = TestChat::start(false).await;
+    let base = &chat.base;
     for n in 0..7 {
         assert_eq!(
             post(
@@ -182,7 +171,7 @@ async fn get_pages_from_the_newest_with_link_headers() {
     let bodies: Vec<_> = page.iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(bodies, ["message 4", "message 5", "message 6"]);
 
-    let everything = all_messages(&base, 3).await;
+    let everything = all_messages(base, 3).await;
     let bodies: Vec<_> = everything
         .iter()
         .map(|m| m["body"].as_str().unwrap().to_string())
@@ -191,5 +180,5 @@ async fn get_pages_from_the_newest_with_link_headers() {
         bodies,
         (0..7).map(|n| format!("message {n}")).collect::<Vec<_>>()
     );
-    host.shutdown().await;
+    chat.stop().await;
 }

@@ -11,13 +11,8 @@ const PER_CHANNEL: usize = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_posts_are_each_stored_exactly_once() {
-    let (nats, redis, data) = (
-        Server::nats(),
-        Server::redis(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (host, base) = start(config(&nats, Some(&redis), data.path())).await;
-    let client = nats_client(&nats).await;
+    let chat = TestChat::start(true).await;
+    let (base, client) = (chat.base.clone(), nats_client(&chat.nats).await);
     let http = reqwest::Client::new();
 
     let http_posts = (0..PER_CHANNEL).map(|n| {
@@ -73,5 +68,5 @@ async fn a_thousand_concurrent_posts_are_each_stored_exactly_once() {
         accepted.len(),
         "nothing but the accepted messages is stored"
     );
-    host.shutdown().await;
+    chat.stop().await;
 }

@@ -1,7 +1,7 @@
 //! The host's built-in contracts: `wasmcloud:builtin:numbergen` and `wasmcloud:builtin:logging`.
 
 use async_trait::async_trait;
-use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_logging::{LogEntry, Logging, LoggingReceiver};
 use wasmcloud_interface_numbergen::{NumberGen, NumberGenReceiver, RangeLimit};
@@ -40,13 +40,7 @@ impl NumberGen for NumberGenProvider {
     }
 }
 
-#[async_trait]
-impl MessageDispatch for NumberGenProvider {
-    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
-        NumberGenReceiver::dispatch(self, ctx, message).await
-    }
-}
-impl NumberGenReceiver for NumberGenProvider {}
+dispatch_via_receiver!(NumberGenProvider, NumberGenReceiver);
 
 /// Writes actors' log lines to the host's log, tagged with the actor.
 pub struct LoggingProvider;
@@ -65,10 +59,4 @@ impl Logging for LoggingProvider {
     }
 }
 
-#[async_trait]
-impl MessageDispatch for LoggingProvider {
-    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
-        LoggingReceiver::dispatch(self, ctx, message).await
-    }
-}
-impl LoggingReceiver for LoggingProvider {}
+dispatch_via_receiver!(LoggingProvider, LoggingReceiver);

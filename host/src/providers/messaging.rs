@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_messaging::{
     MessageSubscriber, MessageSubscriberSender, Messaging, MessagingReceiver, PubMessage,
@@ -129,10 +129,4 @@ impl Messaging for NatsMessaging {
     }
 }
 
-#[async_trait]
-impl MessageDispatch for NatsMessaging {
-    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
-        MessagingReceiver::dispatch(self, ctx, message).await
-    }
-}
-impl MessagingReceiver for NatsMessaging {}
+dispatch_via_receiver!(NatsMessaging, MessagingReceiver);

@@ -117,6 +117,35 @@ pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostCon
     config
 }
 
+/// One test's chat: its own NATS server, Redis or the embedded store, and a host.
+pub struct TestChat {
+    pub nats: Server,
+    pub redis: Option<Server>,
+    pub data: tempfile::TempDir,
+    pub host: RunningHost,
+    /// `http://127.0.0.1:PORT` of the host.
+    pub base: String,
+}
+
+impl TestChat {
+    pub async fn start(with_redis: bool) -> TestChat {
+        let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+        let redis = with_redis.then(Server::redis);
+        let (host, base) = start(config(&nats, redis.as_ref(), data.path())).await;
+        TestChat {
+            nats,
+            redis,
+            data,
+            host,
+            base,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.host.shutdown().await;
+    }
+}
+
 pub async fn start(config: HostConfig) -> (RunningHost, String) {
     let host = mcchat_host::start(config).await.expect("host starts");
     let base = base_url(host.http_addrs[0]);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
-use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_keyvalue::*;
 
@@ -341,13 +341,7 @@ impl KeyValue for EmbeddedKeyValue {
     }
 }
 
-#[async_trait]
-impl MessageDispatch for EmbeddedKeyValue {
-    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
-        KeyValueReceiver::dispatch(self, ctx, message).await
-    }
-}
-impl KeyValueReceiver for EmbeddedKeyValue {}
+dispatch_via_receiver!(EmbeddedKeyValue, KeyValueReceiver);
 
 #[cfg(test)]
 mod tests {
@@ -364,6 +358,35 @@ mod tests {
         assert_eq!(resolve_range(0, 0, -1), None);
     }
 
+    fn list_add(value: &str) -> ListAddRequest {
+        ListAddRequest {
+            list_name: "l".into(),
+            value: value.into(),
+        }
+    }
+
+    fn set_add(value: &str) -> SetAddRequest {
+        SetAddRequest {
+            set_name: "s".into(),
+            value: value.into(),
+        }
+    }
+
+    fn range(start: i32, stop: i32) -> ListRangeRequest {
+        ListRangeRequest {
+            list_name: "l".into(),
+            start,
+            stop,
+        }
+    }
+
+    fn increment(key: &str, value: i32) -> IncrementRequest {
+        IncrementRequest {
+            key: key.into(),
+            value,
+        }
+    }
+
     #[tokio::test]
     async fn lists_sets_and_strings_persist_across_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -372,79 +395,24 @@ mod tests {
         {
             let kv = EmbeddedKeyValue::open(&path).unwrap();
             for value in ["a", "b", "c", "b"] {
-                kv.list_add(
-                    &ctx,
-                    &ListAddRequest {
-                        list_name: "l".into(),
-                        value: value.into(),
-                    },
-                )
-                .await
-                .unwrap();
+                kv.list_add(&ctx, &list_add(value)).await.unwrap();
             }
-            assert!(kv
-                .list_del(
-                    &ctx,
-                    &ListDelRequest {
-                        list_name: "l".into(),
-                        value: "b".into()
-                    }
-                )
-                .await
-                .unwrap());
-            kv.set(
-                &ctx,
-                &SetRequest {
-                    key: "k".into(),
-                    value: "v".into(),
-                    expires: 0,
-                },
-            )
-            .await
-            .unwrap();
-            assert_eq!(
-                kv.set_add(
-                    &ctx,
-                    &SetAddRequest {
-                        set_name: "s".into(),
-                        value: "x".into()
-                    }
-                )
-                .await
-                .unwrap(),
-                1
-            );
-            assert_eq!(
-                kv.set_add(
-                    &ctx,
-                    &SetAddRequest {
-                        set_name: "s".into(),
-                        value: "x".into()
-                    }
-                )
-                .await
-                .unwrap(),
-                0
-            );
-            assert_eq!(
-                kv.increment(
-                    &ctx,
-                    &IncrementRequest {
-                        key: "n".into(),
-                        value: 5
-                    }
-                )
-                .await
-                .unwrap(),
-                5
-            );
+            let remove_b = ListDelRequest {
+                list_name: "l".into(),
+                value: "b".into(),
+            };
+            assert!(kv.list_del(&ctx, &remove_b).await.unwrap());
+            let set_k = SetRequest {
+                key: "k".into(),
+                value: "v".into(),
+                expires: 0,
+            };
+            kv.set(&ctx, &set_k).await.unwrap();
+            assert_eq!(kv.set_add(&ctx, &set_add("x")).await.unwrap(), 1);
+            assert_eq!(kv.set_add(&ctx, &set_add("x")).await.unwrap(), 0);
+            assert_eq!(kv.increment(&ctx, &increment("n", 5)).await.unwrap(), 5);
         }
         let kv = EmbeddedKeyValue::open(&path).unwrap();
-        let range = |start, stop| ListRangeRequest {
-            list_name: "l".into(),
-            start,
-            stop,
-        };
         assert_eq!(
             kv.list_range(&ctx, &range(0, -1)).await.unwrap(),
             ["a", "c"]
@@ -452,29 +420,10 @@ mod tests {
         assert_eq!(kv.list_range(&ctx, &range(-1, -1)).await.unwrap(), ["c"]);
         assert_eq!(kv.get(&ctx, "k").await.unwrap().value, "v");
         assert_eq!(kv.set_query(&ctx, "s").await.unwrap(), ["x"]);
-        assert!(kv
-            .increment(
-                &ctx,
-                &IncrementRequest {
-                    key: "k".into(),
-                    value: 1
-                }
-            )
-            .await
-            .is_err());
+        assert_eq!(kv.increment(&ctx, &increment("n", -2)).await.unwrap(), 3);
+        assert!(kv.increment(&ctx, &increment("k", 1)).await.is_err());
         assert!(kv.del(&ctx, "l").await.unwrap());
         assert!(!kv.contains(&ctx, "l").await.unwrap());
-        assert_eq!(
-            kv.list_add(
-                &ctx,
-                &ListAddRequest {
-                    list_name: "l".into(),
-                    value: "z".into()
-                }
-            )
-            .await
-            .unwrap(),
-            1
-        );
+        assert_eq!(kv.list_add(&ctx, &list_add("z")).await.unwrap(), 1);
     }
 }

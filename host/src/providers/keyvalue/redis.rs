@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
-use wasmbus_rpc::common::{Context, Message, MessageDispatch};
+use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_keyvalue::*;
 
@@ -143,10 +143,4 @@ impl KeyValue for RedisKeyValue {
     }
 }
 
-#[async_trait]
-impl MessageDispatch for RedisKeyValue {
-    async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
-        KeyValueReceiver::dispatch(self, ctx, message).await
-    }
-}
-impl KeyValueReceiver for RedisKeyValue {}
+dispatch_via_receiver!(RedisKeyValue, KeyValueReceiver);
