@@ -154,7 +154,7 @@ async fn get_pages_from_the_newest_with_link_headers() {
     for n in 0..7 {
         assert_eq!(
             post(
-                &base,
+                base,
                 &format!(r#"{{"user_name":"erin","body":"message {n}"}}"#)
             )
             .await
