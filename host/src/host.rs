@@ -216,6 +216,9 @@ async fn start_link(
                 )
                 .await?;
             host.tasks.extend(tasks);
+            if !nats.wait_until_ready().await {
+                tracing::warn!("NATS at {url} is not reachable yet; subscribing as soon as it is");
+            }
             host.started.push(format!(
                 "NATS {url}: subscribed to [{}] in queue group {} -> {}",
                 subjects.join(", "),

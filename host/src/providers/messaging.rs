@@ -20,6 +20,8 @@ use crate::router::{ActorTransport, Router};
 
 /// Messages handled at once per subscription; more wait in the client's buffer.
 const MAX_IN_FLIGHT: usize = 64;
+/// How long a start waits for the server to confirm the subscriptions before going on without.
+const READY_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct NatsMessaging {
@@ -87,6 +89,16 @@ impl NatsMessaging {
             }));
         }
         Ok(tasks)
+    }
+
+    /// Waits (up to a few seconds) until the server has the subscriptions, so that a host is
+    /// ready for `chat.in` when its start returns. `false`: not connected yet; the client keeps
+    /// trying in the background and subscribes once it connects.
+    pub async fn wait_until_ready(&self) -> bool {
+        matches!(
+            tokio::time::timeout(READY_WAIT, self.client.flush()).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Sends everything published so far to the server.
