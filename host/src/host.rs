@@ -133,8 +133,23 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         tasks: Vec::new(),
         messaging: Vec::new(),
     };
+    // A start that fails part-way stops what it already started (listeners, subscriptions).
+    if let Err(e) = apply_links(&config, &mut host, &app.actors, public_keys).await {
+        host.shutdown().await;
+        return Err(e);
+    }
+    Ok(host)
+}
+
+/// Starts a provider for every link of every actor and registers it with the router.
+async fn apply_links(
+    config: &HostConfig,
+    host: &mut RunningHost,
+    decls: &[ActorDecl],
+    public_keys: Vec<String>,
+) -> Result<()> {
     let mut embedded: Option<EmbeddedKeyValue> = None;
-    for (decl, public_key) in app.actors.iter().zip(public_keys) {
+    for (decl, public_key) in decls.iter().zip(public_keys) {
         for link in &decl.links {
             let identity = host
                 .router
@@ -149,7 +164,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
                     link.contract
                 );
             }
-            let provider = start_link(&config, &mut host, &mut embedded, &public_key, link)
+            let provider = start_link(config, host, &mut embedded, &public_key, link)
                 .await
                 .with_context(|| format!("starting {} for {}", link.contract, decl.name))?;
             let key = LinkKey {
@@ -160,7 +175,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             host.router.link(key, provider);
         }
     }
-    Ok(host)
+    Ok(())
 }
 
 async fn start_link(

@@ -65,7 +65,11 @@ impl Drop for Server {
 
 impl Server {
     pub fn nats() -> Server {
-        let port = free_port();
+        Server::nats_on(free_port())
+    }
+
+    /// A NATS server on a given port (to restart one where clients expect it).
+    pub fn nats_on(port: u16) -> Server {
         let child = Command::new(find_program("nats-server"))
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -77,7 +81,11 @@ impl Server {
     }
 
     pub fn redis() -> Server {
-        let port = free_port();
+        Server::redis_on(free_port())
+    }
+
+    /// A Redis server on a given port (to restart one where clients expect it).
+    pub fn redis_on(port: u16) -> Server {
         let child = Command::new(find_program("redis-server"))
             .args([
                 "--bind",

@@ -1,13 +1,22 @@
 //! `wasmcloud:keyvalue` on Redis. The connection manager reconnects on its own after a drop.
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_keyvalue::*;
 
 use super::backend_error;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts per (re)connection, with exponential backoff between them.
+const RECONNECT_ATTEMPTS: usize = 4;
+/// The longest a start waits for Redis.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct RedisKeyValue {
@@ -19,10 +28,20 @@ fn err(e: redis::RedisError) -> RpcError {
 }
 
 impl RedisKeyValue {
-    /// Connects to `url` (`redis://host:port[/db]`); fails now if Redis cannot be reached.
+    /// Connects to `url` (`redis://host:port[/db]`); fails within seconds if Redis cannot be
+    /// reached, and later answers each call within `RESPONSE_TIMEOUT` while reconnecting.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            .set_response_timeout(RESPONSE_TIMEOUT)
+            .set_number_of_retries(RECONNECT_ATTEMPTS);
+        let connection = tokio::time::timeout(
+            START_TIMEOUT,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))??;
         Ok(RedisKeyValue { connection })
     }
 
