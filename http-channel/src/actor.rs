@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
 use wasmcloud_interface_httpserver::{HttpRequest, HttpResponse, HttpServer, HttpServerReceiver};
+use wasmcloud_interface_logging::log;
 use wasmcloud_interface_numbergen::generate_guid;
 
 use crate::bindings::chatlog::ChatlogSender;
@@ -30,11 +31,24 @@ impl Ids for NumberGen {
 impl HttpServer for HttpChannelActor {
     async fn handle_request(&self, _ctx: &Context, req: &HttpRequest) -> RpcResult<HttpResponse> {
         let api = ChatlogSender::to_actor(API_ALIAS);
-        Ok(match route(req) {
+        let response = match route(req) {
             Ok(Route::PostMessage) => post_message(&req.body, &NumberGen, &api).await,
             Ok(Route::GetMessages) => get_messages(&req.query_string, &api).await,
             Err(response) => response,
-        })
+        };
+        if response.status_code >= 500 {
+            // The client got the reason; the operator needs it too. Logging never fails a request.
+            let reason = String::from_utf8_lossy(&response.body);
+            let _ = log(
+                "error",
+                format!(
+                    "{} {} -> {}: {reason}",
+                    req.method, req.path, response.status_code
+                ),
+            )
+            .await;
+        }
+        Ok(response)
     }
 }
 

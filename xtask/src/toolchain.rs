@@ -70,7 +70,7 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         Ok(())
     };
     apt(&["update", "-q"])?;
-    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    let mut install = vec!["install", "-y", "-q"];
     install.extend_from_slice(packages);
     apt(&install)
 }
