@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::claims::ActorIdentity;
-use crate::wapc::{ActorModule, CallError, HostCalls};
+use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
 /// Idle instances kept per actor; more are created on demand under load.
 const MAX_IDLE: usize = 32;
@@ -16,7 +16,7 @@ pub struct ActorPool {
     pub identity: Arc<ActorIdentity>,
     module: ActorModule,
     host: Weak<dyn HostCalls>,
-    idle: Mutex<Vec<crate::wapc::ActorInstance>>,
+    idle: Mutex<Vec<ActorInstance>>,
 }
 
 impl ActorPool {
@@ -71,7 +71,7 @@ impl ActorPool {
         }
     }
 
-    fn release(&self, instance: crate::wapc::ActorInstance) {
+    fn release(&self, instance: ActorInstance) {
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < MAX_IDLE {
             idle.push(instance);

@@ -75,10 +75,6 @@ impl Router {
         self.actors.get(key)
     }
 
-    pub fn identities(&self) -> impl Iterator<Item = &ActorIdentity> {
-        self.actors.values().map(|pool| pool.identity.as_ref())
-    }
-
     pub async fn call_actor(
         &self,
         target: &str,
