@@ -48,7 +48,8 @@ pub fn verify(wasm: &[u8]) -> Result<ActorIdentity, ClaimsError> {
     let token = match wascap::wasm::extract_claims(wasm) {
         Ok(Some(token)) => token,
         Ok(None) => return Err(ClaimsError::Unsigned),
-        Err(e) if e.to_string().to_lowercase().contains("hash") => {
+        // wascap keeps its ErrorKind private; its message is the only way to tell a hash mismatch.
+        Err(e) if e.to_string().to_lowercase().contains("module hash") => {
             return Err(ClaimsError::Tampered)
         }
         Err(e) => return Err(ClaimsError::Unreadable(e.to_string())),
