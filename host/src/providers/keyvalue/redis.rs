@@ -11,12 +11,15 @@ use wasmcloud_interface_keyvalue::*;
 
 use super::backend_error;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Attempts per (re)connection, with exponential backoff between them.
-const RECONNECT_ATTEMPTS: usize = 4;
+/// Retries per (re)connection. The backoff starts at 1 s (the retry library's minimum) and
+/// doubles up to `MAX_RETRY_DELAY_MS`; redis' default factor of 100 would wait minutes.
+const RECONNECT_RETRIES: usize = 5;
+const RETRY_FACTOR: u64 = 2;
+const MAX_RETRY_DELAY_MS: u64 = 2000;
 /// The longest a start waits for Redis.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct RedisKeyValue {
@@ -35,7 +38,9 @@ impl RedisKeyValue {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
             .set_response_timeout(RESPONSE_TIMEOUT)
-            .set_number_of_retries(RECONNECT_ATTEMPTS);
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_factor(RETRY_FACTOR)
+            .set_max_delay(MAX_RETRY_DELAY_MS);
         let connection = tokio::time::timeout(
             START_TIMEOUT,
             ConnectionManager::new_with_config(client, config),
