@@ -87,3 +87,29 @@ fn run_tests(extra: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_args(args: &[&str]) -> Vec<String> {
+        match Cli::try_parse_from(args).unwrap().command {
+            Task::Up { host_args } => host_args,
+            _ => panic!("not up"),
+        }
+    }
+
+    #[test]
+    fn up_passes_extra_arguments_to_the_host_with_or_without_a_separator() {
+        let expected = ["--redis-url", "redis://127.0.0.1:6379"];
+        assert_eq!(
+            host_args(&["xtask", "up", "--", "--redis-url", "redis://127.0.0.1:6379"]),
+            expected
+        );
+        assert_eq!(
+            host_args(&["xtask", "up", "--redis-url", "redis://127.0.0.1:6379"]),
+            expected
+        );
+        assert!(host_args(&["xtask", "up"]).is_empty());
+    }
+}
