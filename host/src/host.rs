@@ -22,18 +22,32 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// Hosts in the same queue group share a subscription's messages (each goes to one host).
 pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
 
-/// What to run and the overrides for the manifest's link values.
-#[derive(Debug, Clone)]
+pub const DEFAULT_MANIFEST: &str = "wadm.yaml";
+pub const DEFAULT_DATA_DIR: &str = ".mcchat";
+
+/// What to run and the overrides for the manifest's link values (also `mcchat up`'s options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct HostConfig {
+    /// The application to run.
+    #[arg(long, default_value = DEFAULT_MANIFEST)]
     pub manifest: PathBuf,
+    /// Listen here instead of the HTTP link's address.
+    #[arg(long)]
     pub http_addr: Option<SocketAddr>,
+    /// Connect to this NATS server instead of the messaging link's.
+    #[arg(long)]
     pub nats_url: Option<String>,
-    /// Use Redis at this URL for key-value, whatever the manifest says.
+    /// Keep key-value data in Redis at this URL, whatever the manifest says.
+    #[arg(long, conflicts_with = "embedded_kv")]
     pub redis_url: Option<String>,
-    /// Use the embedded store even where the manifest links Redis.
+    /// Keep key-value data in the embedded store, even where the manifest links Redis.
+    #[arg(long)]
     pub embedded_kv: bool,
     /// Where the embedded store keeps its file.
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// NATS queue group shared by every host that serves the same chat.
+    #[arg(long, default_value = DEFAULT_QUEUE_GROUP)]
     pub queue_group: String,
 }
 
@@ -45,7 +59,7 @@ impl HostConfig {
             nats_url: None,
             redis_url: None,
             embedded_kv: false,
-            data_dir: PathBuf::from(".mcchat"),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             queue_group: DEFAULT_QUEUE_GROUP.into(),
         }
     }

@@ -1,8 +1,5 @@
 //! `mcchat`: run the chat from a wadm manifest (`mcchat up`), or talk NATS (`mcchat sub|pub`).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, shutdown, HostConfig};
@@ -17,28 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the application in the manifest and run until Ctrl-C.
-    Up {
-        #[arg(long, default_value = "wadm.yaml")]
-        manifest: PathBuf,
-        /// Listen here instead of the HTTP link's address.
-        #[arg(long)]
-        http_addr: Option<SocketAddr>,
-        /// Connect to this NATS server instead of the messaging link's.
-        #[arg(long)]
-        nats_url: Option<String>,
-        /// Keep key-value data in Redis at this URL.
-        #[arg(long, conflicts_with = "embedded_kv")]
-        redis_url: Option<String>,
-        /// Keep key-value data in the embedded store, even where the manifest links Redis.
-        #[arg(long)]
-        embedded_kv: bool,
-        /// Where the embedded store keeps its file.
-        #[arg(long, default_value = ".mcchat")]
-        data_dir: PathBuf,
-        /// NATS queue group shared by every host that serves the same chat.
-        #[arg(long, default_value = mcchat_host::host::DEFAULT_QUEUE_GROUP)]
-        queue_group: String,
-    },
+    Up(HostConfig),
     /// Print every message on a NATS subject.
     Sub {
         subject: String,
@@ -67,24 +43,7 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Up {
-            manifest,
-            http_addr,
-            nats_url,
-            redis_url,
-            embedded_kv,
-            data_dir,
-            queue_group,
-        } => {
-            let config = HostConfig {
-                manifest,
-                http_addr,
-                nats_url,
-                redis_url,
-                embedded_kv,
-                data_dir,
-                queue_group,
-            };
+        Command::Up(config) => {
             let host = mcchat_host::start(config).await?;
             println!("mcchat host running {}:", host.app_name);
             for line in &host.started {
