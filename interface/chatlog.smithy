@@ -41,6 +41,12 @@ structure WriteMessageResponse {
     accepted: Boolean,
 
     reason: String
+
+    /// The stored message's id: on a retry with the same `clientId`, the first write's id.
+    id: String
+
+    /// True when another write with the same `clientId` is still in progress: retry shortly.
+    inProgress: Boolean
 }
 
 structure CanonicalChatMessage {
@@ -55,6 +61,10 @@ structure CanonicalChatMessage {
 
     @required
     body: String
+
+    /// The client's idempotency key (HTTP `Idempotency-Key`, `client_id` in NATS and WebSocket
+    /// payloads). Writes with the same channel and key store one message. Never stored.
+    clientId: String
 }
 
 list MessagesList {

@@ -23,6 +23,10 @@ operation PublishMessage {
 }
 
 structure OutboundMessage {
+    /// The stored message's id, so clients can drop duplicates and resume.
+    @required
+    id: String
+
     @required
     body: String
 

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
-use wasmcloud_interface_keyvalue::{KeyValue, KeyValueSender, ListAddRequest, ListRangeRequest};
+use wasmcloud_interface_keyvalue::{
+    IncrementRequest, KeyValue, KeyValueSender, ListAddRequest, ListRangeRequest, SetRequest,
+};
 use wasmcloud_interface_logging::log;
 
 use crate::bindings::{
@@ -10,6 +12,7 @@ use crate::bindings::{
     MessagesPageRequest, WriteMessageResponse,
 };
 use crate::history::{self, MessageList, MESSAGES_KEY};
+use crate::idempotency::{write_once, KeyStore};
 
 #[derive(Debug, Default, Actor, HealthResponder)]
 #[services(Actor, Chatlog)]
@@ -42,6 +45,40 @@ impl MessageList for KeyValueList {
     }
 }
 
+#[async_trait]
+impl KeyStore for KeyValueList {
+    async fn increment(&self, key: &str) -> RpcResult<i32> {
+        let req = IncrementRequest {
+            key: key.to_string(),
+            value: 1,
+        };
+        KeyValueSender::new()
+            .increment(&Context::default(), &req)
+            .await
+    }
+
+    async fn get(&self, key: &str) -> RpcResult<Option<String>> {
+        let found = KeyValueSender::new().get(&Context::default(), key).await?;
+        Ok(found.exists.then_some(found.value))
+    }
+
+    async fn set(&self, key: &str, value: &str) -> RpcResult<()> {
+        let req = SetRequest {
+            key: key.to_string(),
+            value: value.to_string(),
+            expires: 0,
+        };
+        KeyValueSender::new().set(&Context::default(), &req).await
+    }
+
+    async fn del(&self, key: &str) -> RpcResult<()> {
+        KeyValueSender::new()
+            .del(&Context::default(), key)
+            .await
+            .map(drop)
+    }
+}
+
 /// Logging must never fail a request, so its own errors are dropped.
 async fn report_unreadable(entries: &[String]) {
     for entry in entries {
@@ -60,7 +97,7 @@ impl Chatlog for ChatlogActor {
         _ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let response = history::write(&KeyValueList, msg).await?;
+        let response = write_once(&KeyValueList, &KeyValueList, msg).await?;
         if let Some(reason) = &response.reason {
             let _ = log("info", format!("refused message {}: {reason}", msg.id)).await;
         }

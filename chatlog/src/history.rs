@@ -33,6 +33,7 @@ pub async fn write(
         return Ok(WriteMessageResponse {
             accepted: false,
             reason: Some(reason),
+            ..Default::default()
         });
     }
     let json = serde_json::to_string(msg)
@@ -40,7 +41,8 @@ pub async fn write(
     list.append(json).await?;
     Ok(WriteMessageResponse {
         accepted: true,
-        reason: None,
+        id: Some(msg.id.clone()),
+        ..Default::default()
     })
 }
 
@@ -121,36 +123,8 @@ async fn length(list: &impl MessageList) -> RpcResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::VecList;
     use futures::executor::block_on;
-    use std::sync::Mutex;
-
-    /// An in-process list with the same LRANGE semantics as Redis.
-    #[derive(Default)]
-    struct VecList {
-        items: Mutex<Vec<String>>,
-        reads: Mutex<u32>,
-    }
-
-    #[async_trait]
-    impl MessageList for VecList {
-        async fn append(&self, value: String) -> RpcResult<u32> {
-            let mut items = self.items.lock().unwrap();
-            items.push(value);
-            Ok(items.len() as u32)
-        }
-
-        async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
-            *self.reads.lock().unwrap() += 1;
-            let items = self.items.lock().unwrap();
-            let len = items.len() as i64;
-            let resolve = |i: i32| if i < 0 { len + i as i64 } else { i as i64 };
-            let (start, stop) = (resolve(start).max(0), resolve(stop).min(len - 1));
-            if start > stop {
-                return Ok(Vec::new());
-            }
-            Ok(items[start as usize..=stop as usize].to_vec())
-        }
-    }
 
     fn message(n: usize) -> CanonicalChatMessage {
         CanonicalChatMessage {
@@ -158,6 +132,7 @@ mod tests {
             channel_name: "nats".into(),
             source_user: "bob".into(),
             body: format!("message {n}"),
+            client_id: None,
         }
     }
 

@@ -8,6 +8,9 @@ pub mod bindings {
     include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
 }
 pub mod history;
+pub mod idempotency;
+#[cfg(test)]
+mod memory;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]

@@ -41,6 +41,7 @@ mod tests {
             channel_name: "http".into(),
             source_user: user.into(),
             body: body.into(),
+            client_id: None,
         }
     }
 

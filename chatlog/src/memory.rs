@@ -1,0 +1,76 @@
+//! In-process stand-ins for the key-value store, with Redis semantics, for native tests.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use wasmbus_rpc::error::{RpcError, RpcResult};
+
+use crate::history::MessageList;
+use crate::idempotency::KeyStore;
+
+/// A list with the same LRANGE semantics as Redis; counts its range reads.
+#[derive(Default)]
+pub struct VecList {
+    pub items: Mutex<Vec<String>>,
+    pub reads: Mutex<u32>,
+    /// Every append fails while set (a store outage).
+    pub down: Mutex<bool>,
+}
+
+#[async_trait]
+impl MessageList for VecList {
+    async fn append(&self, value: String) -> RpcResult<u32> {
+        if *self.down.lock().unwrap() {
+            return Err(RpcError::Other("the store is down".into()));
+        }
+        let mut items = self.items.lock().unwrap();
+        items.push(value);
+        Ok(items.len() as u32)
+    }
+
+    async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
+        *self.reads.lock().unwrap() += 1;
+        let items = self.items.lock().unwrap();
+        let len = items.len() as i64;
+        let resolve = |i: i32| if i < 0 { len + i as i64 } else { i as i64 };
+        let (start, stop) = (resolve(start).max(0), resolve(stop).min(len - 1));
+        if start > stop {
+            return Ok(Vec::new());
+        }
+        Ok(items[start as usize..=stop as usize].to_vec())
+    }
+}
+
+/// Keys and counters, like Redis `INCR`, `GET`, `SET` and `DEL`.
+#[derive(Default)]
+pub struct MemoryStore {
+    pub values: Mutex<HashMap<String, String>>,
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn increment(&self, key: &str) -> RpcResult<i32> {
+        let mut values = self.values.lock().unwrap();
+        let next = values.get(key).map_or(0, |v| v.parse::<i32>().unwrap()) + 1;
+        values.insert(key.to_string(), next.to_string());
+        Ok(next)
+    }
+
+    async fn get(&self, key: &str) -> RpcResult<Option<String>> {
+        Ok(self.values.lock().unwrap().get(key).cloned())
+    }
+
+    async fn set(&self, key: &str, value: &str) -> RpcResult<()> {
+        self.values
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    async fn del(&self, key: &str) -> RpcResult<()> {
+        self.values.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
