@@ -11,10 +11,17 @@ pub const CHANNELS: &[Channel] = &[
     Channel {
         name: "http",
         alias: "mcchat/http",
+        echoes: false,
     },
     Channel {
         name: "nats",
         alias: "mcchat/nats",
+        echoes: false,
+    },
+    Channel {
+        name: "ws",
+        alias: "mcchat/ws",
+        echoes: true,
     },
 ];
 
@@ -22,6 +29,9 @@ pub const CHANNELS: &[Channel] = &[
 pub struct Channel {
     pub name: &'static str,
     pub alias: &'static str,
+    /// Also takes its own messages back: every browser, the sender's included, shows the one
+    /// conversation in the order it was stored.
+    pub echoes: bool,
 }
 
 /// Delivers a message to one channel actor (`Outbound.PublishMessage`).
@@ -37,21 +47,27 @@ pub struct RelayFailure {
     pub error: String,
 }
 
-/// The channels a message from `source` is relayed to: all but its own (no echo, no loops).
+/// The channels a message from `source` is relayed to: all but its own (no loops), unless that
+/// one echoes. Relaying never feeds back into a write, so an echo cannot loop.
 pub fn relay_targets(source: &str) -> impl Iterator<Item = Channel> + '_ {
-    CHANNELS.iter().copied().filter(move |c| c.name != source)
+    CHANNELS
+        .iter()
+        .copied()
+        .filter(move |c| c.echoes || c.name != source)
 }
 
 /// The relayed form of a stored message.
 pub fn outbound_message(msg: &CanonicalChatMessage) -> OutboundMessage {
     OutboundMessage {
+        id: msg.id.clone(),
         body: msg.body.clone(),
         source_channel: msg.channel_name.clone(),
         source_user: msg.source_user.clone(),
     }
 }
 
-/// Writes through the chat log and, if it accepted the message, relays it.
+/// Writes through the chat log and, if it stored the message now, relays it. A retry that the
+/// chat log answers with an earlier write's id was relayed then, and is not relayed again.
 /// Relay failures are returned for logging; they never undo or fail the write.
 pub async fn write_and_relay(
     ctx: &Context,
@@ -61,7 +77,8 @@ pub async fn write_and_relay(
 ) -> RpcResult<(WriteMessageResponse, Vec<RelayFailure>)> {
     let response = chatlog.write_message(ctx, msg).await?;
     let mut failures = Vec::new();
-    if response.accepted {
+    let stored_now = response.accepted && response.id.as_ref().is_none_or(|id| *id == msg.id);
+    if stored_now {
         let relayed = outbound_message(msg);
         for channel in relay_targets(&msg.channel_name) {
             if let Err(e) = outbound.publish(channel, &relayed).await {
@@ -100,12 +117,21 @@ mod tests {
                 return Ok(WriteMessageResponse {
                     accepted: false,
                     reason: Some("refused".into()),
+                    ..Default::default()
+                });
+            }
+            if msg.client_id.as_deref() == Some("retried") {
+                return Ok(WriteMessageResponse {
+                    accepted: true,
+                    id: Some("first-id".into()),
+                    ..Default::default()
                 });
             }
             self.written.lock().unwrap().push(msg.clone());
             Ok(WriteMessageResponse {
                 accepted: true,
-                reason: None,
+                id: Some(msg.id.clone()),
+                ..Default::default()
             })
         }
         async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
@@ -150,17 +176,18 @@ mod tests {
             channel_name: channel.into(),
             source_user: "carol".into(),
             body: body.into(),
+            client_id: None,
         }
     }
 
     #[test]
     fn relays_to_every_channel_but_the_source() {
         let targets: Vec<_> = relay_targets("http").map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/nats"]);
+        assert_eq!(targets, ["mcchat/nats", "mcchat/ws"]);
         let targets: Vec<_> = relay_targets("nats").map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/http"]);
-        let targets: Vec<_> = relay_targets("websocket").map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/http", "mcchat/nats"]);
+        assert_eq!(targets, ["mcchat/http", "mcchat/ws"]);
+        let targets: Vec<_> = relay_targets("ws").map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/http", "mcchat/nats", "mcchat/ws"]);
     }
 
     #[test]
@@ -178,11 +205,11 @@ mod tests {
         assert!(failures.is_empty());
         assert_eq!(*chatlog.written.lock().unwrap(), [msg]);
         let delivered = outbound.delivered.lock().unwrap();
-        assert_eq!(delivered.len(), 1);
-        assert_eq!(delivered[0].0, "mcchat/nats");
+        let aliases: Vec<_> = delivered.iter().map(|d| d.0).collect();
+        assert_eq!(aliases, ["mcchat/nats", "mcchat/ws"]);
         assert_eq!(
             serde_json::to_value(&delivered[0].1).unwrap(),
-            serde_json::json!({"body": "hi all", "sourceChannel": "http", "sourceUser": "carol"})
+            serde_json::json!({"body": "hi all", "id": "id-1", "sourceChannel": "http", "sourceUser": "carol"})
         );
     }
 
@@ -202,6 +229,27 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_answered_with_an_earlier_id_is_not_relayed_again() {
+        let (chatlog, outbound) = (RecordingChatlog::default(), RecordingOutbound::default());
+        let msg = CanonicalChatMessage {
+            client_id: Some("retried".into()),
+            ..message("http", "again")
+        };
+        let (response, _) = block_on(write_and_relay(
+            &Context::default(),
+            &chatlog,
+            &outbound,
+            &msg,
+        ))
+        .unwrap();
+        assert_eq!(
+            (response.accepted, response.id.as_deref()),
+            (true, Some("first-id"))
+        );
+        assert!(outbound.delivered.lock().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_broken_channel_does_not_undo_the_write_or_stop_the_others() {
         let chatlog = RecordingChatlog::default();
         let outbound = RecordingOutbound {
@@ -212,7 +260,7 @@ mod tests {
             &Context::default(),
             &chatlog,
             &outbound,
-            &message("websocket", "still stored"),
+            &message("ws", "still stored"),
         ))
         .unwrap();
         assert!(response.accepted);
@@ -222,7 +270,7 @@ mod tests {
         let delivered = outbound.delivered.lock().unwrap();
         assert_eq!(
             delivered.iter().map(|d| d.0).collect::<Vec<_>>(),
-            ["mcchat/nats"]
+            ["mcchat/nats", "mcchat/ws"]
         );
     }
 }

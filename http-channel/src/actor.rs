@@ -10,6 +10,7 @@ use crate::bindings::chatlog::ChatlogSender;
 use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
 use crate::get::get_messages;
 use crate::post::{post_message, Ids};
+use crate::reply::Report;
 use crate::routes::{route, Route};
 
 const API_ALIAS: &str = "mcchat/api";
@@ -27,27 +28,40 @@ impl Ids for NumberGen {
     }
 }
 
+/// Failure details go to the host's log.
+struct HostLog;
+
+#[async_trait]
+impl Report for HostLog {
+    async fn failure(&self, detail: String) {
+        // Logging must never fail a request, so its own errors are dropped.
+        let _ = log("error", detail).await;
+    }
+}
+
+/// A request header's first value, by case-insensitive name.
+fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.header
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, values)| values.first())
+        .map(String::as_str)
+}
+
 #[async_trait]
 impl HttpServer for HttpChannelActor {
     async fn handle_request(&self, _ctx: &Context, req: &HttpRequest) -> RpcResult<HttpResponse> {
         let api = ChatlogSender::to_actor(API_ALIAS);
+        // Every 5xx path reports its details to the log through `HostLog`.
         let response = match route(req) {
-            Ok(Route::PostMessage) => post_message(&req.body, &NumberGen, &api).await,
-            Ok(Route::GetMessages) => get_messages(&req.query_string, &api).await,
+            Ok(Route::ChatPage) => crate::reply::chat_page(),
+            Ok(Route::PostMessage) => {
+                let key = header(req, "idempotency-key");
+                post_message(&req.body, key, &NumberGen, &api, &HostLog).await
+            }
+            Ok(Route::GetMessages) => get_messages(&req.query_string, &api, &HostLog).await,
             Err(response) => response,
         };
-        if response.status_code >= 500 {
-            // The client got the reason; the operator needs it too. Logging never fails a request.
-            let reason = String::from_utf8_lossy(&response.body);
-            let _ = log(
-                "error",
-                format!(
-                    "{} {} -> {}: {reason}",
-                    req.method, req.path, response.status_code
-                ),
-            )
-            .await;
-        }
         Ok(response)
     }
 }

@@ -5,7 +5,7 @@ use wasmbus_rpc::common::Context;
 use wasmcloud_interface_httpserver::HttpResponse;
 
 use crate::bindings::chatlog::{Chatlog, MessagesPageRequest};
-use crate::reply;
+use crate::reply::{self, Report};
 use crate::routes::MESSAGES_PATH;
 
 /// Page size when the request names none.
@@ -54,7 +54,11 @@ pub fn next_link(limit: u32, next_before: u64) -> String {
     format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
 }
 
-pub async fn get_messages(query_string: &str, api: &(impl Chatlog + Sync)) -> HttpResponse {
+pub async fn get_messages(
+    query_string: &str,
+    api: &(impl Chatlog + Sync),
+    report: &(impl Report + Sync),
+) -> HttpResponse {
     let query = match parse_query(query_string) {
         Ok(query) => query,
         Err(reason) => return reply::error(400, reason),
@@ -71,13 +75,26 @@ pub async fn get_messages(query_string: &str, api: &(impl Chatlog + Sync)) -> Ht
                 None => response,
             }
         }
-        Err(e) => reply::error(503, format!("could not read the history: {e}")),
+        Err(e) => {
+            let detail = format!("could not read the history: {e}");
+            reply::unavailable(report, "the chat log is unavailable; try again", detail).await
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Failures are not expected here: any report fails the test.
+    struct Quiet;
+
+    #[async_trait::async_trait]
+    impl Report for Quiet {
+        async fn failure(&self, detail: String) {
+            panic!("unexpected failure: {detail}");
+        }
+    }
     use crate::bindings::chatlog::{
         CanonicalChatMessage, MessagesList, MessagesPage, WriteMessageResponse,
     };
@@ -115,6 +132,7 @@ mod tests {
                     channel_name: "http".into(),
                     source_user: "gina".into(),
                     body: format!("message {n}"),
+                    client_id: None,
                 })
                 .collect();
             Ok(MessagesPage {
@@ -161,7 +179,7 @@ mod tests {
         ] {
             assert!(parse_query(query).is_err(), "{query}");
         }
-        let response = block_on(get_messages("limit=0", &History { count: 1 }));
+        let response = block_on(get_messages("limit=0", &History { count: 1 }, &Quiet));
         assert_eq!(response.status_code, 400);
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert!(json["reason"]
@@ -172,7 +190,7 @@ mod tests {
 
     #[test]
     fn answers_the_documented_array_format() {
-        let response = block_on(get_messages("", &History { count: 1 }));
+        let response = block_on(get_messages("", &History { count: 1 }, &Quiet));
         assert_eq!(response.status_code, 200);
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(
@@ -188,7 +206,7 @@ mod tests {
         let mut query = "limit=3".to_string();
         let mut pages = Vec::new();
         loop {
-            let response = block_on(get_messages(&query, &history));
+            let response = block_on(get_messages(&query, &history, &Quiet));
             let json: Vec<serde_json::Value> = serde_json::from_slice(&response.body).unwrap();
             pages.push(
                 json.iter()

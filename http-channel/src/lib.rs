@@ -1,4 +1,5 @@
-//! The `http-channel` actor (call alias `mcchat/http`): chat over HTTP.
+//! The `http-channel` actor (call alias `mcchat/http`): chat over HTTP, and the chat page.
+//! `GET /` serves the page (static HTML; it talks to the WebSocket channel for live messages).
 //! `POST /messages` with `{"user_name","body"}` stores a message; `GET /messages` pages
 //! through the history, newest page first, with a `Link: <…>; rel="next"` header for older pages.
 //!

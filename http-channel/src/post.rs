@@ -6,7 +6,11 @@ use wasmbus_rpc::{common::Context, error::RpcResult};
 use wasmcloud_interface_httpserver::HttpResponse;
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
-use crate::{reply, CHANNEL_NAME};
+use crate::reply::{self, Report};
+use crate::CHANNEL_NAME;
+
+/// What a client is told when the message could not be stored for reasons of the chat's own.
+pub const UNAVAILABLE: &str = "the chat log is unavailable; nothing was stored, try again";
 
 /// Largest request body read, in bytes; the field limits themselves are the chat log's.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -36,10 +40,14 @@ fn parse_new_message(text: &str) -> serde_json::Result<NewMessage> {
     }
 }
 
+/// Stores a message. With an `Idempotency-Key`, a retry stores nothing new and answers the
+/// first id (409 while the first is still being stored).
 pub async fn post_message(
     body: &[u8],
+    idempotency_key: Option<&str>,
     ids: &(impl Ids + Sync),
     api: &(impl Chatlog + Sync),
+    report: &(impl Report + Sync),
 ) -> HttpResponse {
     if body.len() > MAX_REQUEST_BYTES {
         return reply::error(
@@ -61,21 +69,39 @@ pub async fn post_message(
     };
     let id = match ids.new_id().await {
         Ok(id) => id,
-        Err(e) => return reply::error(503, format!("could not assign a message id: {e}")),
+        Err(e) => {
+            let detail = format!("could not assign a message id: {e}");
+            return reply::unavailable(report, UNAVAILABLE, detail).await;
+        }
     };
     let msg = CanonicalChatMessage {
         id: id.clone(),
         channel_name: CHANNEL_NAME.to_string(),
         source_user: new.user_name,
         body: new.body,
+        client_id: idempotency_key.map(String::from),
     };
     match api.write_message(&Context::default(), &msg).await {
-        Ok(response) if response.accepted => reply::json(201, &Created { id }),
+        Ok(response) if response.accepted => reply::json(
+            201,
+            &Created {
+                id: response.id.unwrap_or(id),
+            },
+        ),
+        Ok(response) if response.in_progress => reply::error(
+            409,
+            response
+                .reason
+                .unwrap_or_else(|| "a request with this Idempotency-Key is in progress".into()),
+        ),
         Ok(response) => reply::error(
             400,
             response.reason.unwrap_or_else(|| "message refused".into()),
         ),
-        Err(e) => reply::error(503, format!("could not store the message: {e}")),
+        Err(e) => {
+            let detail = format!("could not store message {id}: {e}");
+            reply::unavailable(report, UNAVAILABLE, detail).await
+        }
     }
 }
 
@@ -90,6 +116,17 @@ mod tests {
     use wasmbus_rpc::error::RpcError;
 
     struct FixedIds;
+
+    /// Keeps the failures reported, for the tests to read.
+    #[derive(Default)]
+    struct Reports(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Report for Reports {
+        async fn failure(&self, detail: String) {
+            self.0.lock().unwrap().push(detail);
+        }
+    }
 
     #[async_trait]
     impl Ids for FixedIds {
@@ -119,12 +156,32 @@ mod tests {
                 return Ok(WriteMessageResponse {
                     accepted: false,
                     reason: Some("body must not be empty".into()),
+                    ..Default::default()
                 });
+            }
+            match msg.client_id.as_deref() {
+                Some("seen") => {
+                    return Ok(WriteMessageResponse {
+                        accepted: true,
+                        id: Some("first-id".into()),
+                        ..Default::default()
+                    })
+                }
+                Some("busy") => {
+                    return Ok(WriteMessageResponse {
+                        accepted: false,
+                        reason: Some("still being stored".into()),
+                        in_progress: true,
+                        ..Default::default()
+                    })
+                }
+                _ => {}
             }
             self.written.lock().unwrap().push(msg.clone());
             Ok(WriteMessageResponse {
                 accepted: true,
-                reason: None,
+                id: Some(msg.id.clone()),
+                ..Default::default()
             })
         }
         async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
@@ -148,8 +205,10 @@ mod tests {
         let api = Api::default();
         let response = block_on(post_message(
             br#"{"user_name":"frank","body":"hi over http"}"#,
+            None,
             &FixedIds,
             &api,
+            &Reports::default(),
         ));
         assert_eq!(response.status_code, 201);
         assert_eq!(response.header["Content-Type"], ["application/json"]);
@@ -179,7 +238,13 @@ mod tests {
             ),
         ];
         for (body, reason) in cases {
-            let response = block_on(post_message(body, &FixedIds, &Api::default()));
+            let response = block_on(post_message(
+                body,
+                None,
+                &FixedIds,
+                &Api::default(),
+                &Reports::default(),
+            ));
             assert_eq!(response.status_code, 400, "{body:?}");
             let got = json_body(&response)["reason"].as_str().unwrap().to_string();
             assert!(got.contains(reason), "{body:?}: {got}");
@@ -192,25 +257,73 @@ mod tests {
             r#"{{"user_name":"frank","body":"{}"}}"#,
             "x".repeat(MAX_REQUEST_BYTES)
         );
-        let response = block_on(post_message(big.as_bytes(), &FixedIds, &Api::default()));
+        let response = block_on(post_message(
+            big.as_bytes(),
+            None,
+            &FixedIds,
+            &Api::default(),
+            &Reports::default(),
+        ));
         assert_eq!(response.status_code, 413);
     }
 
     #[test]
-    fn a_store_that_is_down_is_503_not_a_client_error() {
+    fn a_store_that_is_down_is_503_with_a_short_reason_and_the_details_reported() {
+        let reports = Reports::default();
         let api = Api {
             down: true,
             ..Default::default()
         };
         let response = block_on(post_message(
             br#"{"user_name":"frank","body":"hi"}"#,
+            None,
             &FixedIds,
             &api,
+            &reports,
         ));
         assert_eq!(response.status_code, 503);
-        assert!(json_body(&response)["reason"]
-            .as_str()
-            .unwrap()
-            .contains("could not store"));
+        assert_eq!(json_body(&response)["reason"], UNAVAILABLE);
+        // The details go to the operator, not the client.
+        let reported = reports.0.lock().unwrap();
+        assert!(
+            reported[0].contains("mcchat/api is not running"),
+            "{reported:?}"
+        );
+    }
+
+    #[test]
+    fn an_idempotency_key_reaches_the_api_and_its_answers_map_to_201_and_409() {
+        let api = Api::default();
+        let body = br#"{"user_name":"frank","body":"once"}"#;
+        let response = block_on(post_message(
+            body,
+            Some("new"),
+            &FixedIds,
+            &api,
+            &Reports::default(),
+        ));
+        assert_eq!(response.status_code, 201);
+        assert_eq!(
+            api.written.lock().unwrap()[0].client_id.as_deref(),
+            Some("new")
+        );
+        let response = block_on(post_message(
+            body,
+            Some("seen"),
+            &FixedIds,
+            &api,
+            &Reports::default(),
+        ));
+        assert_eq!(response.status_code, 201);
+        assert_eq!(json_body(&response), serde_json::json!({"id": "first-id"}));
+        let response = block_on(post_message(
+            body,
+            Some("busy"),
+            &FixedIds,
+            &api,
+            &Reports::default(),
+        ));
+        assert_eq!(response.status_code, 409);
+        assert_eq!(json_body(&response)["reason"], "still being stored");
     }
 }

@@ -1,5 +1,6 @@
 //! Building responses: JSON bodies, and every error as `{"reason": …}` with a deliberate status.
 
+use async_trait::async_trait;
 use serde::Serialize;
 use wasmcloud_interface_httpserver::{HeaderMap, HttpResponse};
 
@@ -32,4 +33,37 @@ pub fn error(status_code: u16, reason: impl Into<String>) -> HttpResponse {
 pub fn with_header(mut response: HttpResponse, name: &str, value: String) -> HttpResponse {
     response.header.insert(name.into(), vec![value]);
     response
+}
+
+/// The chat page: one static HTML file, built into the actor.
+pub fn chat_page() -> HttpResponse {
+    let mut header = HeaderMap::new();
+    header.insert(
+        "Content-Type".into(),
+        vec!["text/html; charset=utf-8".into()],
+    );
+    // Pages change with the actor; a browser revalidates rather than keep a stale one.
+    header.insert("Cache-Control".into(), vec!["no-cache".into()]);
+    HttpResponse {
+        status_code: 200,
+        header,
+        body: include_bytes!("../page/index.html").to_vec(),
+    }
+}
+
+/// Where the details of a failure go: the client gets a short reason, the operator the whole
+/// error (in the actor, the host's log through `wasmcloud:builtin:logging`).
+#[async_trait]
+pub trait Report {
+    async fn failure(&self, detail: String);
+}
+
+/// A 503 with a short reason for the client; the details go to `report`.
+pub async fn unavailable(
+    report: &(impl Report + Sync),
+    reason: &str,
+    detail: String,
+) -> HttpResponse {
+    report.failure(detail).await;
+    error(503, reason)
 }

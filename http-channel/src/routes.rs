@@ -4,24 +4,38 @@ use wasmcloud_interface_httpserver::{HttpRequest, HttpResponse};
 
 use crate::reply;
 
-/// The path of the one resource this channel serves.
+/// The path of the message history.
 pub const MESSAGES_PATH: &str = "/messages";
+/// The chat page's paths.
+const PAGE_PATHS: &[&str] = &["/", "/index.html"];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
+    ChatPage,
     PostMessage,
     GetMessages,
 }
 
 /// The route for a request, or the 404/405 response when there is none.
 pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
+    let method = req.method.to_ascii_uppercase();
+    if PAGE_PATHS.contains(&req.path.as_str()) {
+        return match method.as_str() {
+            "GET" | "HEAD" => Ok(Route::ChatPage),
+            other => Err(reply::with_header(
+                reply::error(405, format!("the chat page takes GET, not {other}")),
+                "Allow",
+                "GET".into(),
+            )),
+        };
+    }
     if req.path.trim_end_matches('/') != MESSAGES_PATH {
         return Err(reply::error(
             404,
             format!("no such resource: {}; try {MESSAGES_PATH}", req.path),
         ));
     }
-    match req.method.to_ascii_uppercase().as_str() {
+    match method.as_str() {
         "POST" => Ok(Route::PostMessage),
         "GET" => Ok(Route::GetMessages),
         other => Err(reply::with_header(
@@ -55,8 +69,17 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_page_is_at_the_root() {
+        assert_eq!(route(&request("GET", "/")), Ok(Route::ChatPage));
+        assert_eq!(route(&request("GET", "/index.html")), Ok(Route::ChatPage));
+        let response = route(&request("POST", "/")).unwrap_err();
+        assert_eq!(response.status_code, 405);
+        assert_eq!(response.header["Allow"], ["GET"]);
+    }
+
+    #[test]
     fn other_paths_are_404() {
-        for path in ["/", "/message", "/messages/123", "/messagesx"] {
+        for path in ["/x", "/message", "/messages/123", "/messagesx", "//"] {
             let response = route(&request("GET", path)).unwrap_err();
             assert_eq!(response.status_code, 404, "{path}");
         }

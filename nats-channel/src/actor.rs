@@ -11,7 +11,7 @@ use wasmcloud_interface_numbergen::generate_guid;
 
 use crate::bindings::chatlog::ChatlogSender;
 use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
-use crate::inbound::{accept, Ids};
+use crate::inbound::{accept, Ids, Report};
 use crate::outbound::{fanout_payload, FANOUT_SUBJECT};
 
 const API_ALIAS: &str = "mcchat/api";
@@ -21,6 +21,17 @@ const API_ALIAS: &str = "mcchat/api";
 struct NatsChannelActor {}
 
 struct NumberGen;
+
+/// Failure details go to the host's log.
+struct HostLog;
+
+#[async_trait]
+impl Report for HostLog {
+    async fn failure(&self, detail: String) {
+        // Logging must never fail a request, so its own errors are dropped.
+        let _ = log("error", detail).await;
+    }
+}
 
 #[async_trait]
 impl Ids for NumberGen {
@@ -41,7 +52,13 @@ async fn publish(ctx: &Context, subject: &str, body: Vec<u8>) -> RpcResult<()> {
 #[async_trait]
 impl MessageSubscriber for NatsChannelActor {
     async fn handle_message(&self, ctx: &Context, msg: &SubMessage) -> RpcResult<()> {
-        let ack = accept(&msg.body, &NumberGen, &ChatlogSender::to_actor(API_ALIAS)).await;
+        let ack = accept(
+            &msg.body,
+            &NumberGen,
+            &ChatlogSender::to_actor(API_ALIAS),
+            &HostLog,
+        )
+        .await;
         match &msg.reply_to {
             Some(reply_to) => publish(ctx, reply_to, ack.to_json()).await,
             None => {

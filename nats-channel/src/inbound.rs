@@ -12,6 +12,9 @@ use crate::CHANNEL_NAME;
 struct ChatIn {
     user_name: String,
     body: String,
+    /// An idempotency key: a retry with the same one stores nothing new.
+    #[serde(default)]
+    client_id: Option<String>,
 }
 
 /// The answer on the reply subject.
@@ -35,6 +38,16 @@ impl Ack {
     }
 }
 
+/// What a client is told when the message could not be stored for reasons of the chat's own.
+pub const UNAVAILABLE: &str = "the chat log is unavailable; nothing was stored, try again";
+
+/// Where the details of a failure go: the client gets a short reason, the operator the whole
+/// error (in the actor, the host's log through `wasmcloud:builtin:logging`).
+#[async_trait]
+pub trait Report {
+    async fn failure(&self, detail: String);
+}
+
 /// Where message ids come from (`wasmcloud:builtin:numbergen` in the actor).
 #[async_trait]
 pub trait Ids {
@@ -51,33 +64,60 @@ fn parse_chat_in(body: &[u8]) -> serde_json::Result<ChatIn> {
 
 /// Handles one broker message. Every outcome is an `Ack`: bad input and failures downstream
 /// are refusals with a reason, so a client is never left without an answer.
-pub async fn accept(body: &[u8], ids: &(impl Ids + Sync), api: &(impl Chatlog + Sync)) -> Ack {
+pub async fn accept(
+    body: &[u8],
+    ids: &(impl Ids + Sync),
+    api: &(impl Chatlog + Sync),
+    report: &(impl Report + Sync),
+) -> Ack {
     let incoming = match parse_chat_in(body) {
         Ok(incoming) => incoming,
         Err(e) => return Ack::refused(format!("expected JSON {{\"user_name\",\"body\"}}: {e}")),
     };
     let id = match ids.new_id().await {
         Ok(id) => id,
-        Err(e) => return Ack::refused(format!("could not assign a message id: {e}")),
+        Err(e) => {
+            report
+                .failure(format!("could not assign a message id: {e}"))
+                .await;
+            return Ack::refused(UNAVAILABLE);
+        }
     };
     let msg = CanonicalChatMessage {
-        id,
+        id: id.clone(),
         channel_name: CHANNEL_NAME.to_string(),
         source_user: incoming.user_name,
         body: incoming.body,
+        client_id: incoming.client_id,
     };
     match api.write_message(&Context::default(), &msg).await {
         Ok(response) => Ack {
             accepted: response.accepted,
             reason: response.reason,
         },
-        Err(e) => Ack::refused(format!("could not store the message: {e}")),
+        Err(e) => {
+            report
+                .failure(format!("could not store message {id}: {e}"))
+                .await;
+            Ack::refused(UNAVAILABLE)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keeps the failures reported, for the tests to read.
+    #[derive(Default)]
+    struct Reports(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Report for Reports {
+        async fn failure(&self, detail: String) {
+            self.0.lock().unwrap().push(detail);
+        }
+    }
     use crate::bindings::chatlog::{
         MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
     };
@@ -115,12 +155,14 @@ mod tests {
                 return Ok(WriteMessageResponse {
                     accepted: false,
                     reason: Some("body must not be empty".into()),
+                    ..Default::default()
                 });
             }
             self.written.lock().unwrap().push(msg.clone());
             Ok(WriteMessageResponse {
                 accepted: true,
-                reason: None,
+                id: Some(msg.id.clone()),
+                ..Default::default()
             })
         }
         async fn get_messages(&self, _: &Context) -> RpcResult<MessagesList> {
@@ -146,6 +188,7 @@ mod tests {
             br#"{"user_name":"dave","body":"over the broker"}"#,
             &FixedIds,
             &api,
+            &Reports::default(),
         ));
         assert_eq!(ack_json(&ack), serde_json::json!({"accepted": true}));
         assert_eq!(
@@ -155,6 +198,7 @@ mod tests {
                 channel_name: "nats".into(),
                 source_user: "dave".into(),
                 body: "over the broker".into(),
+                client_id: None,
             }]
         );
     }
@@ -168,7 +212,7 @@ mod tests {
             br#"{"user_name":1,"body":"x"}"#,
             b"\xff\xfe",
         ] {
-            let ack = block_on(accept(body, &FixedIds, &api));
+            let ack = block_on(accept(body, &FixedIds, &api, &Reports::default()));
             assert!(!ack.accepted, "{body:?} was accepted");
             assert!(
                 ack.reason.as_deref().unwrap().starts_with("expected JSON"),
@@ -184,6 +228,7 @@ mod tests {
             br#"{"user_name":"dave","body":"  "}"#,
             &FixedIds,
             &Api::default(),
+            &Reports::default(),
         ));
         assert_eq!(
             ack_json(&ack),
@@ -201,8 +246,9 @@ mod tests {
             br#"{"user_name":"dave","body":"hi"}"#,
             &FixedIds,
             &api,
+            &Reports::default(),
         ));
         assert!(!ack.accepted);
-        assert!(ack.reason.unwrap().contains("could not store the message"));
+        assert_eq!(ack.reason.as_deref(), Some(UNAVAILABLE));
     }
 }
