@@ -1,0 +1,23 @@
+//! The `ws-channel` actor (call alias `mcchat/ws`): live chat for browsers, over a WebSocket
+//! messaging provider. A browser sends `{"user_name","body"}` on `chat.in` and gets
+//! `{"accepted","id"?,"reason"?}` on its reply subject; every stored message, the browser's own
+//! included, goes out on `rtchat.messages` as `{"body","id","sourceChannel","sourceUser"}`.
+//!
+//! `inbound` and `outbound` are plain Rust that native tests drive; `actor` is the wasmbus glue.
+
+pub mod bindings {
+    pub mod chatlog {
+        include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
+    }
+    pub mod outbound {
+        include!(concat!(env!("OUT_DIR"), "/outbound.rs"));
+    }
+}
+pub mod inbound;
+pub mod outbound;
+
+#[cfg(target_arch = "wasm32")]
+mod actor;
+
+/// The name this channel stamps on the messages it brings in.
+pub const CHANNEL_NAME: &str = "ws";

@@ -1,0 +1,31 @@
+//! Stored messages, as every browser session receives them.
+
+use crate::bindings::outbound::OutboundMessage;
+
+/// The subject every relayed message is published on (the same as on NATS).
+pub const FANOUT_SUBJECT: &str = "rtchat.messages";
+
+/// `{"body","id","sourceChannel","sourceUser"}`, the JSON NATS subscribers get too.
+pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
+    serde_json::to_vec(msg).expect("an OutboundMessage always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_is_the_nats_form_with_the_id() {
+        let msg = OutboundMessage {
+            id: "m-7".into(),
+            body: "hello from a browser".into(),
+            source_channel: "ws".into(),
+            source_user: "fay".into(),
+        };
+        let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"body": "hello from a browser", "id": "m-7", "sourceChannel": "ws", "sourceUser": "fay"})
+        );
+    }
+}
