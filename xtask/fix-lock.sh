@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Points nuid back at rand 0.8 in Cargo.lock. Run it after any dependency change.
+# Points nuid back at rand 0.8 in Cargo.lock (or in the lock file given, e.g. fuzz/Cargo.lock).
+# Run it after any dependency change.
 #
 # nuid (from wasmbus-rpc 0.15 via async-nats 0.31, and from wascap 0.11) asks for `rand >= 0.8`
 # but only builds with 0.8. Another crate in the graph needs rand 0.10, and each time cargo
 # re-resolves it points nuid at the highest rand it has, and the build fails in nuid. This is a
 # shell script, not an xtask command, because xtask itself depends on nuid.
 set -euo pipefail
-lock="$(dirname "$0")/../Cargo.lock"
+lock="${1:-$(dirname "$0")/../Cargo.lock}"
 rand_08=$(awk '/^name = "rand"$/ { getline; if ($3 ~ /^"0\.8\./) { gsub(/"/, "", $3); print $3 } }' "$lock")
 if [ -z "$rand_08" ]; then
     echo "fix-lock: Cargo.lock has no rand 0.8 (is tokio-retry still pinned? cargo update -p tokio-retry --precise 0.3.0)" >&2

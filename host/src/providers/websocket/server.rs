@@ -1,0 +1,270 @@
+//! Server mode: browsers connect to `GET /ws`; each connection is a session with its own id.
+//! Inbound frames go to the linked actor. The actor's publishes go to every session, except a
+//! publish to a session's reply subject, which reaches that session alone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use subtle::ConstantTimeEq;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::frame::{self, Frame};
+use super::session::{self, Inbound, Outbox, Refused};
+use super::{take_frame, Config, Inboxes, Subscriber};
+
+/// The path browsers upgrade on.
+pub const UPGRADE_PATH: &str = "/ws";
+/// Reply subjects handed to the actor: `_ws.reply.<session>.<the client's reply_to>`.
+const REPLY_PREFIX: &str = "_ws.reply.";
+/// How long a client has to finish the upgrade.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub type SessionId = u64;
+
+pub struct Server {
+    sessions: RwLock<HashMap<SessionId, Outbox>>,
+    next_id: AtomicU64,
+    config: Config,
+    subscriber: Subscriber,
+    pub(super) inboxes: Inboxes,
+    address: SocketAddr,
+}
+
+/// Where a publish goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Destination<'a> {
+    /// A reply to one session's frame; the frame goes out with the client's own reply subject.
+    Session(SessionId, &'a str),
+    Everyone,
+}
+
+fn destination(subject: &str) -> Destination<'_> {
+    subject
+        .strip_prefix(REPLY_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+        .and_then(|(session, reply_to)| Some(Destination::Session(session.parse().ok()?, reply_to)))
+        .unwrap_or(Destination::Everyone)
+}
+
+fn reply_subject(session: SessionId, reply_to: &str) -> String {
+    format!("{REPLY_PREFIX}{session}.{reply_to}")
+}
+
+impl Server {
+    /// Binds the listen address and accepts sessions until `shutdown`.
+    pub async fn start(
+        config: Config,
+        address: SocketAddr,
+        subscriber: Subscriber,
+        shutdown: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> anyhow::Result<Arc<Server>> {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding WebSocket address {address}"))?;
+        let server = Arc::new(Server {
+            sessions: RwLock::default(),
+            next_id: AtomicU64::new(1),
+            config,
+            subscriber,
+            inboxes: Inboxes::default(),
+            address: listener.local_addr()?,
+        });
+        let accepting = server.clone();
+        let sessions = tracker.clone();
+        tracker.spawn(async move {
+            loop {
+                let (tcp, peer) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) => {
+                            tracing::warn!("WebSocket server on {}: accept failed: {e}", accepting.address);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    _ = shutdown.cancelled() => break,
+                };
+                let (server, shutdown) = (accepting.clone(), shutdown.clone());
+                sessions.spawn(async move { server.serve(tcp, peer, shutdown).await });
+            }
+        });
+        Ok(server)
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Sessions connected now.
+    pub fn session_count(&self) -> usize {
+        self.sessions.read().expect("sessions lock").len()
+    }
+
+    /// Checks the upgrade request: the path, then the token if one is configured.
+    #[allow(clippy::result_large_err)] // the error is the HTTP answer tungstenite sends
+    fn check_upgrade(&self, request: &Request) -> Result<(), ErrorResponse> {
+        let refuse = |status: StatusCode, reason: &str| {
+            let body = serde_json::json!({ "reason": reason }).to_string();
+            let mut response = ErrorResponse::new(Some(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                "content-type",
+                "application/json".parse().expect("a valid header"),
+            );
+            response
+        };
+        if request.uri().path() != UPGRADE_PATH {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "WebSocket sessions upgrade at /ws",
+            ));
+        }
+        let Some(expected) = &self.config.auth_token else {
+            return Ok(());
+        };
+        let bearer = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let query = request.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        });
+        let presented = bearer.or(query);
+        match presented {
+            Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+            Some(_) => Err(refuse(StatusCode::UNAUTHORIZED, "the token is not valid")),
+            None => Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                "a token is required: send Authorization: Bearer <token> or ?token=<token>",
+            )),
+        }
+    }
+
+    async fn serve(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+        let limits = self.config.limits;
+        // Past the soft limit a frame gets an error frame; past this one the session is closed.
+        let hard_limit = (limits.max_frame_bytes * 4).max(1 << 20);
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(hard_limit))
+            .max_frame_size(Some(hard_limit));
+        // The session is registered while the upgrade is accepted, before the client hears
+        // back: once its upgrade succeeds, it receives every later broadcast.
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (outbox, queue) = session::outbox(&limits);
+        // tungstenite's callback type fixes the (large) error type.
+        #[allow(clippy::result_large_err)]
+        let check = |request: &Request, response: Response| {
+            self.check_upgrade(request)?;
+            self.sessions
+                .write()
+                .expect("sessions lock")
+                .insert(id, outbox.clone());
+            Ok(response)
+        };
+        let handshake =
+            tokio_tungstenite::accept_hdr_async_with_config(tcp, check, Some(ws_config));
+        let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(Ok(ws)) => ws,
+            failed => {
+                self.sessions.write().expect("sessions lock").remove(&id);
+                match failed {
+                    Ok(Err(e)) => tracing::debug!("WebSocket upgrade from {peer} refused: {e}"),
+                    _ => tracing::debug!("WebSocket upgrade from {peer} timed out"),
+                }
+                return;
+            }
+        };
+        tracing::debug!("WebSocket session {id} from {peer}");
+        let inbound = SessionInbound {
+            server: self.clone(),
+            session: id,
+        };
+        session::run(ws, (outbox, queue), &inbound, limits, shutdown).await;
+        self.sessions.write().expect("sessions lock").remove(&id);
+        tracing::debug!("WebSocket session {id} ended");
+    }
+
+    /// Sends a published message: to one session for its reply subject, else to every session.
+    /// Returns how many sessions it was queued for.
+    pub fn publish(
+        &self,
+        subject: &str,
+        body: &[u8],
+        reply_to: Option<&str>,
+    ) -> Result<usize, String> {
+        match destination(subject) {
+            Destination::Session(id, client_reply_to) => {
+                let outbox = self
+                    .sessions
+                    .read()
+                    .expect("sessions lock")
+                    .get(&id)
+                    .cloned();
+                let Some(outbox) = outbox else {
+                    return Err(format!("WebSocket session {id} has ended"));
+                };
+                let text = frame::encode(client_reply_to, body, reply_to);
+                match outbox.push(text.into()) {
+                    Ok(()) => Ok(1),
+                    Err(Refused::TooSlow) => Err(format!("WebSocket session {id} is too slow")),
+                    Err(Refused::Gone) => Err(format!("WebSocket session {id} has ended")),
+                }
+            }
+            Destination::Everyone => {
+                let text: tokio_tungstenite::tungstenite::Utf8Bytes =
+                    frame::encode(subject, body, reply_to).into();
+                let sessions = self.sessions.read().expect("sessions lock");
+                // A slow session is closed by its own push; the others are not held up.
+                Ok(sessions
+                    .values()
+                    .filter(|outbox| outbox.push(text.clone()).is_ok())
+                    .count())
+            }
+        }
+    }
+}
+
+struct SessionInbound {
+    server: Arc<Server>,
+    session: SessionId,
+}
+
+#[async_trait::async_trait]
+impl Inbound for SessionInbound {
+    /// A reply subject leads back to this session.
+    async fn frame(&self, frame: Frame) -> Result<(), String> {
+        let server = &self.server;
+        take_frame(&server.inboxes, &server.subscriber, frame, |reply_to| {
+            reply_subject(self.session, &reply_to)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_subjects_lead_back_to_their_session_and_the_clients_subject() {
+        let subject = reply_subject(42, "ack.7");
+        assert_eq!(destination(&subject), Destination::Session(42, "ack.7"));
+        assert_eq!(destination("rtchat.messages"), Destination::Everyone);
+        assert_eq!(destination("_ws.reply.nope.x"), Destination::Everyone);
+    }
+}
