@@ -1,9 +1,19 @@
-//! Checks an actor's embedded claims before it may run: signed, untampered, valid now.
+//! Checks an actor's embedded claims before it may run: signed, untampered, valid now, and
+//! (when the host is given trusted issuers) issued by one of them.
+//!
+//! Tampering is found by computing the module's hash here, the way wascap defines it (the
+//! SHA-256 of the module without its claims section, in upper-case hex), and comparing it with
+//! the hash the claims were signed over.
 
 use std::collections::BTreeSet;
 
+use sha2::{Digest, Sha256};
 use thiserror::Error;
-use wascap::jwt::{validate_token, Actor};
+use wascap::jwt::{validate_token, Actor, Claims};
+use wasm_encoder::Encode;
+
+/// Custom sections that carry an actor's signed claims (wascap's names).
+const CLAIMS_SECTIONS: &[&str] = &["jwt", "wasmcloud_jwt"];
 
 /// Who an actor is, as its verified claims say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,21 +51,66 @@ pub enum ClaimsError {
     NotYetValid,
     #[error("its claims are not an actor's")]
     NotAnActor,
+    #[error("it is signed by {0}, which is not a trusted issuer (see --trusted-issuer)")]
+    UntrustedIssuer(String),
 }
 
-/// Verifies a signed module and returns the identity its claims give it.
-pub fn verify(wasm: &[u8]) -> Result<ActorIdentity, ClaimsError> {
-    let token = match wascap::wasm::extract_claims(wasm) {
-        Ok(Some(token)) => token,
-        Ok(None) => return Err(ClaimsError::Unsigned),
-        // wascap keeps its ErrorKind private; its message is the only way to tell a hash mismatch.
-        Err(e) if e.to_string().to_lowercase().contains("module hash") => {
-            return Err(ClaimsError::Tampered)
+/// The claims token a module carries, if any, and the hash of the module without it.
+fn claims_and_hash(wasm: &[u8]) -> Result<(Option<String>, String), ClaimsError> {
+    let unreadable = |e: wasmparser::BinaryReaderError| ClaimsError::Unreadable(e.to_string());
+    let mut stripped = Vec::with_capacity(wasm.len());
+    let mut token = None;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(unreadable)?;
+        match &payload {
+            wasmparser::Payload::Version { range, .. } => {
+                stripped.extend_from_slice(&wasm[range.clone()])
+            }
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => {
+                return Err(ClaimsError::Unreadable(
+                    "an actor is a core module, not a component".into(),
+                ))
+            }
+            wasmparser::Payload::CustomSection(section)
+                if CLAIMS_SECTIONS.contains(&section.name()) =>
+            {
+                let jwt = String::from_utf8(section.data().to_vec())
+                    .map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
+                token = Some(jwt);
+            }
+            _ => {
+                if let Some((id, range)) = payload.as_section() {
+                    stripped.push(id);
+                    range.len().encode(&mut stripped);
+                    stripped.extend_from_slice(&wasm[range]);
+                }
+            }
         }
-        Err(e) => return Err(ClaimsError::Unreadable(e.to_string())),
-    };
+    }
+    let hash = Sha256::digest(&stripped)
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect();
+    Ok((token, hash))
+}
+
+/// Verifies a signed module and returns the identity its claims give it. With `trusted_issuers`
+/// not empty, only modules signed by one of those account keys are accepted.
+pub fn verify(wasm: &[u8], trusted_issuers: &[String]) -> Result<ActorIdentity, ClaimsError> {
+    let (jwt, module_hash) = claims_and_hash(wasm)?;
+    let jwt = jwt.ok_or(ClaimsError::Unsigned)?;
+    let claims =
+        Claims::<Actor>::decode(&jwt).map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
+    let signed_hash = claims
+        .metadata
+        .as_ref()
+        .map(|actor| actor.module_hash.as_str());
+    if signed_hash.ok_or(ClaimsError::NotAnActor)? != module_hash {
+        return Err(ClaimsError::Tampered);
+    }
     let validation =
-        validate_token::<Actor>(&token.jwt).map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
+        validate_token::<Actor>(&jwt).map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
     if !validation.signature_valid {
         return Err(ClaimsError::BadSignature);
     }
@@ -65,12 +120,15 @@ pub fn verify(wasm: &[u8]) -> Result<ActorIdentity, ClaimsError> {
     if validation.cannot_use_yet {
         return Err(ClaimsError::NotYetValid);
     }
-    let actor = token.claims.metadata.ok_or(ClaimsError::NotAnActor)?;
-    if actor.provider || !token.claims.subject.starts_with('M') {
+    if !trusted_issuers.is_empty() && !trusted_issuers.contains(&claims.issuer) {
+        return Err(ClaimsError::UntrustedIssuer(claims.issuer));
+    }
+    let actor = claims.metadata.ok_or(ClaimsError::NotAnActor)?;
+    if actor.provider || !claims.subject.starts_with('M') {
         return Err(ClaimsError::NotAnActor);
     }
     Ok(ActorIdentity {
-        public_key: token.claims.subject,
+        public_key: claims.subject,
         name: actor.name.unwrap_or_default(),
         call_alias: actor.call_alias,
         caps: actor.caps.unwrap_or_default().into_iter().collect(),

@@ -8,19 +8,27 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wasmcloud_interface_messaging::MessageSubscriberSender;
 
 use crate::claims::{self, ActorIdentity};
 use crate::manifest::{self, ActorDecl, LinkDecl};
 use crate::providers::keyvalue::{EmbeddedKeyValue, RedisKeyValue};
 use crate::providers::messaging::NatsMessaging;
-use crate::providers::{httpserver, HTTPSERVER, KEYVALUE, MESSAGING};
-use crate::router::{LinkKey, ProviderHandle, Router};
+use crate::providers::websocket::{self, Subscriber, WebSocketMessaging};
+use crate::providers::{
+    httpserver, messaging_implementation, MessagingImpl, HTTPSERVER, KEYVALUE, MESSAGING,
+};
+use crate::router::{ActorTransport, LinkKey, ProviderHandle, Router};
 use crate::wapc::Runtime;
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// Hosts in the same queue group share a subscription's messages (each goes to one host).
 pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
+
+/// How long a shutdown waits for work in flight; with the final flush it stays under 10 s.
+const SHUTDOWN_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 
 pub const DEFAULT_MANIFEST: &str = "wadm.yaml";
 pub const DEFAULT_DATA_DIR: &str = ".mcchat";
@@ -49,6 +57,13 @@ pub struct HostConfig {
     /// NATS queue group shared by every host that serves the same chat.
     #[arg(long, default_value = DEFAULT_QUEUE_GROUP)]
     pub queue_group: String,
+    /// Listen here instead of the address of WebSocket server links.
+    #[arg(long)]
+    pub ws_addr: Option<SocketAddr>,
+    /// Run only actors signed by this account key (repeatable; adds to the manifest's
+    /// `mcchat/trusted-issuers` annotation). With none given anywhere, any valid signer is accepted.
+    #[arg(long = "trusted-issuer", value_name = "KEY")]
+    pub trusted_issuers: Vec<String>,
 }
 
 impl HostConfig {
@@ -61,6 +76,8 @@ impl HostConfig {
             embedded_kv: false,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             queue_group: DEFAULT_QUEUE_GROUP.into(),
+            ws_addr: None,
+            trusted_issuers: Vec::new(),
         }
     }
 }
@@ -72,18 +89,55 @@ pub struct RunningHost {
     pub started: Vec<String>,
     /// The addresses the HTTP links are bound to.
     pub http_addrs: Vec<SocketAddr>,
+    /// The WebSocket messaging links, servers and clients.
+    pub websockets: Vec<WebSocketMessaging>,
     router: Arc<Router>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// Work that finishes before a shutdown ends: WebSocket servers, sessions and clients, NATS
+    /// subscriptions and their handlers, and HTTP actor calls.
+    tracker: TaskTracker,
     messaging: Vec<NatsMessaging>,
 }
 
 impl RunningHost {
-    /// Stops taking requests, lets those in flight finish, flushes NATS and drops the providers.
+    /// Where a person opens the chat: the HTTP server's page, told where the WebSocket server
+    /// is when it is not on the page's own host name at port 8081 (the page's default).
+    pub fn chat_page_url(&self) -> Option<String> {
+        let http = self.http_addrs.first()?;
+        let page = format!("http://{}/", local_name(*http));
+        let ws = self.websockets.iter().find_map(|ws| match ws {
+            WebSocketMessaging::Server(server) => Some(server.address()),
+            WebSocketMessaging::Client(_) => None,
+        });
+        Some(match ws {
+            Some(ws) if ws.port() != 8081 => {
+                format!(
+                    "{page}?ws=ws://{}{}",
+                    local_name(ws),
+                    websocket::server::UPGRADE_PATH
+                )
+            }
+            _ => page,
+        })
+    }
+
+    /// Stops taking requests (listeners close, NATS subscriptions drain), lets what is in
+    /// flight finish, flushes NATS (the acks), then drops the providers; within
+    /// `SHUTDOWN_BUDGET` however stuck anything is.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        let finish = async {
+            for task in self.tasks {
+                let _ = task.await;
+            }
+            self.tracker.close();
+            self.tracker.wait().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_BUDGET, finish).await.is_err() {
+            tracing::warn!(
+                "shutdown: work still in flight after {SHUTDOWN_BUDGET:?}; stopping anyway"
+            );
         }
         for nats in &self.messaging {
             nats.flush().await;
@@ -96,6 +150,7 @@ impl RunningHost {
 fn load_actors(
     runtime: &Runtime,
     decls: &[ActorDecl],
+    trusted_issuers: &[String],
 ) -> Result<Vec<(ActorIdentity, crate::wapc::ActorModule)>> {
     decls
         .iter()
@@ -107,7 +162,7 @@ fn load_actors(
                     decl.path.display()
                 )
             })?;
-            let identity = claims::verify(&wasm).map_err(|e| {
+            let identity = claims::verify(&wasm, trusted_issuers).map_err(|e| {
                 anyhow!(
                     "refusing actor {} ({}): {e}",
                     decl.name,
@@ -126,7 +181,9 @@ fn load_actors(
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let app = manifest::load(&config.manifest)?;
     let runtime = Runtime::new()?;
-    let actors = load_actors(&runtime, &app.actors)?;
+    let mut trusted_issuers = app.trusted_issuers.clone();
+    trusted_issuers.extend(config.trusted_issuers.iter().cloned());
+    let actors = load_actors(&runtime, &app.actors, &trusted_issuers)?;
     let public_keys: Vec<String> = actors.iter().map(|(id, _)| id.public_key.clone()).collect();
     let mut host = RunningHost {
         app_name: app.name.clone(),
@@ -142,9 +199,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             })
             .collect(),
         http_addrs: Vec::new(),
+        websockets: Vec::new(),
         router: Router::new(actors),
         shutdown: CancellationToken::new(),
         tasks: Vec::new(),
+        tracker: TaskTracker::new(),
         messaging: Vec::new(),
     };
     // A start that fails part-way stops what it already started (listeners, subscriptions).
@@ -209,8 +268,14 @@ async fn start_link(
                     .parse()
                     .context("the link's address")?,
             };
-            let (bound, task) =
-                httpserver::serve(address, &host.router, actor, host.shutdown.clone()).await?;
+            let (bound, task) = httpserver::serve(
+                address,
+                &host.router,
+                actor,
+                host.shutdown.clone(),
+                &host.tracker,
+            )
+            .await?;
             host.started.push(format!(
                 "HTTP server on http://{bound} -> {}",
                 label(host, actor)
@@ -219,44 +284,10 @@ async fn start_link(
             host.tasks.push(task);
             Ok(Arc::new(NoOperations(HTTPSERVER)))
         }
-        MESSAGING => {
-            let url = config
-                .nats_url
-                .as_deref()
-                .or(link.value("URI"))
-                .or(link.value("URL"))
-                .unwrap_or(DEFAULT_NATS_URL);
-            let nats = NatsMessaging::connect(url).await?;
-            let subjects: Vec<String> = link
-                .value("SUBSCRIPTION")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            let tasks = nats
-                .subscribe(
-                    &subjects,
-                    &config.queue_group,
-                    &host.router,
-                    actor,
-                    host.shutdown.clone(),
-                )
-                .await?;
-            host.tasks.extend(tasks);
-            if !nats.wait_until_ready().await {
-                tracing::warn!("NATS at {url} is not reachable yet; subscribing as soon as it is");
-            }
-            host.started.push(format!(
-                "NATS {url}: subscribed to [{}] in queue group {} -> {}",
-                subjects.join(", "),
-                config.queue_group,
-                label(host, actor)
-            ));
-            host.messaging.push(nats.clone());
-            Ok(Arc::new(nats))
-        }
+        MESSAGING => match messaging_implementation(&link.provider_image)? {
+            MessagingImpl::Nats => start_nats(config, host, actor, link).await,
+            MessagingImpl::WebSocket => start_websocket(config, host, actor, link).await,
+        },
         KEYVALUE => {
             let redis_url = config.redis_url.as_deref().or(if config.embedded_kv {
                 None
@@ -292,6 +323,93 @@ async fn start_link(
             Ok(Arc::new(store))
         }
         other => bail!("the local host has no provider for {other}"),
+    }
+}
+
+async fn start_nats(
+    config: &HostConfig,
+    host: &mut RunningHost,
+    actor: &str,
+    link: &LinkDecl,
+) -> Result<ProviderHandle> {
+    let url = config
+        .nats_url
+        .as_deref()
+        .or(link.value("URI"))
+        .or(link.value("URL"))
+        .unwrap_or(DEFAULT_NATS_URL);
+    let nats = NatsMessaging::connect(url).await?;
+    let subjects: Vec<String> = link
+        .value("SUBSCRIPTION")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    nats.subscribe(
+        &subjects,
+        &config.queue_group,
+        &host.router,
+        actor,
+        host.shutdown.clone(),
+        &host.tracker,
+    )
+    .await?;
+    if !nats.wait_until_ready().await {
+        tracing::warn!("NATS at {url} is not reachable yet; subscribing as soon as it is");
+    }
+    host.started.push(format!(
+        "NATS {url}: subscribed to [{}] in queue group {} -> {}",
+        subjects.join(", "),
+        config.queue_group,
+        label(host, actor)
+    ));
+    host.messaging.push(nats.clone());
+    Ok(Arc::new(nats))
+}
+
+async fn start_websocket(
+    config: &HostConfig,
+    host: &mut RunningHost,
+    actor: &str,
+    link: &LinkDecl,
+) -> Result<ProviderHandle> {
+    let mut ws_config = websocket::Config::from_link(&link.values)?;
+    if let (websocket::Mode::Server(address), Some(overridden)) =
+        (&mut ws_config.mode, config.ws_addr)
+    {
+        *address = overridden;
+    }
+    let actor_transport = ActorTransport::new(&host.router, actor);
+    let subscriber = Subscriber(Arc::new(MessageSubscriberSender::via(actor_transport)));
+    let provider =
+        WebSocketMessaging::start(ws_config, subscriber, host.shutdown.clone(), &host.tracker)
+            .await?;
+    let line = match &provider {
+        WebSocketMessaging::Server(server) => format!(
+            "WebSocket server on ws://{}{} -> {}",
+            server.address(),
+            websocket::server::UPGRADE_PATH,
+            label(host, actor)
+        ),
+        WebSocketMessaging::Client(_) => format!(
+            "WebSocket client of {} -> {}",
+            link.value("URI").unwrap_or_default(),
+            label(host, actor)
+        ),
+    };
+    host.started.push(line);
+    host.websockets.push(provider.clone());
+    Ok(Arc::new(provider))
+}
+
+/// `localhost:PORT` for an address bound on every interface or on loopback, else the address.
+fn local_name(address: SocketAddr) -> String {
+    if address.ip().is_unspecified() || address.ip().is_loopback() {
+        format!("localhost:{}", address.port())
+    } else {
+        address.to_string()
     }
 }
 

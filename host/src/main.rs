@@ -49,6 +49,9 @@ async fn main() -> Result<()> {
             for line in &host.started {
                 println!("  {line}");
             }
+            if let Some(page) = host.chat_page_url() {
+                println!("Chat page: {page}");
+            }
             println!("Ctrl-C to stop.");
             shutdown::signal().await;
             println!("stopping...");

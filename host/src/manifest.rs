@@ -16,7 +16,12 @@ struct Manifest {
 #[derive(Debug, Deserialize)]
 struct Metadata {
     name: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
+
+/// The annotation that lists trusted issuers (account keys, comma-separated). A lattice ignores it.
+pub const TRUSTED_ISSUERS_ANNOTATION: &str = "mcchat/trusted-issuers";
 
 #[derive(Debug, Deserialize)]
 struct Spec {
@@ -60,6 +65,8 @@ struct LinkdefProperties {
 pub struct App {
     pub name: String,
     pub actors: Vec<ActorDecl>,
+    /// Account keys whose actors may run (from the `mcchat/trusted-issuers` annotation).
+    pub trusted_issuers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +82,8 @@ pub struct ActorDecl {
 pub struct LinkDecl {
     pub contract: String,
     pub link_name: String,
+    /// The linked capability component's image: which implementation of the contract it is.
+    pub provider_image: String,
     pub values: BTreeMap<String, String>,
 }
 
@@ -135,6 +144,7 @@ pub fn parse(text: &str, base: &Path) -> Result<App> {
             links.push(LinkDecl {
                 contract,
                 link_name,
+                provider_image: target.properties.image.clone(),
                 values: props.values,
             });
         }
@@ -147,9 +157,22 @@ pub fn parse(text: &str, base: &Path) -> Result<App> {
     if actors.is_empty() {
         bail!("it declares no actors");
     }
+    let trusted_issuers = manifest
+        .metadata
+        .annotations
+        .get(TRUSTED_ISSUERS_ANNOTATION)
+        .map(|keys| {
+            keys.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(App {
         name: manifest.metadata.name,
         actors,
+        trusted_issuers,
     })
 }
 
@@ -180,8 +203,19 @@ mod tests {
         let names: Vec<&str> = app.actors.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(
             names,
-            ["chatlog", "api-gateway", "nats-channel", "http-channel"]
+            [
+                "chatlog",
+                "api-gateway",
+                "nats-channel",
+                "http-channel",
+                "ws-channel"
+            ]
         );
+        let ws = &app.actors[4];
+        assert_eq!(ws.links[0].contract, "wasmcloud:messaging");
+        assert!(ws.links[0].provider_image.contains("messaging-websocket"));
+        assert_eq!(ws.links[0].value("MODE"), Some("server"));
+        assert_eq!(ws.links[0].value("URI"), Some("0.0.0.0:8081"));
         let http = &app.actors[3];
         assert_eq!(http.path, root.join("./build/http_channel_s.wasm"));
         assert_eq!(http.links[0].contract, "wasmcloud:httpserver");
@@ -189,6 +223,7 @@ mod tests {
         let nats = &app.actors[2];
         assert_eq!(nats.links[0].contract, "wasmcloud:messaging");
         assert_eq!(nats.links[0].value("subscription"), Some("chat.in"));
+        assert!(nats.links[0].provider_image.contains("nats_messaging"));
         let chatlog = &app.actors[0];
         assert_eq!(chatlog.links[0].contract, "wasmcloud:keyvalue");
         assert_eq!(
@@ -196,6 +231,14 @@ mod tests {
             Some("redis://127.0.0.1:6379")
         );
         assert!(app.actors[1].links.is_empty());
+        assert!(app.trusted_issuers.is_empty());
+    }
+
+    #[test]
+    fn reads_trusted_issuers_from_the_annotation() {
+        let text = "metadata:\n  name: x\n  annotations:\n    mcchat/trusted-issuers: 'AAA, ABB,'\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'file://a.wasm'}\n";
+        let app = parse(text, Path::new(".")).unwrap();
+        assert_eq!(app.trusted_issuers, ["AAA", "ABB"]);
     }
 
     #[test]

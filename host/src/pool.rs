@@ -9,8 +9,20 @@ use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
 /// Idle instances kept per actor; more are created on demand under load.
 const MAX_IDLE: usize = 32;
-/// Longest one call (with everything it calls) may take.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest one call (with everything it calls) may take. Below the HTTP server's request
+/// deadline, so a stuck actor is reported by the layer that knows which actor it was.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call to an actor failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActorCallError {
+    /// The call did not finish within `CALL_TIMEOUT`; its instance was dropped.
+    #[error("{0}")]
+    TimedOut(String),
+    /// Anything else: the actor's own error, a trap, or no instance could be started.
+    #[error("{0}")]
+    Failed(String),
+}
 
 pub struct ActorPool {
     pub identity: Arc<ActorIdentity>,
@@ -30,7 +42,7 @@ impl ActorPool {
     }
 
     /// Calls an operation on an idle (or new) instance. Errors are messages for the caller.
-    pub async fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    pub async fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ActorCallError> {
         let label = self.identity.label();
         let idle = self.idle.lock().expect("pool lock").pop();
         let mut instance = match idle {
@@ -39,7 +51,9 @@ impl ActorPool {
                 .module
                 .instantiate(self.identity.clone(), self.host.clone())
                 .await
-                .map_err(|e| format!("could not start an instance of {label}: {e:#}"))?,
+                .map_err(|e| {
+                    ActorCallError::Failed(format!("could not start an instance of {label}: {e:#}"))
+                })?,
         };
         match tokio::time::timeout(CALL_TIMEOUT, instance.call(operation, payload)).await {
             Ok(Ok(response)) => {
@@ -48,7 +62,9 @@ impl ActorPool {
             }
             Ok(Err(CallError::Guest(error))) => {
                 self.release(instance);
-                Err(format!("{label} {operation}: {error}"))
+                Err(ActorCallError::Failed(format!(
+                    "{label} {operation}: {error}"
+                )))
             }
             Ok(Err(CallError::Trap(trap))) => {
                 tracing::error!(
@@ -56,7 +72,9 @@ impl ActorPool {
                     operation,
                     "instance trapped and was replaced: {trap:#}"
                 );
-                Err(format!("{label} {operation} failed: the actor trapped"))
+                Err(ActorCallError::Failed(format!(
+                    "{label} {operation} failed: the actor trapped"
+                )))
             }
             Err(_) => {
                 tracing::error!(
@@ -64,9 +82,9 @@ impl ActorPool {
                     operation,
                     "call timed out; the instance was dropped"
                 );
-                Err(format!(
+                Err(ActorCallError::TimedOut(format!(
                     "{label} {operation} timed out after {CALL_TIMEOUT:?}"
-                ))
+                )))
             }
         }
     }

@@ -5,13 +5,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use wasmbus_rpc::common::{Context, Message, MessageDispatch, SendOpts, Transport};
 use wasmbus_rpc::error::RpcError;
 
 use crate::claims::ActorIdentity;
-use crate::pool::ActorPool;
+use crate::pool::{ActorCallError, ActorPool};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::wapc::{ActorModule, HostCalls};
 
@@ -20,6 +21,10 @@ pub type ProviderHandle = Arc<dyn MessageDispatch + Send + Sync>;
 
 /// The link name wasmbus actors use unless they name another.
 pub const DEFAULT_LINK: &str = "default";
+/// Longest a provider call may take. Deadlines shrink inward (HTTP request > actor call >
+/// provider call), so the innermost fault is the one reported: a stuck Redis becomes a refusal
+/// the actor answers with a 503, well before any outer deadline fires.
+pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LinkKey {
@@ -80,10 +85,10 @@ impl Router {
         target: &str,
         operation: &str,
         payload: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, ActorCallError> {
         let pool = self
             .actor(target)
-            .ok_or_else(|| format!("no actor is running as {target}"))?;
+            .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
         pool.call(operation, payload).await
     }
 
@@ -143,16 +148,25 @@ impl Router {
             actor: Some(caller.label().to_string()),
             span: None,
         };
-        provider
-            .dispatch(
-                &ctx,
-                Message {
-                    method,
-                    arg: Cow::Owned(payload),
-                },
-            )
-            .await
-            .map_err(|e| format!("{contract} {operation}: {e}"))
+        let call = provider.dispatch(
+            &ctx,
+            Message {
+                method,
+                arg: Cow::Owned(payload),
+            },
+        );
+        // A messaging request waits as long as the actor asked (the provider enforces it).
+        let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
+            crate::pool::CALL_TIMEOUT
+        } else {
+            PROVIDER_DEADLINE
+        };
+        match tokio::time::timeout(deadline, call).await {
+            Ok(answer) => answer.map_err(|e| format!("{contract} {operation}: {e}")),
+            Err(_) => Err(format!(
+                "{contract} {operation}: no answer within {deadline:?}"
+            )),
+        }
     }
 }
 
@@ -167,7 +181,10 @@ impl HostCalls for Router {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         if self.actor(&namespace).is_some() {
-            return self.call_actor(&namespace, &operation, &payload).await;
+            return self
+                .call_actor(&namespace, &operation, &payload)
+                .await
+                .map_err(|e| e.to_string());
         }
         let link_name = if binding.is_empty() {
             DEFAULT_LINK
@@ -211,7 +228,10 @@ impl Transport for ActorTransport {
         router
             .call_actor(&self.target, req.method, &req.arg)
             .await
-            .map_err(RpcError::HostError)
+            .map_err(|e| match e {
+                ActorCallError::TimedOut(e) => RpcError::Timeout(e),
+                ActorCallError::Failed(e) => RpcError::HostError(e),
+            })
     }
 
     fn set_timeout(&self, _interval: std::time::Duration) {

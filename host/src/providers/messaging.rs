@@ -1,7 +1,12 @@
 //! `wasmcloud:messaging` on NATS: subscriptions from the link deliver to the actor (in a queue
 //! group, so several hosts share the inbound traffic), and the actor publishes through it.
 //! The client connects in the background and reconnects on its own.
+//!
+//! A publish never waits long: while the server is unreachable it fails at once (the real-time
+//! copy of a stored message is dropped, logged and counted), so a NATS outage never stalls the
+//! writes whose fan-out goes through here.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +14,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_messaging::{
@@ -22,10 +28,25 @@ use crate::router::{ActorTransport, Router};
 const MAX_IN_FLIGHT: usize = 64;
 /// How long a start waits for the server to confirm the subscriptions before going on without.
 const READY_WAIT: Duration = Duration::from_secs(5);
+/// Longest a publish may wait for room in the client's buffer.
+const PUBLISH_DEADLINE: Duration = Duration::from_millis(100);
+
+/// What the client went through, for operators: counted here, and each logged when it happens.
+#[derive(Debug, Default)]
+pub struct NatsCounters {
+    pub published: AtomicU64,
+    /// Publishes dropped because the server was unreachable or the buffer stayed full.
+    pub dropped: AtomicU64,
+    pub disconnects: AtomicU64,
+    /// Connections made, the first one included.
+    pub connects: AtomicU64,
+    pub slow_consumer: AtomicU64,
+}
 
 #[derive(Clone)]
 pub struct NatsMessaging {
     client: async_nats::Client,
+    pub counters: Arc<NatsCounters>,
 }
 
 fn err(e: impl std::fmt::Display) -> RpcError {
@@ -35,16 +56,24 @@ fn err(e: impl std::fmt::Display) -> RpcError {
 impl NatsMessaging {
     /// Connects to `url` (in the background if the server is not up yet).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let counters = Arc::new(NatsCounters::default());
+        let events = counters.clone();
+        let server = url.to_string();
         let client = async_nats::ConnectOptions::new()
             .name("mcchat-host")
             .retry_on_initial_connect()
+            .event_callback(move |event| {
+                let (counters, server) = (events.clone(), server.clone());
+                async move { log_event(&counters, &server, event) }
+            })
             .connect(url)
             .await?;
-        Ok(NatsMessaging { client })
+        Ok(NatsMessaging { client, counters })
     }
 
     /// Subscribes to each subject in the queue group and delivers every message to `actor`,
-    /// until `shutdown` is cancelled; then the subscriptions drain.
+    /// until `shutdown` is cancelled. Then each subscription drains: the server stops sending,
+    /// and what it already sent to this host is still handled (the handlers join `tracker`).
     pub async fn subscribe(
         &self,
         subjects: &[String],
@@ -52,8 +81,8 @@ impl NatsMessaging {
         router: &Arc<Router>,
         actor: &str,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-        let mut tasks = Vec::new();
+        tracker: &TaskTracker,
+    ) -> anyhow::Result<()> {
         for subject in subjects {
             let mut subscription = self
                 .client
@@ -61,20 +90,25 @@ impl NatsMessaging {
                 .await?;
             let transport = ActorTransport::new(router, actor);
             let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-            let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
+            let (shutdown, handlers) = (shutdown.clone(), tracker.clone());
+            tracker.spawn(async move {
+                let mut draining = false;
                 loop {
                     let message = tokio::select! {
                         message = subscription.next() => message,
-                        _ = shutdown.cancelled() => {
-                            let _ = subscription.unsubscribe().await;
-                            break;
+                        _ = shutdown.cancelled(), if !draining => {
+                            draining = true;
+                            if let Err(e) = subscription.drain().await {
+                                tracing::warn!("could not drain the subscription: {e}");
+                                break;
+                            }
+                            continue;
                         }
                     };
                     let Some(message) = message else { break };
                     let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                     let sender = MessageSubscriberSender::via(transport.clone());
-                    tokio::spawn(async move {
+                    handlers.spawn(async move {
                         let delivered = SubMessage {
                             subject: message.subject.to_string(),
                             reply_to: message.reply.map(|r| r.to_string()),
@@ -86,9 +120,9 @@ impl NatsMessaging {
                         drop(permit);
                     });
                 }
-            }));
+            });
         }
-        Ok(tasks)
+        Ok(())
     }
 
     /// Waits (up to a few seconds) until the server has the subscriptions, so that a host is
@@ -103,23 +137,71 @@ impl NatsMessaging {
 
     /// Sends everything published so far to the server.
     pub async fn flush(&self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+    }
+}
+
+fn log_event(counters: &NatsCounters, server: &str, event: async_nats::Event) {
+    use async_nats::Event;
+    match event {
+        Event::Connected => {
+            let n = counters.connects.fetch_add(1, Ordering::Relaxed);
+            if n > 0 {
+                tracing::info!("NATS {server}: reconnected; real-time copies flow again");
+            }
+        }
+        Event::Disconnected => {
+            counters.disconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "NATS {server}: disconnected; writes go on, their real-time copies on NATS are \
+                 dropped until it is back"
+            );
+        }
+        Event::SlowConsumer(sid) => {
+            counters.slow_consumer.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("NATS {server}: slow consumer on subscription {sid}; messages were dropped by the client");
+        }
+        other => tracing::info!("NATS {server}: {other}"),
+    }
+}
+
+impl NatsMessaging {
+    fn dropped(&self, subject: &str, why: &str) -> RpcError {
+        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // One line per 100 drops: an outage must not flood the log.
+        if n % 100 == 1 {
+            tracing::warn!("NATS: dropped a publish on {subject} ({why}); {n} dropped so far");
+        }
+        RpcError::Nats(format!("not published on {subject}: {why}"))
     }
 }
 
 #[async_trait]
 impl Messaging for NatsMessaging {
+    /// Publishes at once, or fails fast: never waits for a server that is not there.
     async fn publish(&self, _: &Context, msg: &PubMessage) -> RpcResult<()> {
-        let body = bytes::Bytes::from(msg.body.clone());
-        match &msg.reply_to {
-            Some(reply_to) => {
-                self.client
-                    .publish_with_reply(msg.subject.clone(), reply_to.clone(), body)
-                    .await
-            }
-            None => self.client.publish(msg.subject.clone(), body).await,
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(self.dropped(&msg.subject, "NATS is not connected"));
         }
-        .map_err(err)
+        let body = bytes::Bytes::from(msg.body.clone());
+        let publish = async {
+            match &msg.reply_to {
+                Some(reply_to) => {
+                    self.client
+                        .publish_with_reply(msg.subject.clone(), reply_to.clone(), body)
+                        .await
+                }
+                None => self.client.publish(msg.subject.clone(), body).await,
+            }
+        };
+        match tokio::time::timeout(PUBLISH_DEADLINE, publish).await {
+            Ok(Ok(())) => {
+                self.counters.published.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.dropped(&msg.subject, &e.to_string())),
+            Err(_) => Err(self.dropped(&msg.subject, "the client's buffer stayed full")),
+        }
     }
 
     async fn request(&self, _: &Context, msg: &RequestMessage) -> RpcResult<ReplyMessage> {
