@@ -2,19 +2,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use serde_json::json;
 use support::*;
-
-async fn next_fanout(subscription: &mut async_nats::Subscriber) -> serde_json::Value {
-    let message = tokio::time::timeout(Duration::from_secs(10), subscription.next())
-        .await
-        .expect("a message on rtchat.messages")
-        .unwrap();
-    serde_json::from_slice(&message.payload).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_posts_are_stored_and_fanned_out_to_nats() {
@@ -32,7 +21,7 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
 
     assert_eq!(
         next_fanout(&mut fanout).await,
-        json!({"body": "hello over http", "sourceChannel": "http", "sourceUser": "alice"})
+        json!({"body": "hello over http", "id": id, "sourceChannel": "http", "sourceUser": "alice"})
     );
     let history = reqwest::get(format!("{base}/messages"))
         .await

@@ -5,6 +5,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::*;
+use wascap::prelude::KeyPair;
 
 /// A copy of wadm.yaml whose chatlog image is `chatlog_image`, written into `dir`.
 fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
@@ -19,6 +20,39 @@ fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
     let path = dir.join("wadm.yaml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The chatlog code signed by `account` with `caps` (a module key of its own).
+fn chatlog_signed_by(account: &KeyPair, caps: &[&str]) -> Vec<u8> {
+    let unsigned = std::fs::read(
+        workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm"),
+    )
+    .expect("run `cargo xtask build` first");
+    let account = KeyPair::from_seed(&account.seed().unwrap()).unwrap();
+    wascap::wasm::sign_buffer_with_claims(
+        "chatlog".into(),
+        unsigned,
+        KeyPair::new_module(),
+        account,
+        None,
+        None,
+        caps.iter().map(|c| c.to_string()).collect(),
+        vec![],
+        false,
+        None,
+        None,
+        Some("mcchat/chatlog".into()),
+    )
+    .unwrap()
+}
+
+/// The account key that signed the project's own actors.
+fn our_issuer() -> String {
+    wascap::wasm::extract_claims(signed_chatlog())
+        .unwrap()
+        .unwrap()
+        .claims
+        .issuer
 }
 
 fn signed_chatlog() -> Vec<u8> {
@@ -80,27 +114,12 @@ async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
         tempfile::tempdir().unwrap(),
     );
     // The same chatlog code, signed with logging only.
-    let unsigned = std::fs::read(
-        workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm"),
-    )
-    .unwrap();
-    let signed = wascap::wasm::sign_buffer_with_claims(
-        "chatlog".into(),
-        unsigned,
-        wascap::prelude::KeyPair::new_module(),
-        wascap::prelude::KeyPair::new_account(),
-        None,
-        None,
-        vec!["wasmcloud:builtin:logging".into()],
-        vec![],
-        false,
-        None,
-        None,
-        Some("mcchat/chatlog".into()),
-    )
-    .unwrap();
     let module = dir.path().join("chatlog_no_kv_s.wasm");
-    std::fs::write(&module, signed).unwrap();
+    std::fs::write(
+        &module,
+        chatlog_signed_by(&KeyPair::new_account(), &["wasmcloud:builtin:logging"]),
+    )
+    .unwrap();
     let mut config = config(&nats, Some(&redis), dir.path());
     config.manifest = manifest_with_chatlog(dir.path(), &module);
     let (host, base) = start(config).await;
@@ -111,7 +130,7 @@ async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(reason.contains("could not store the message"), "{reason}");
+    assert!(reason.contains("the chat log is unavailable"), "{reason}");
 
     // Nothing reached Redis, and the host keeps serving.
     let mut redis_conn = redis::Client::open(redis.redis_url())
@@ -133,4 +152,49 @@ async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
         404
     );
     host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_from_an_untrusted_issuer_is_refused_when_issuers_are_trusted() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    let stranger = KeyPair::new_account();
+    let module = dir.path().join("chatlog_stranger_s.wasm");
+    std::fs::write(
+        &module,
+        chatlog_signed_by(
+            &stranger,
+            &["wasmcloud:keyvalue", "wasmcloud:builtin:logging"],
+        ),
+    )
+    .unwrap();
+    let manifest = manifest_with_chatlog(dir.path(), &module);
+
+    let mut trusting = config(&nats, None, dir.path());
+    trusting.manifest = manifest.clone();
+    trusting.trusted_issuers = vec![our_issuer()];
+    let error = match mcchat_host::start(trusting).await {
+        Ok(_) => panic!("the host ran an actor from an untrusted issuer"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("refusing actor chatlog")
+            && error.contains(&stranger.public_key())
+            && error.contains("not a trusted issuer"),
+        "{error}"
+    );
+
+    // Trusting that issuer too, or trusting nobody in particular, lets it run.
+    for trusted in [vec![our_issuer(), stranger.public_key()], vec![]] {
+        let mut config = config(&nats, None, dir.path());
+        config.manifest = manifest.clone();
+        config.trusted_issuers = trusted;
+        let (host, base) = start(config).await;
+        assert_eq!(
+            post(&base, r#"{"user_name":"t","body":"ok"}"#)
+                .await
+                .status(),
+            201
+        );
+        host.shutdown().await;
+    }
 }

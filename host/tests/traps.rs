@@ -45,7 +45,7 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
         .call_actor("test/echo", "Trap.Boom", b"boom")
         .await
         .unwrap_err();
-    assert!(error.contains("trapped"), "{error}");
+    assert!(error.to_string().contains("trapped"), "{error}");
     assert_eq!(
         router
             .call_actor("test/echo", "Echo.Say", b"again")
@@ -57,5 +57,67 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
         .call_actor("test/nobody", "Echo.Say", b"")
         .await
         .unwrap_err()
+        .to_string()
         .contains("no actor"));
+}
+
+/// A waPC guest that never returns.
+const STUCK: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    (loop $forever (br $forever))
+    (i32.const 1)))
+"#;
+
+/// A stuck actor behind the HTTP server: the call is cut off at the actor call timeout and the
+/// client gets a 504 with a reason, not a hang or a bare 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_actor_answers_504_with_a_reason() {
+    let runtime = Runtime::new().unwrap();
+    let module = runtime.compile(&wat::parse_str(STUCK).unwrap()).unwrap();
+    let identity = ActorIdentity {
+        public_key: "MSTUCKACTOR".into(),
+        name: "stuck".into(),
+        call_alias: Some("test/stuck".into()),
+        caps: BTreeSet::new(),
+    };
+    let router = Router::new(vec![(identity, module)]);
+    let (shutdown, calls) = (
+        tokio_util::sync::CancellationToken::new(),
+        tokio_util::task::TaskTracker::new(),
+    );
+    let (address, server) = mcchat_host::providers::httpserver::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        &router,
+        "test/stuck",
+        shutdown.clone(),
+        &calls,
+    )
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/messages"))
+        .body(r#"{"user_name":"x","body":"y"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{answer}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < mcchat_host::pool::CALL_TIMEOUT + std::time::Duration::from_secs(2),
+        "{took:?}"
+    );
+    shutdown.cancel();
+    server.await.unwrap();
 }

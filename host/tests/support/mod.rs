@@ -4,12 +4,15 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use mcchat_host::providers::websocket::WebSocketMessaging;
 use mcchat_host::{HostConfig, RunningHost};
 
 pub fn workspace_root() -> PathBuf {
@@ -26,7 +29,7 @@ pub fn manifest() -> PathBuf {
 /// A port for a test server. Ports come from below the kernel's ephemeral range (where port-0
 /// listeners and outgoing connections get theirs), one after another within this process, so
 /// no other socket can take one between choosing it and the server binding it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let start = 20_000 + (std::process::id() % 500) as u16 * 20;
     let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
@@ -39,7 +42,7 @@ fn free_port() -> u16 {
     }
 }
 
-fn find_program(name: &str) -> PathBuf {
+pub fn find_program(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/usr/bin".into()])
@@ -48,7 +51,7 @@ fn find_program(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} is not installed (`cargo xtask test` installs it)"))
 }
 
-fn wait_for_port(port: u16, what: &str) {
+pub fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -114,6 +117,26 @@ impl Server {
         Server { child, port }
     }
 
+    /// Stops the server (a fault injected by the test); `restart` brings it back on its port.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn restart_nats(&mut self) {
+        let port = self.port;
+        self.kill();
+        let fresh = Server::nats_on(port);
+        *self = fresh;
+    }
+
+    pub fn restart_redis(&mut self) {
+        let port = self.port;
+        self.kill();
+        let fresh = Server::redis_on(port);
+        *self = fresh;
+    }
+
     pub fn nats_url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
@@ -127,6 +150,7 @@ impl Server {
 pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostConfig {
     let mut config = HostConfig::new(manifest());
     config.http_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.ws_addr = Some("127.0.0.1:0".parse().unwrap());
     config.nats_url = Some(nats.nats_url());
     config.redis_url = redis.map(Server::redis_url);
     config.embedded_kv = redis.is_none();
@@ -160,6 +184,14 @@ impl TestChat {
 
     pub async fn stop(self) {
         self.host.shutdown().await;
+    }
+}
+
+/// `ws://127.0.0.1:PORT/ws` of a host's WebSocket server.
+pub fn ws_url(host: &RunningHost) -> String {
+    match &host.websockets[0] {
+        WebSocketMessaging::Server(server) => format!("ws://{}/ws", server.address()),
+        WebSocketMessaging::Client(_) => panic!("the manifest links a WebSocket client"),
     }
 }
 
@@ -221,4 +253,110 @@ pub async fn chat_in(client: &async_nats::Client, body: &str) -> serde_json::Val
     .expect("an answer on the reply subject")
     .unwrap();
     serde_json::from_slice(&reply.payload).unwrap()
+}
+
+/// The next message a NATS subscriber to `rtchat.messages` gets, as JSON.
+pub async fn next_fanout(subscription: &mut async_nats::Subscriber) -> serde_json::Value {
+    use futures::StreamExt;
+    let message = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("a message on rtchat.messages")
+        .unwrap();
+    serde_json::from_slice(&message.payload).unwrap()
+}
+
+/// `sessions` WebSocket sessions to `url`, each reading the next `messages` broadcasts in a task
+/// of its own (see `WsSession::collect_broadcasts`).
+pub async fn broadcast_readers(
+    url: &str,
+    sessions: usize,
+    messages: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<(serde_json::Value, Instant)>>> {
+    let mut connected = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        connected.push(WsSession::connect(url).await);
+    }
+    connected
+        .into_iter()
+        .map(|session| session.collect_broadcasts(messages))
+        .collect()
+}
+
+/// A WebSocket session with a host, as a browser's would be.
+pub struct WsSession(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl WsSession {
+    pub async fn connect(url: &str) -> WsSession {
+        WsSession(
+            tokio_tungstenite::connect_async(url)
+                .await
+                .expect("WebSocket upgrade")
+                .0,
+        )
+    }
+
+    pub async fn send(&mut self, frame: serde_json::Value) {
+        use futures::SinkExt;
+        self.0
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .expect("sending a frame");
+    }
+
+    /// Sends `{"user_name","body"}` on chat.in and returns the ack.
+    pub async fn chat(&mut self, user_name: &str, body: &str) -> serde_json::Value {
+        let reply_to = format!("ack.{}", uuid::Uuid::new_v4().simple());
+        self.send(serde_json::json!({
+            "subject": "chat.in",
+            "body": {"user_name": user_name, "body": body},
+            "reply_to": reply_to,
+        }))
+        .await;
+        self.next_on(&reply_to).await["body"].take()
+    }
+
+    /// The next text frame (pings skipped).
+    pub async fn next_frame(&mut self) -> serde_json::Value {
+        use futures::StreamExt;
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the session is open")
+                .expect("a readable frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                return serde_json::from_str(&text).expect("frames are JSON");
+            }
+        }
+    }
+
+    /// Reads the next `count` messages on `rtchat.messages` in a task of its own: each body with
+    /// the moment it was read.
+    pub fn collect_broadcasts(
+        mut self,
+        count: usize,
+    ) -> tokio::task::JoinHandle<Vec<(serde_json::Value, Instant)>> {
+        tokio::spawn(async move {
+            let mut received = Vec::with_capacity(count);
+            while received.len() < count {
+                let frame = self.next_on("rtchat.messages").await;
+                received.push((frame["body"].clone(), Instant::now()));
+            }
+            received
+        })
+    }
+
+    /// The next frame on `subject`, skipping others.
+    pub async fn next_on(&mut self, subject: &str) -> serde_json::Value {
+        loop {
+            let frame = self.next_frame().await;
+            if frame["subject"] == subject {
+                return frame;
+            }
+        }
+    }
 }

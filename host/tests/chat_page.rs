@@ -1,0 +1,172 @@
+//! The chat page in real headless Chromium, against a host with its own NATS and Redis:
+//! two pages chat, curl and NATS messages appear live, scrolling up pages back through the
+//! history, and a dropped connection is reconnected with no gap and no duplicate.
+
+mod support;
+
+use serde_json::json;
+use support::browser::{Chromedriver, Page, Proxy};
+use support::*;
+
+/// The page of `chat`, talking WebSocket to `ws`.
+fn page_url(chat: &TestChat, ws: &str) -> String {
+    format!("{}/?ws={ws}", chat.base)
+}
+
+/// The page's address as `mcchat up` prints it.
+fn printed_page_url(chat: &TestChat) -> String {
+    let url = chat
+        .host
+        .chat_page_url()
+        .expect("the host serves a chat page");
+    assert!(
+        url.starts_with("http://localhost:") && url.contains("?ws=ws://localhost:"),
+        "{url}"
+    );
+    url
+}
+
+async fn open_as(driver: &Chromedriver, url: &str, name: &str) -> Page {
+    let page = driver.page().await;
+    page.open(url).await;
+    page.type_into("#name", name).await;
+    page.wait_until_live().await;
+    page
+}
+
+async fn history(chat: &TestChat) -> Vec<(String, String, String)> {
+    all_messages(&chat.base, 100)
+        .await
+        .into_iter()
+        .map(|m| {
+            let field = |k: &str| m[k].as_str().unwrap().to_string();
+            (field("id"), field("sourceUser"), field("body"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_chat_live_with_each_other_and_with_curl_and_nats() {
+    let chat = TestChat::start(true).await;
+    let driver = Chromedriver::start();
+    let url = printed_page_url(&chat);
+    let fay = open_as(&driver, &url, "fay").await;
+    let gus = open_as(&driver, &url, "gus").await;
+
+    fay.say("hi gus, it's fay").await;
+    gus.say("hello fay!").await;
+    let nats = nats_client(&chat.nats).await;
+    assert_eq!(
+        chat_in(&nats, r#"{"user_name":"nina","body":"from nats"}"#).await,
+        json!({"accepted": true})
+    );
+    let response = post(&chat.base, r#"{"user_name":"curl","body":"from curl"}"#).await;
+    assert_eq!(response.status(), 201);
+
+    // Both pages show the same four messages, in the order the history has them.
+    let count = "return document.querySelectorAll('#list .msg').length";
+    for page in [&fay, &gus] {
+        page.wait_for("all four messages are shown", count, json!(4))
+            .await;
+    }
+    let stored = history(&chat).await;
+    assert_eq!(stored.len(), 4);
+    assert_eq!(fay.shown().await, stored);
+    assert_eq!(gus.shown().await, stored);
+    let bodies: Vec<&str> = stored.iter().map(|m| m.2.as_str()).collect();
+    assert_eq!(bodies[..2], ["hi gus, it's fay", "hello fay!"]);
+
+    // A refused message is explained on the page, and nothing is stored.
+    fay.type_into("#name", "").await;
+    fay.say("no name").await;
+    fay.wait_for(
+        "the page asks for a name",
+        "return document.getElementById('error').textContent",
+        json!("Pick a name first."),
+    )
+    .await;
+
+    let shot = gus.screenshot("chat-page.png").await;
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 1000,
+        "{}",
+        shot.display()
+    );
+    fay.close().await;
+    gus.close().await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_up_loads_older_pages_in_order() {
+    let chat = TestChat::start(false).await;
+    for n in 0..120 {
+        let body = json!({"user_name": "writer", "body": format!("message {n}")}).to_string();
+        assert_eq!(post(&chat.base, &body).await.status(), 201);
+    }
+    let driver = Chromedriver::start();
+    let page = open_as(&driver, &printed_page_url(&chat), "reader").await;
+    let count = "return document.querySelectorAll('#list .msg').length";
+    page.wait_for("the newest page is shown", count, json!(50))
+        .await;
+    for expected in [100, 120] {
+        page.eval("document.getElementById('messages').scrollTop = 0; return null")
+            .await;
+        page.wait_for("an older page is shown", count, json!(expected))
+            .await;
+    }
+    page.wait_for(
+        "the load-older button is gone at the start of the history",
+        "return document.getElementById('older').hidden",
+        json!(true),
+    )
+    .await;
+    assert_eq!(page.shown().await, history(&chat).await);
+    page.close().await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_reconnected_with_no_gap_and_no_duplicate() {
+    let chat = TestChat::start(true).await;
+    let ws_address = match &chat.host.websockets[0] {
+        mcchat_host::providers::websocket::WebSocketMessaging::Server(server) => server.address(),
+        _ => unreachable!(),
+    };
+    let proxy = Proxy::start(ws_address).await;
+    let driver = Chromedriver::start();
+    let url = page_url(&chat, &format!("ws://{}/ws", proxy.address));
+    let page = open_as(&driver, &url, "hal").await;
+    page.say("before the drop").await;
+    let count = "return document.querySelectorAll('#list .msg').length";
+    page.wait_for("the first message is shown", count, json!(1))
+        .await;
+
+    proxy.cut();
+    page.wait_for(
+        "the page sees the connection drop",
+        "return document.getElementById('status').dataset.state",
+        json!("offline"),
+    )
+    .await;
+    // Messages sent while the page is away.
+    for n in 0..3 {
+        let body = json!({"user_name": "ivy", "body": format!("missed {n}")}).to_string();
+        assert_eq!(post(&chat.base, &body).await.status(), 201);
+    }
+    let nats = nats_client(&chat.nats).await;
+    chat_in(&nats, r#"{"user_name":"nina","body":"missed on nats"}"#).await;
+
+    proxy.restore();
+    page.wait_until_live().await;
+    page.wait_for("the gap is filled", count, json!(5)).await;
+    // Live again: a new message arrives once.
+    let response = post(&chat.base, r#"{"user_name":"ivy","body":"after the drop"}"#).await;
+    assert_eq!(response.status(), 201);
+    page.wait_for("the live message is shown", count, json!(6))
+        .await;
+    let shown = page.shown().await;
+    assert_eq!(shown, history(&chat).await);
+    page.close().await;
+    chat.stop().await;
+}

@@ -1,0 +1,231 @@
+//! Stopping the real `mcchat` process under load: SIGTERM drains and exits in time with every
+//! acknowledged message stored once; `kill -9` with the embedded store loses nothing acked.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+/// A running `mcchat up` process on `http_port`.
+struct HostProcess {
+    child: Child,
+    base: String,
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_host(nats: &Server, store: &[&str], http_port: u16) -> HostProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_mcchat"))
+        .current_dir(workspace_root())
+        .args(["up", "--manifest", "wadm.yaml", "--ws-addr", "127.0.0.1:0"])
+        .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
+        .args(["--nats-url", &nats.nats_url()])
+        .args(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting mcchat");
+    let base = format!("http://127.0.0.1:{http_port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("{base}/messages"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "mcchat did not start serving");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    HostProcess { child, base }
+}
+
+/// What one writer saw: the bodies acknowledged, and the one whose answer never came (the
+/// connection failed), which may or may not have been stored.
+type Outcome = (Vec<String>, Option<String>);
+
+/// Writers over HTTP and NATS until `stop` or until the host is gone.
+fn start_load(
+    base: &str,
+    nats: &Server,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Outcome>> {
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let (base, stop) = (base.to_string(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut acked = Vec::new();
+            for n in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let body = format!("http {w}/{n}");
+                let sent = client
+                    .post(format!("{base}/messages"))
+                    .body(json!({"user_name": "w", "body": body}).to_string())
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status() == 201 => acked.push(body),
+                    Ok(response) => {
+                        assert_eq!(response.status(), 503, "only 201, or 503 while stopping")
+                    }
+                    Err(_) => return (acked, Some(body)), // the host is gone mid-request
+                }
+            }
+            (acked, None)
+        }));
+    }
+    for w in 0..4 {
+        let (url, stop) = (nats.nats_url(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = async_nats::connect(url).await.unwrap();
+            let mut acked = Vec::new();
+            for n in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let body = format!("nats {w}/{n}");
+                let request = client.request(
+                    "chat.in",
+                    json!({"user_name": "w", "body": body}).to_string().into(),
+                );
+                match tokio::time::timeout(Duration::from_secs(2), request).await {
+                    Ok(Ok(reply)) => {
+                        let ack: serde_json::Value =
+                            serde_json::from_slice(&reply.payload).unwrap();
+                        if ack["accepted"] == true {
+                            acked.push(body);
+                        }
+                    }
+                    _ => return (acked, Some(body)), // no answer: the host is gone
+                }
+            }
+            (acked, None)
+        }));
+    }
+    tasks
+}
+
+/// The bodies acknowledged, and those whose client saw the connection fail.
+async fn outcomes(tasks: Vec<tokio::task::JoinHandle<Outcome>>) -> (Vec<String>, Vec<String>) {
+    let (mut acked, mut failed) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (ok, unanswered) = task.await.unwrap();
+        acked.extend(ok);
+        failed.extend(unanswered);
+    }
+    (acked, failed)
+}
+
+/// Every acknowledged body is stored, nothing is stored twice, and everything stored was
+/// acknowledged or its client saw the connection fail.
+fn assert_acked_stored_once(acked: &[String], failed: &[String], stored: &[String]) {
+    let answered: HashSet<&String> = acked.iter().chain(failed).collect();
+    let unexplained: Vec<_> = stored.iter().filter(|b| !answered.contains(b)).collect();
+    assert!(
+        unexplained.is_empty(),
+        "stored without an ack or a failed connection: {unexplained:?}"
+    );
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for body in stored {
+        *counts.entry(body).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "stored more than once: {twice:?}");
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|b| !counts.contains_key(b.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged messages are not stored: {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert!(
+        acked.len() > 20,
+        "only {} messages were acknowledged",
+        acked.len()
+    );
+}
+
+async fn stored_bodies(base: &str) -> Vec<String> {
+    all_messages(base, 500)
+        .await
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_load_exits_in_time_with_every_ack_stored_once() {
+    let (nats, redis) = (Server::nats(), Server::redis());
+    let port = free_port();
+    let redis_args = ["--redis-url", &redis.redis_url()];
+    let mut host = start_host(&nats, &redis_args, port).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = start_load(&host.base, &nats, stop.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await; // under load when the signal comes
+
+    signal(&host.child, "TERM");
+    let signalled = Instant::now();
+    let exited = loop {
+        if let Some(status) = host.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "mcchat did not exit within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exited.success(), "{exited}");
+    stop.store(true, Ordering::SeqCst);
+    let (acked, failed) = outcomes(load).await;
+
+    // A fresh host on the same Redis reads back what was stored.
+    let reader = start_host(&nats, &redis_args, free_port()).await;
+    assert_acked_stored_once(&acked, &failed, &stored_bodies(&reader.base).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_load_loses_nothing_acknowledged_in_the_embedded_store() {
+    let nats = Server::nats();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let embedded = ["--embedded-kv", "--data-dir", data_dir];
+    let port = free_port();
+    let host = start_host(&nats, &embedded, port).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = start_load(&host.base, &nats, stop.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    signal(&host.child, "KILL");
+    drop(host);
+    stop.store(true, Ordering::SeqCst);
+    let (acked, failed) = outcomes(load).await;
+
+    assert!(Path::new(data_dir).join("keyvalue.redb").exists());
+    let restarted = start_host(&nats, &embedded, free_port()).await;
+    assert_acked_stored_once(&acked, &failed, &stored_bodies(&restarted.base).await);
+}
