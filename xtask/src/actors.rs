@@ -1,4 +1,4 @@
-//! The four actors and the claims each is signed with.
+//! The five actors and the claims each is signed with.
 
 pub const HTTPSERVER: &str = "wasmcloud:httpserver";
 pub const MESSAGING: &str = "wasmcloud:messaging";
@@ -49,5 +49,10 @@ pub const ACTORS: &[ActorSpec] = &[
         package: "http-channel",
         call_alias: "mcchat/http",
         caps: &[HTTPSERVER, NUMBERGEN, LOGGING],
+    },
+    ActorSpec {
+        package: "ws-channel",
+        call_alias: "mcchat/ws",
+        caps: &[MESSAGING, NUMBERGEN, LOGGING],
     },
 ];

@@ -1,6 +1,8 @@
 //! Build helpers for mcchat, run as `cargo xtask <command>` (see `main.rs`).
 
 pub mod actors;
+pub mod fuzz;
+pub mod lattice;
 pub mod sign;
 pub mod toolchain;
 pub mod up;

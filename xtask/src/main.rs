@@ -1,12 +1,15 @@
 //! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
-//! `cargo xtask build`: build the four actors for wasm and sign them into `build/`.
+//! `cargo xtask build`: build the five actors for wasm and sign them into `build/`.
 //! `cargo xtask test`: build them, then run every test in the workspace.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use xtask::{actors::ACTORS, build_dir, sign, toolchain, up, wasm, workspace_root};
+use xtask::{actors::ACTORS, build_dir, fuzz, lattice, sign, toolchain, up, wasm, workspace_root};
+
+/// How long the test command fuzzes each target.
+const FUZZ_SMOKE_SECONDS: u64 = 10;
 
 #[derive(Parser)]
 #[command(about = "mcchat build helpers")]
@@ -24,13 +27,22 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         host_args: Vec<String>,
     },
-    /// Build and sign the four actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
+    /// Build and sign the five actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
     Build,
-    /// Build the actors, then run every test (installs nats-server and redis-server if missing).
+    /// Build the actors, fuzz each parser for a few seconds, then run every test (installs
+    /// nats-server, redis-server, chromium and chromium-driver if missing).
     Test {
-        /// Extra arguments for `cargo test`, e.g. a test name filter.
+        /// Extra arguments for `cargo test`, e.g. a test name filter (the fuzz smoke is skipped).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
+    },
+    /// Fuzz the parsers (installs cargo-fuzz if missing): every target, or the ones named.
+    Fuzz {
+        /// Targets to run (default: all).
+        targets: Vec<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
     },
 }
 
@@ -47,8 +59,23 @@ fn main() -> Result<()> {
             toolchain::ensure_programs(&[
                 ("nats-server", "nats-server"),
                 ("redis-server", "redis-server"),
+                // The chat page's tests drive Debian's Chromium over WebDriver.
+                ("chromium", "chromium"),
+                ("chromedriver", "chromium-driver"),
             ])?;
+            // The fuzz smoke runs first, so the run ends with cargo test's own summary.
+            if cargo_test_args.is_empty() {
+                fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)?;
+            }
             run_tests(&cargo_test_args)
+        }
+        Task::Fuzz { targets, seconds } => {
+            let targets: Vec<&str> = if targets.is_empty() {
+                fuzz::TARGETS.to_vec()
+            } else {
+                targets.iter().map(String::as_str).collect()
+            };
+            fuzz::run(&targets, seconds)
         }
     }
 }
@@ -71,6 +98,15 @@ fn build_actors() -> Result<()> {
             signed.display()
         );
     }
+    let root = workspace_root();
+    let source = std::fs::read_to_string(root.join("wadm.yaml")).context("reading wadm.yaml")?;
+    let for_lattice = build_dir().join("wadm.yaml");
+    std::fs::write(&for_lattice, lattice::with_absolute_images(&source, &root))
+        .with_context(|| format!("writing {}", for_lattice.display()))?;
+    println!(
+        "wrote {} (absolute file:/// images, for wash app deploy)",
+        for_lattice.display()
+    );
     Ok(())
 }
 

@@ -37,6 +37,15 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
             "wasmcloud:builtin:logging",
         ],
     ),
+    (
+        "ws_channel_s.wasm",
+        "mcchat/ws",
+        &[
+            "wasmcloud:messaging",
+            "wasmcloud:builtin:numbergen",
+            "wasmcloud:builtin:logging",
+        ],
+    ),
 ];
 
 fn signed_module(file: &str) -> Vec<u8> {
@@ -126,4 +135,23 @@ fn a_tampered_module_no_longer_matches_its_claims() {
         wascap::wasm::extract_claims(&module).is_err(),
         "tampering went unnoticed"
     );
+}
+
+#[test]
+fn the_lattice_manifest_names_only_absolute_files_that_exist() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/wadm.yaml");
+    let manifest = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", path.display()));
+    let files: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("image: file://"))
+        .collect();
+    assert_eq!(files.len(), EXPECTED.len(), "{manifest}");
+    for file in files {
+        assert!(file.starts_with('/'), "{file} is not absolute");
+        assert!(
+            std::path::Path::new(file).is_file(),
+            "{file} does not exist"
+        );
+    }
 }
