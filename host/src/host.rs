@@ -12,13 +12,14 @@ use tokio_util::task::TaskTracker;
 use wasmcloud_interface_messaging::MessageSubscriberSender;
 
 use crate::claims::{self, ActorIdentity};
-use crate::manifest::{self, ActorDecl, LinkDecl};
+use crate::manifest::{self, ActorDecl, ActorImage, LinkDecl};
 use crate::providers::keyvalue::{EmbeddedKeyValue, RedisKeyValue};
 use crate::providers::messaging::NatsMessaging;
 use crate::providers::websocket::{self, Subscriber, WebSocketMessaging};
 use crate::providers::{
     httpserver, messaging_implementation, MessagingImpl, HTTPSERVER, KEYVALUE, MESSAGING,
 };
+use crate::registry::{self, PullPolicy};
 use crate::router::{ActorTransport, LinkKey, ProviderHandle, Router};
 use crate::wapc::Runtime;
 
@@ -51,7 +52,7 @@ pub struct HostConfig {
     /// Keep key-value data in the embedded store, even where the manifest links Redis.
     #[arg(long)]
     pub embedded_kv: bool,
-    /// Where the embedded store keeps its file.
+    /// Where the embedded store keeps its file, and pulled actors their cache (`oci/`).
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// NATS queue group shared by every host that serves the same chat.
@@ -64,6 +65,10 @@ pub struct HostConfig {
     /// `mcchat/trusted-issuers` annotation). With none given anywhere, any valid signer is accepted.
     #[arg(long = "trusted-issuer", value_name = "KEY")]
     pub trusted_issuers: Vec<String>,
+    /// Pull actor images from this registry (`HOST[:PORT]`) over plain HTTP (repeatable; adds
+    /// to WASMCLOUD_OCI_ALLOWED_INSECURE). Every other registry needs HTTPS.
+    #[arg(long = "allowed-insecure", value_name = "REGISTRY")]
+    pub allowed_insecure: Vec<String>,
 }
 
 impl HostConfig {
@@ -78,6 +83,7 @@ impl HostConfig {
             queue_group: DEFAULT_QUEUE_GROUP.into(),
             ws_addr: None,
             trusted_issuers: Vec::new(),
+            allowed_insecure: Vec::new(),
         }
     }
 }
@@ -146,35 +152,37 @@ impl RunningHost {
     }
 }
 
-/// Loads every actor the manifest names; any that fails verification stops the start.
-fn load_actors(
+/// Loads every actor the manifest names, from files or registries; any that fails
+/// verification stops the start.
+async fn load_actors(
     runtime: &Runtime,
     decls: &[ActorDecl],
     trusted_issuers: &[String],
+    pull_policy: &PullPolicy,
 ) -> Result<Vec<(ActorIdentity, crate::wapc::ActorModule)>> {
-    decls
-        .iter()
-        .map(|decl| {
-            let wasm = std::fs::read(&decl.path).with_context(|| {
-                format!(
-                    "reading actor {} from {} (build it with `cargo xtask build`)",
-                    decl.name,
-                    decl.path.display()
-                )
-            })?;
-            let identity = claims::verify(&wasm, trusted_issuers).map_err(|e| {
-                anyhow!(
-                    "refusing actor {} ({}): {e}",
-                    decl.name,
-                    decl.path.display()
-                )
-            })?;
-            let module = runtime
-                .compile(&wasm)
-                .with_context(|| format!("loading actor {}", decl.name))?;
-            Ok((identity, module))
-        })
-        .collect()
+    let mut actors = Vec::with_capacity(decls.len());
+    for decl in decls {
+        let wasm =
+            match &decl.image {
+                ActorImage::File(path) => std::fs::read(path).with_context(|| {
+                    format!(
+                        "reading actor {} from {} (build it with `cargo xtask build`)",
+                        decl.name,
+                        path.display()
+                    )
+                })?,
+                ActorImage::Registry(reference) => registry::pull_actor(reference, pull_policy)
+                    .await
+                    .with_context(|| format!("loading actor {}", decl.name))?,
+            };
+        let identity = claims::verify(&wasm, trusted_issuers)
+            .map_err(|e| anyhow!("refusing actor {} ({}): {e}", decl.name, decl.image))?;
+        let module = runtime
+            .compile(&wasm)
+            .with_context(|| format!("loading actor {}", decl.name))?;
+        actors.push((identity, module));
+    }
+    Ok(actors)
 }
 
 /// Starts everything the manifest describes, with `config`'s overrides.
@@ -183,7 +191,16 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let runtime = Runtime::new()?;
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());
-    let actors = load_actors(&runtime, &app.actors, &trusted_issuers)?;
+    let pull_policy = PullPolicy {
+        allowed_insecure: registry::allowed_insecure(
+            &config.allowed_insecure,
+            std::env::var(registry::ALLOWED_INSECURE_ENV)
+                .ok()
+                .as_deref(),
+        ),
+        data_dir: config.data_dir.clone(),
+    };
+    let actors = load_actors(&runtime, &app.actors, &trusted_issuers, &pull_policy).await?;
     let public_keys: Vec<String> = actors.iter().map(|(id, _)| id.public_key.clone()).collect();
     let mut host = RunningHost {
         app_name: app.name.clone(),

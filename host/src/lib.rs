@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod nats_cli;
 pub mod pool;
 pub mod providers;
+pub mod registry;
 pub mod router;
 pub mod shutdown;
 pub mod wapc;

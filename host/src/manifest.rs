@@ -60,7 +60,7 @@ struct LinkdefProperties {
     values: BTreeMap<String, String>,
 }
 
-/// An application, resolved: actors with file paths, links with contracts.
+/// An application, resolved: actors with their images, links with contracts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct App {
     pub name: String,
@@ -73,9 +73,26 @@ pub struct App {
 pub struct ActorDecl {
     /// The component's name in the manifest.
     pub name: String,
-    /// The signed module (from a `file://` image, relative to the manifest's folder).
-    pub path: PathBuf,
+    pub image: ActorImage,
     pub links: Vec<LinkDecl>,
+}
+
+/// Where an actor's signed module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorImage {
+    /// A `file://` image: absolute, or relative to the manifest's folder.
+    File(PathBuf),
+    /// Anything else is an OCI reference, pulled from its registry as a wasmCloud host does.
+    Registry(String),
+}
+
+impl std::fmt::Display for ActorImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorImage::File(path) => write!(f, "{}", path.display()),
+            ActorImage::Registry(reference) => f.write_str(reference),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +167,7 @@ pub fn parse(text: &str, base: &Path) -> Result<App> {
         }
         actors.push(ActorDecl {
             name: component.name.clone(),
-            path: image_path(&component.properties.image, base)?,
+            image: actor_image(&component.properties.image, base),
             links,
         });
     }
@@ -176,15 +193,12 @@ pub fn parse(text: &str, base: &Path) -> Result<App> {
     })
 }
 
-/// The local host runs actors from files it can verify; registry images are for a lattice.
-fn image_path(image: &str, base: &Path) -> Result<PathBuf> {
+fn actor_image(image: &str, base: &Path) -> ActorImage {
     let Some(path) = image.strip_prefix("file://") else {
-        bail!(
-            "actor image {image} is not a file:// image; the local host runs locally built actors"
-        );
+        return ActorImage::Registry(image.to_string());
     };
     let path = Path::new(path);
-    Ok(if path.is_absolute() {
+    ActorImage::File(if path.is_absolute() {
         path.to_path_buf()
     } else {
         base.join(path)
@@ -217,7 +231,10 @@ mod tests {
         assert_eq!(ws.links[0].value("MODE"), Some("server"));
         assert_eq!(ws.links[0].value("URI"), Some("0.0.0.0:8081"));
         let http = &app.actors[3];
-        assert_eq!(http.path, root.join("./build/http_channel_s.wasm"));
+        assert_eq!(
+            http.image,
+            ActorImage::File(root.join("./build/http_channel_s.wasm"))
+        );
         assert_eq!(http.links[0].contract, "wasmcloud:httpserver");
         assert_eq!(http.links[0].value("ADDRESS"), Some("0.0.0.0:8080"));
         let nats = &app.actors[2];
@@ -242,10 +259,17 @@ mod tests {
     }
 
     #[test]
-    fn refuses_registry_images_and_dangling_links() {
-        let registry = "metadata: {name: x}\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'ghcr.io/x/a:1'}\n";
-        let e = parse(registry, Path::new(".")).unwrap_err();
-        assert!(e.to_string().contains("not a file:// image"), "{e}");
+    fn takes_registry_images_and_refuses_dangling_links() {
+        let registry = "metadata: {name: x}\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'ghcr.io/x/a:1'}\n    - name: b\n      type: actor\n      properties: {image: 'file:///opt/b_s.wasm'}\n";
+        let app = parse(registry, Path::new("/ignored")).unwrap();
+        assert_eq!(
+            app.actors[0].image,
+            ActorImage::Registry("ghcr.io/x/a:1".into())
+        );
+        assert_eq!(
+            app.actors[1].image,
+            ActorImage::File("/opt/b_s.wasm".into())
+        );
         let dangling = "metadata: {name: x}\nspec:\n  components:\n    - name: a\n      type: actor\n      properties: {image: 'file://a.wasm'}\n      traits:\n        - type: linkdef\n          properties: {target: kv}\n";
         let e = parse(dangling, Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("not a capability component"), "{e}");

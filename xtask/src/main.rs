@@ -1,12 +1,15 @@
 //! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
 //! `cargo xtask build`: build the five actors for wasm and sign them into `build/`.
 //! `cargo xtask test`: build them, then run every test in the workspace.
+//! `cargo xtask push REGISTRY`: push the signed actors to an OCI registry, as `wash push` does.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use xtask::{actors::ACTORS, build_dir, fuzz, lattice, sign, toolchain, up, wasm, workspace_root};
+use xtask::{
+    actors::ACTORS, build_dir, fuzz, lattice, push, sign, toolchain, up, wasm, workspace_root,
+};
 
 /// How long the test command fuzzes each target.
 const FUZZ_SMOKE_SECONDS: u64 = 10;
@@ -30,11 +33,20 @@ enum Task {
     /// Build and sign the five actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
     Build,
     /// Build the actors, fuzz each parser for a few seconds, then run every test (installs
-    /// nats-server, redis-server, chromium and chromium-driver if missing).
+    /// nats-server, redis-server, chromium, chromium-driver and docker-registry if missing).
     Test {
         /// Extra arguments for `cargo test`, e.g. a test name filter (the fuzz smoke is skipped).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
+    },
+    /// Build the actors and push them to an OCI registry as REGISTRY/mcchat/<actor>:<version>,
+    /// in wash's artifact format; writes build/wadm.oci.yaml with them pinned by digest.
+    Push {
+        /// HOST[:PORT][/PATH], e.g. 127.0.0.1:5000 or ghcr.io/you.
+        registry: String,
+        /// Speak plain HTTP to the registry (a local one, say).
+        #[arg(long)]
+        insecure: bool,
     },
     /// Fuzz the parsers (installs cargo-fuzz if missing): every target, or the ones named.
     Fuzz {
@@ -62,12 +74,29 @@ fn main() -> Result<()> {
                 // The chat page's tests drive Debian's Chromium over WebDriver.
                 ("chromium", "chromium"),
                 ("chromedriver", "chromium-driver"),
+                // The registry tests push to and pull from a real OCI registry.
+                ("docker-registry", "docker-registry"),
             ])?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
             if cargo_test_args.is_empty() {
                 fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)?;
             }
             run_tests(&cargo_test_args)
+        }
+        Task::Push { registry, insecure } => {
+            build_actors()?;
+            let pushed = push::push_all(&registry, env!("CARGO_PKG_VERSION"), insecure)?;
+            for actor in &pushed {
+                println!("pushed {} -> {}", actor.actor.package, actor.pinned());
+            }
+            let path = push::oci_manifest_path();
+            std::fs::write(&path, push::oci_manifest(&pushed)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "wrote {} (the actors pinned by digest, for wash app deploy)",
+                path.display()
+            );
+            Ok(())
         }
         Task::Fuzz { targets, seconds } => {
             let targets: Vec<&str> = if targets.is_empty() {

@@ -117,6 +117,35 @@ impl Server {
         Server { child, port }
     }
 
+    /// An OCI registry (Debian's `docker-registry`, the CNCF distribution registry) over plain
+    /// HTTP, keeping its blobs under `storage`.
+    pub fn registry(storage: &Path) -> Server {
+        let port = free_port();
+        let config = storage.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                storage.join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(find_program("docker-registry"))
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting docker-registry");
+        wait_for_port(port, "docker-registry");
+        Server { child, port }
+    }
+
+    /// `127.0.0.1:PORT`, as an image reference names a registry.
+    pub fn registry_address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Stops the server (a fault injected by the test); `restart` brings it back on its port.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
