@@ -52,7 +52,8 @@ pub struct HostConfig {
     /// Keep key-value data in the embedded store, even where the manifest links Redis.
     #[arg(long)]
     pub embedded_kv: bool,
-    /// Where the embedded store keeps its file, and pulled actors their cache (`oci/`).
+    /// Where the embedded store keeps its file, pulled actors their cache (`oci/`) and compiled
+    /// actors theirs (`compiled/`).
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// NATS queue group shared by every host that serves the same chat.
@@ -188,7 +189,7 @@ async fn load_actors(
 /// Starts everything the manifest describes, with `config`'s overrides.
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let app = manifest::load(&config.manifest)?;
-    let runtime = Runtime::new()?;
+    let runtime = Runtime::with_compile_cache(&config.data_dir.join("compiled"))?;
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());
     let pull_policy = PullPolicy {

@@ -5,14 +5,15 @@
 //! wasmtime fiber; the actor's synchronous `__host_call` awaits the host's async answer there,
 //! so a thread is never blocked while one actor waits for another or for a provider.
 
+use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use async_trait::async_trait;
 use wasmtime::{
-    Caller, Config, Engine, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, TypedFunc,
+    Cache, CacheConfig, Caller, Config, Engine, InstancePre, Linker, Memory, Module, Store,
+    StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
 
 use crate::claims::ActorIdentity;
@@ -42,8 +43,22 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// An engine that compiles each module afresh.
     pub fn new() -> Result<Self> {
+        Self::build(Config::new())
+    }
+
+    /// An engine that keeps compiled modules in `dir`, keyed by the module's bytes and the
+    /// engine's settings, so a host starting again skips Cranelift.
+    pub fn with_compile_cache(dir: &Path) -> Result<Self> {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
         let mut config = Config::new();
+        config.cache(Some(Cache::new(cache)?));
+        Self::build(config)
+    }
+
+    fn build(mut config: Config) -> Result<Self> {
         config.async_support(true).epoch_interruption(true);
         let engine = Engine::new(&config)?;
         // The ticker holds only a weak engine, so it ends once the runtime is gone.

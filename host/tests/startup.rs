@@ -68,3 +68,57 @@ async fn a_missing_manifest_or_actor_is_named() {
         "{error}"
     );
 }
+
+/// Every compiled module under `dir` (not wasmtime's usage statistics), with its modification
+/// time.
+fn modules_with_times(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let metadata = entry.metadata().unwrap();
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            } else {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') && !name.ends_with(".stats") {
+                    files.push((entry.path(), metadata.modified().unwrap()));
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_runs_the_actors_compiled_by_the_first() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let (host, _) = start(config(&nats, None, data.path())).await;
+    host.shutdown().await;
+    let compiled = data.path().join("compiled");
+    // wasmtime writes its cache in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let first = loop {
+        let files = modules_with_times(&compiled);
+        if files.len() == 5 {
+            break files;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compiled actors were not cached: {files:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    let (host, base) = start(config(&nats, None, data.path())).await;
+    let response = post(&base, r#"{"user_name":"ada","body":"warm start"}"#).await;
+    assert_eq!(response.status(), 201);
+    host.shutdown().await;
+    assert_eq!(
+        modules_with_times(&compiled),
+        first,
+        "the cache was compiled again"
+    );
+}
