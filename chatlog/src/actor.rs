@@ -11,7 +11,7 @@ use crate::bindings::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, MessagesList, MessagesPage,
     MessagesPageRequest, WriteMessageResponse,
 };
-use crate::history::{self, MessageList, MESSAGES_KEY};
+use crate::history::{self, MessageList, LENGTH_HINT_KEY, MESSAGES_KEY};
 use crate::idempotency::{write_once, KeyStore};
 
 #[derive(Debug, Default, Actor, HealthResponder)]
@@ -42,6 +42,23 @@ impl MessageList for KeyValueList {
         KeyValueSender::new()
             .list_range(&Context::default(), &req)
             .await
+    }
+
+    async fn length_hint(&self) -> RpcResult<Option<u64>> {
+        let found = KeyValueSender::new()
+            .get(&Context::default(), LENGTH_HINT_KEY)
+            .await?;
+        // An unreadable hint is as good as none: the page falls back to the search.
+        Ok(found.exists.then(|| found.value.parse().ok()).flatten())
+    }
+
+    async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
+        let req = SetRequest {
+            key: LENGTH_HINT_KEY.to_string(),
+            value: length.to_string(),
+            expires: 0,
+        };
+        KeyValueSender::new().set(&Context::default(), &req).await
     }
 }
 

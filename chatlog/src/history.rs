@@ -13,15 +13,25 @@ use crate::validate::check_message;
 
 /// The key of the list, shared with the original example's data.
 pub const MESSAGES_KEY: &str = "chatlog:messages";
+/// Where a recent length of the list is kept, so the newest page needs no length search.
+pub const LENGTH_HINT_KEY: &str = "chatlog:messages:length-hint";
 /// The most messages one page returns, whatever the caller asks for.
 pub const MAX_PAGE_LIMIT: u32 = 1000;
+/// The hint is written after every this many appends: it is at most about this far behind.
+const HINT_EVERY: u32 = 16;
+/// How far past the hint the newest page reads, so a hint a little behind still finds the end
+/// in the same read.
+const HINT_SLACK: u64 = 4 * HINT_EVERY as u64;
 
 /// The list the history lives in, with Redis list semantics (`LRANGE` bounds are inclusive;
-/// a range past the end is cut short).
+/// a range past the end is cut short), and a place for the length hint.
 #[async_trait]
 pub trait MessageList {
+    /// Appends, returning the list's new length.
     async fn append(&self, value: String) -> RpcResult<u32>;
     async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>>;
+    async fn length_hint(&self) -> RpcResult<Option<u64>>;
+    async fn set_length_hint(&self, length: u64) -> RpcResult<()>;
 }
 
 /// Validates and appends a message; a refusal travels in the response, not as an error.
@@ -38,7 +48,12 @@ pub async fn write(
     }
     let json = serde_json::to_string(msg)
         .map_err(|e| wasmbus_rpc::error::RpcError::Ser(format!("chat message: {e}")))?;
-    list.append(json).await?;
+    let length = list.append(json).await?;
+    // Every value written is a length the list really had, and lists only grow, so with any
+    // number of writers racing the hint is a lower bound. A failed hint costs only speed.
+    if length % HINT_EVERY == 0 {
+        let _ = list.set_length_hint(u64::from(length)).await;
+    }
     Ok(WriteMessageResponse {
         accepted: true,
         id: Some(msg.id.clone()),
@@ -57,22 +72,56 @@ pub async fn page(
     req: &MessagesPageRequest,
 ) -> RpcResult<(MessagesPage, Vec<String>)> {
     let limit = u64::from(req.limit.clamp(1, MAX_PAGE_LIMIT));
-    let end = match req.before {
-        Some(before) => before.min(i32::MAX as u64),
-        None => length(list).await?,
+    let (start, entries) = match req.before {
+        Some(before) => {
+            let end = before.min(i32::MAX as u64);
+            let start = end.saturating_sub(limit);
+            let entries = if end == 0 {
+                Vec::new()
+            } else {
+                // Both fit in i32: `end` was capped above and `start` is below it.
+                list.range(start as i32, (end - 1) as i32).await?
+            };
+            (start, entries)
+        }
+        None => newest(list, limit).await?,
     };
-    let start = end.saturating_sub(limit);
-    let decoded = if end == 0 {
-        Decoded::default()
-    } else {
-        // Both fit in i32: `end` was capped above and `start` is below it.
-        decode(list.range(start as i32, (end - 1) as i32).await?)
-    };
+    let decoded = decode(entries);
     let page = MessagesPage {
         messages: decoded.messages,
         next_before: (start > 0).then_some(start),
     };
     Ok((page, decoded.unreadable))
+}
+
+/// The newest `limit` entries and the position of the first: usually two calls, the hint and
+/// one read from `limit` before it to `HINT_SLACK` past it. A read that ends short of its stop
+/// found the end of the list, so the page is exact however many hosts write. A hint too far
+/// behind (or ahead, after the list was cleared) falls back to the length search and is
+/// repaired.
+async fn newest(list: &impl MessageList, limit: u64) -> RpcResult<(u64, Vec<String>)> {
+    let hint = list.length_hint().await?.unwrap_or(0).min(i32::MAX as u64);
+    let window_start = hint.saturating_sub(limit);
+    let window_stop = (hint + HINT_SLACK).min(i32::MAX as u64);
+    let mut entries = list.range(window_start as i32, window_stop as i32).await?;
+    let window_len = window_stop - window_start + 1;
+    let found_end = (entries.len() as u64) < window_len && (!entries.is_empty() || hint == 0);
+    let length = if found_end {
+        window_start + entries.len() as u64
+    } else {
+        let length = self::length(list).await?;
+        let _ = list.set_length_hint(length).await;
+        let start = length.saturating_sub(limit);
+        entries = if length == 0 {
+            Vec::new()
+        } else {
+            list.range(start as i32, (length - 1) as i32).await?
+        };
+        return Ok((start, entries));
+    };
+    let start = length.saturating_sub(limit);
+    let skip = (start - window_start) as usize;
+    Ok((start, entries.split_off(skip)))
 }
 
 /// Messages decoded from stored entries, and a description of each entry that was not JSON
@@ -284,13 +333,60 @@ mod tests {
         assert_eq!(p.next_before, None);
     }
 
+    fn newest_page(list: &VecList, limit: u32) -> MessagesPage {
+        block_on(page(
+            list,
+            &MessagesPageRequest {
+                limit,
+                before: None,
+            },
+        ))
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn the_newest_page_takes_two_calls_whatever_the_history_length() {
+        for count in [0usize, 1, 15, 16, 17, 100, 1000, 5000] {
+            let list = list_with(count);
+            list.reset_calls();
+            let page = newest_page(&list, 100);
+            let expected: Vec<String> = (count.saturating_sub(100)..count)
+                .map(|n| format!("message {n}"))
+                .collect();
+            assert_eq!(bodies(&page.messages), expected, "{count} messages");
+            let start = count.saturating_sub(100) as u64;
+            assert_eq!(page.next_before, (start > 0).then_some(start));
+            assert!(
+                list.calls() <= 2,
+                "{count} messages took {} calls",
+                list.calls()
+            );
+        }
+    }
+
+    #[test]
+    fn a_hint_far_behind_or_ahead_still_gives_the_exact_page_and_is_repaired() {
+        let list = list_with(1000);
+        for wrong in [Some(3), Some(5000), None] {
+            *list.hint.lock().unwrap() = wrong;
+            let page = newest_page(&list, 10);
+            assert_eq!(page.messages.len(), 10, "hint {wrong:?}");
+            assert_eq!(page.messages[9].body, "message 999", "hint {wrong:?}");
+            assert_eq!(page.next_before, Some(990));
+            list.reset_calls();
+            assert_eq!(newest_page(&list, 10).next_before, Some(990));
+            assert!(list.calls() <= 2, "not repaired after hint {wrong:?}");
+        }
+    }
+
     #[test]
     fn length_is_found_in_logarithmic_reads() {
         for count in [1usize, 2, 3, 7, 8, 9, 1000] {
             let list = list_with(count);
-            *list.reads.lock().unwrap() = 0;
+            list.reset_calls();
             assert_eq!(block_on(length(&list)).unwrap(), count as u64);
-            let reads = *list.reads.lock().unwrap();
+            let reads = list.calls();
             let bound = 2 * (usize::BITS - count.leading_zeros()) + 2;
             assert!(
                 reads <= bound,

@@ -9,10 +9,12 @@ use wasmbus_rpc::error::{RpcError, RpcResult};
 use crate::history::MessageList;
 use crate::idempotency::KeyStore;
 
-/// A list with the same LRANGE semantics as Redis; counts its range reads.
+/// A list with the same LRANGE semantics as Redis and a length hint; counts its reads.
 #[derive(Default)]
 pub struct VecList {
     pub items: Mutex<Vec<String>>,
+    pub hint: Mutex<Option<u64>>,
+    /// Range and hint reads since the last `reset_calls`.
     pub reads: Mutex<u32>,
     /// Every append fails while set (a store outage).
     pub down: Mutex<bool>,
@@ -39,6 +41,26 @@ impl MessageList for VecList {
             return Ok(Vec::new());
         }
         Ok(items[start as usize..=stop as usize].to_vec())
+    }
+
+    async fn length_hint(&self) -> RpcResult<Option<u64>> {
+        *self.reads.lock().unwrap() += 1;
+        Ok(*self.hint.lock().unwrap())
+    }
+
+    async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
+        *self.hint.lock().unwrap() = Some(length);
+        Ok(())
+    }
+}
+
+impl VecList {
+    pub fn reset_calls(&self) {
+        *self.reads.lock().unwrap() = 0;
+    }
+
+    pub fn calls(&self) -> u32 {
+        *self.reads.lock().unwrap()
     }
 }
 

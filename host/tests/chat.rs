@@ -171,3 +171,65 @@ async fn get_pages_from_the_newest_with_link_headers() {
     );
     chat.stop().await;
 }
+
+#[tokio::test]
+async fn the_newest_page_of_a_long_history_in_redis_is_exact_and_repairs_its_length_hint() {
+    let chat = TestChat::start(true).await;
+    let redis_url = chat.redis.as_ref().unwrap().redis_url();
+    let mut kv = redis::Client::open(redis_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // A history written by other hosts (or before hints existed): no hint at all.
+    let mut rpush = redis::cmd("RPUSH");
+    rpush.arg("chatlog:messages");
+    for n in 0..5000 {
+        rpush.arg(
+            json!({"body": format!("old {n}"), "channelName": "nats", "id": format!("id-{n}"),
+                   "sourceUser": "bob"})
+            .to_string(),
+        );
+    }
+    let _: u64 = rpush.query_async(&mut kv).await.unwrap();
+
+    let newest = |limit: u32| {
+        let base = chat.base.clone();
+        async move {
+            let response = reqwest::get(format!("{base}/messages?limit={limit}"))
+                .await
+                .unwrap();
+            let link = response.headers()["link"].to_str().unwrap().to_string();
+            let page: Vec<serde_json::Value> = response.json().await.unwrap();
+            (page, link)
+        }
+    };
+    let (page, link) = newest(100).await;
+    assert_eq!(page.len(), 100);
+    assert_eq!(page[0]["body"], "old 4900");
+    assert_eq!(page[99]["body"], "old 4999");
+    assert_eq!(link, r#"</messages?limit=100&before=4900>; rel="next""#);
+    let hint: Option<String> = redis::cmd("GET")
+        .arg("chatlog:messages:length-hint")
+        .query_async(&mut kv)
+        .await
+        .unwrap();
+    assert_eq!(hint.as_deref(), Some("5000"));
+
+    // New messages past the hint are found in the same read.
+    for n in 0..3 {
+        let body = format!(r#"{{"user_name":"erin","body":"new {n}"}}"#);
+        assert_eq!(post(&chat.base, &body).await.status(), 201);
+    }
+    let (page, link) = newest(10).await;
+    let bodies: Vec<_> = page.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "old 4993", "old 4994", "old 4995", "old 4996", "old 4997", "old 4998", "old 4999",
+            "new 0", "new 1", "new 2"
+        ]
+    );
+    assert_eq!(link, r#"</messages?limit=10&before=4993>; rel="next""#);
+    chat.stop().await;
+}
