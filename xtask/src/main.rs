@@ -1,6 +1,7 @@
 //! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
 //! `cargo xtask build`: build the five actors for wasm and sign them into `build/`.
 //! `cargo xtask test`: build them, then run every test in the workspace.
+//! `cargo xtask bench`: the throughput benchmark, mcchat against the native reference.
 //! `cargo xtask push REGISTRY`: push the signed actors to an OCI registry, as `wash push` does.
 
 use std::process::Command;
@@ -48,6 +49,17 @@ enum Task {
         #[arg(long)]
         insecure: bool,
     },
+    /// Measure throughput: mcchat and the native reference (bench/reference) side by side under
+    /// wrk, each with its own NATS and Redis; checks that nothing acked was lost (installs wrk,
+    /// nats-server and redis-server if missing).
+    Bench {
+        /// A few seconds with a small history: checks for loss, measures nothing worth keeping.
+        #[arg(long)]
+        smoke: bool,
+        /// Extra arguments for the load driver: --connections C, --seconds N, --history N.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        load_args: Vec<String>,
+    },
     /// Fuzz the parsers (installs cargo-fuzz if missing): every target, or the ones named.
     Fuzz {
         /// Targets to run (default: all).
@@ -82,6 +94,38 @@ fn main() -> Result<()> {
                 fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)?;
             }
             run_tests(&cargo_test_args)
+        }
+        Task::Bench { smoke, load_args } => {
+            build_actors()?;
+            toolchain::ensure_programs(&[
+                ("wrk", "wrk"),
+                ("nats-server", "nats-server"),
+                ("redis-server", "redis-server"),
+            ])?;
+            cargo(&[
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "mcchat-host",
+                "-p",
+                "native-reference",
+                "--bins",
+            ])?;
+            let mut args = vec![
+                "bench",
+                "--locked",
+                "-p",
+                "mcchat-host",
+                "--bench",
+                "load",
+                "--",
+            ];
+            if smoke {
+                args.push("--smoke");
+            }
+            args.extend(load_args.iter().map(String::as_str));
+            cargo(&args)
         }
         Task::Push { registry, insecure } => {
             build_actors()?;
@@ -136,6 +180,19 @@ fn build_actors() -> Result<()> {
         "wrote {} (absolute file:/// images, for wash app deploy)",
         for_lattice.display()
     );
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(args)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
     Ok(())
 }
 

@@ -1,0 +1,150 @@
+//! The benchmark's native reference (not part of mcchat): the same work as the chat's write
+//! and read paths, with no actors. A write validates `{"user_name","body"}`, appends the stored
+//! JSON to `chatlog:messages` with RPUSH, publishes `{"body","sourceChannel","sourceUser","id"}`
+//! on `rtchat.messages`, and answers `201 {"id"}` (HTTP) or `{"accepted":true,"id"}` (NATS
+//! `chat.in`). `GET /messages?limit=N` reads the newest N with one LRANGE.
+//!
+//! Usage: `native-reference HTTP_ADDR REDIS_URL NATS_URL`
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::StreamExt;
+use redis::AsyncCommands;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const MESSAGES_KEY: &str = "chatlog:messages";
+const FANOUT_SUBJECT: &str = "rtchat.messages";
+const MAX_USER_NAME_CHARS: usize = 64;
+const MAX_BODY_CHARS: usize = 4096;
+
+#[derive(Clone)]
+struct Chat {
+    redis: redis::aio::ConnectionManager,
+    nats: async_nats::Client,
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    user_name: String,
+    body: String,
+}
+
+impl Chat {
+    /// Validate, store, fan out; the id of the stored message, or why it was refused.
+    async fn write(&self, payload: &[u8], channel: &str) -> Result<String, (StatusCode, String)> {
+        let incoming: Incoming = serde_json::from_slice(payload)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid message: {e}")))?;
+        for (field, value, max) in [
+            ("user_name", &incoming.user_name, MAX_USER_NAME_CHARS),
+            ("body", &incoming.body, MAX_BODY_CHARS),
+        ] {
+            if value.trim().is_empty() || value.chars().count() > max {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("{field} is blank or too long"),
+                ));
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let stored = json!({"body": incoming.body, "channelName": channel, "id": id,
+                            "sourceUser": incoming.user_name});
+        let unavailable = |e: redis::RedisError| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        let _: i64 = self
+            .redis
+            .clone()
+            .rpush(MESSAGES_KEY, stored.to_string())
+            .await
+            .map_err(unavailable)?;
+        // As in mcchat: NATS messages are not echoed back to NATS, and a lost real-time copy
+        // never fails a stored write.
+        if channel != "nats" {
+            let fanout = json!({"body": incoming.body, "sourceChannel": channel,
+                                "sourceUser": incoming.user_name, "id": id});
+            let _ = self
+                .nats
+                .publish(FANOUT_SUBJECT, fanout.to_string().into())
+                .await;
+        }
+        Ok(id)
+    }
+}
+
+async fn post_message(
+    State(chat): State<Chat>,
+    body: axum::body::Bytes,
+) -> (StatusCode, Json<Value>) {
+    match chat.write(&body, "http").await {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))),
+        Err((status, reason)) => (status, Json(json!({ "reason": reason }))),
+    }
+}
+
+async fn get_messages(
+    State(chat): State<Chat>,
+    Query(query): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    let limit: isize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: Result<Vec<String>, _> = chat.redis.clone().lrange(MESSAGES_KEY, -limit, -1).await;
+    match page {
+        Ok(page) => {
+            let messages: Vec<Value> = page
+                .iter()
+                .filter_map(|m| serde_json::from_str(m).ok())
+                .collect();
+            (StatusCode::OK, Json(Value::Array(messages)))
+        }
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"reason": e.to_string()})),
+        ),
+    }
+}
+
+/// `chat.in` requests, acknowledged on their reply subject.
+async fn serve_nats(chat: Chat) -> anyhow::Result<()> {
+    let mut requests = chat
+        .nats
+        .queue_subscribe("chat.in", "reference".into())
+        .await?;
+    while let Some(request) = requests.next().await {
+        let chat = chat.clone();
+        tokio::spawn(async move {
+            let Some(reply) = request.reply else { return };
+            let ack = match chat.write(&request.payload, "nats").await {
+                Ok(id) => json!({"accepted": true, "id": id}),
+                Err((_, reason)) => json!({"accepted": false, "reason": reason}),
+            };
+            let _ = chat.nats.publish(reply, ack.to_string().into()).await;
+        });
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [http_addr, redis_url, nats_url] = args.as_slice() else {
+        anyhow::bail!("usage: native-reference HTTP_ADDR REDIS_URL NATS_URL");
+    };
+    let redis = redis::Client::open(redis_url.as_str())?
+        .get_connection_manager()
+        .await?;
+    let nats = async_nats::connect(nats_url.as_str()).await?;
+    let chat = Chat { redis, nats };
+    tokio::spawn(serve_nats(chat.clone()));
+    let app = Router::new()
+        .route("/messages", post(post_message).get(get_messages))
+        .with_state(chat);
+    let listener = tokio::net::TcpListener::bind(http_addr.as_str()).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
