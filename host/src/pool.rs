@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::claims::ActorIdentity;
 use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
-/// Idle instances kept per actor; more are created on demand under load.
-const MAX_IDLE: usize = 32;
+/// Idle instances kept per actor, enough for the HTTP server's in-flight limit, so a steady
+/// load reuses instances instead of creating and dropping them; more are created on demand.
+const MAX_IDLE: usize = 64;
 /// Longest one call (with everything it calls) may take. Below the HTTP server's request
 /// deadline, so a stuck actor is reported by the layer that knows which actor it was.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);

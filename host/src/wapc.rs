@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _, Result};
 use async_trait::async_trait;
 use wasmtime::{
-    Cache, CacheConfig, Caller, Config, Engine, InstancePre, Linker, Memory, Module, Store,
-    StoreLimits, StoreLimitsBuilder, TypedFunc,
+    Cache, CacheConfig, Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker,
+    Memory, Module, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
 
 use crate::claims::ActorIdentity;
@@ -22,6 +22,14 @@ use crate::claims::ActorIdentity;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The most linear memory one actor instance may grow to.
 const MAX_INSTANCE_MEMORY: usize = 64 << 20;
+/// Instance slots the engine preallocates: far more than the host's bounded concurrency ever
+/// holds at once (HTTP and NATS in-flight limits times the actors in a call chain, plus
+/// WebSocket sessions), so a call never fails for want of a slot. Unused slots are address
+/// space only.
+const INSTANCE_SLOTS: u32 = 4_096;
+/// Address space reserved per linear memory: the memory limit plus room to grow into, so
+/// growing never moves it, without 4 GiB reservations times every slot.
+const MEMORY_RESERVATION: u64 = 2 * MAX_INSTANCE_MEMORY as u64;
 
 /// What the host does for an actor's `__host_call`: route it to another actor or a provider.
 #[async_trait]
@@ -52,14 +60,30 @@ impl Runtime {
     /// engine's settings, so a host starting again skips Cranelift.
     pub fn with_compile_cache(dir: &Path) -> Result<Self> {
         let mut cache = CacheConfig::new();
-        cache.with_directory(dir);
+        // wasmtime takes only absolute cache paths; the data dir is often relative.
+        cache.with_directory(std::path::absolute(dir)?);
         let mut config = Config::new();
         config.cache(Some(Cache::new(cache)?));
         Self::build(config)
     }
 
+    /// Instances come from wasmtime's pooling allocator: memories and fiber stacks are mapped
+    /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
+    /// on every core) for each new instance and every async call.
     fn build(mut config: Config) -> Result<Self> {
-        config.async_support(true).epoch_interruption(true);
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling
+            .total_core_instances(INSTANCE_SLOTS)
+            .total_memories(INSTANCE_SLOTS)
+            .total_tables(INSTANCE_SLOTS)
+            .total_stacks(INSTANCE_SLOTS)
+            .max_memory_size(MAX_INSTANCE_MEMORY);
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+            .memory_reservation(MEMORY_RESERVATION)
+            .memory_reservation_for_growth(0)
+            .async_support(true)
+            .epoch_interruption(true);
         let engine = Engine::new(&config)?;
         // The ticker holds only a weak engine, so it ends once the runtime is gone.
         let weak = engine.weak();
