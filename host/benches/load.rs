@@ -176,7 +176,13 @@ async fn run(system: System, settings: &Settings, root: &Path) -> Report {
     let server = Process::start_on(system.name(), &mut command, http_port);
     let base = format!("http://{http_addr}");
 
-    let client = async_nats::connect(&nats_url).await.unwrap();
+    // Room for every fanned-out message of a run, so a busy counter never drops one as a slow
+    // consumer and reports a loss that was the instrument's.
+    let client = async_nats::ConnectOptions::new()
+        .subscription_capacity(1 << 22)
+        .connect(&nats_url)
+        .await
+        .unwrap();
     let fanned_out = Arc::new(AtomicU64::new(0));
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
     client.flush().await.unwrap();
