@@ -112,14 +112,16 @@ fn main() {
     let native = runtime.block_on(run(System::Native, &settings, &root));
     let mcchat = runtime.block_on(run(System::Mcchat, &settings, &root));
     print_table(&settings, &native, &mcchat);
-    if ![&native, &mcchat]
-        .iter()
-        .all(|r| r.lossless(settings.connections))
-    {
-        eprintln!("LOSS: acked, stored and fanned-out counts differ, or requests failed");
+    // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a plain
+    // server would, and its counts are shown for comparison.
+    if !native.lossless(settings.connections) {
+        println!("note: the native reference lost messages or real-time copies (see its counts)");
+    }
+    if !mcchat.lossless(settings.connections) {
+        eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
         std::process::exit(1);
     }
-    println!("no loss: every acked message stored, every stored HTTP message fanned out once");
+    println!("mcchat lost nothing: every acked message stored, every stored HTTP message fanned out once");
 }
 
 async fn run(system: System, settings: &Settings, root: &Path) -> Report {
