@@ -106,22 +106,27 @@ async fn newest(list: &impl MessageList, limit: u64) -> RpcResult<(u64, Vec<Stri
     let mut entries = list.range(window_start as i32, window_stop as i32).await?;
     let window_len = window_stop - window_start + 1;
     let found_end = (entries.len() as u64) < window_len && (!entries.is_empty() || hint == 0);
-    let length = if found_end {
-        window_start + entries.len() as u64
-    } else {
-        let length = self::length(list).await?;
-        let _ = list.set_length_hint(length).await;
-        let start = length.saturating_sub(limit);
-        entries = if length == 0 {
-            Vec::new()
-        } else {
-            list.range(start as i32, (length - 1) as i32).await?
-        };
-        return Ok((start, entries));
-    };
+    if !found_end {
+        return newest_by_search(list, limit).await;
+    }
+    let length = window_start + entries.len() as u64;
     let start = length.saturating_sub(limit);
     let skip = (start - window_start) as usize;
     Ok((start, entries.split_off(skip)))
+}
+
+/// The newest page when the hint was no help: the length by search, then one read; the hint
+/// is rewritten so the next page is two calls again.
+async fn newest_by_search(list: &impl MessageList, limit: u64) -> RpcResult<(u64, Vec<String>)> {
+    let length = length(list).await?;
+    let _ = list.set_length_hint(length).await;
+    let start = length.saturating_sub(limit);
+    let entries = if length == 0 {
+        Vec::new()
+    } else {
+        list.range(start as i32, (length - 1) as i32).await?
+    };
+    Ok((start, entries))
 }
 
 /// Messages decoded from stored entries, and a description of each entry that was not JSON

@@ -23,6 +23,9 @@ const ACTOR_LAYER_MEDIA_TYPES: [&str; 2] = [
     "application/vnd.oci.image.layer.v1.tar",
 ];
 
+/// The largest module pulled; mcchat's actors are a few hundred KiB.
+const MAX_MODULE_BYTES: i64 = 64 << 20;
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,6 +54,8 @@ pub enum PullError {
     NotFound { image: String },
     #[error("{image} does not match its digest ({detail}); refusing it")]
     DigestMismatch { image: String, detail: String },
+    #[error("{image}'s module is {size} bytes, over the {MAX_MODULE_BYTES}-byte limit")]
+    TooLarge { image: String, size: i64 },
     #[error("{image} holds no actor module (its layers are {media_types})")]
     NotAnActor { image: String, media_types: String },
     #[error("pulling {image}: {detail}")]
@@ -103,10 +108,16 @@ pub async fn pull_actor(image: &str, policy: &PullPolicy) -> Result<Vec<u8>, Pul
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+    if layer.size > MAX_MODULE_BYTES {
+        return Err(PullError::TooLarge {
+            image: image.to_string(),
+            size: layer.size,
+        });
+    }
     let module = match cache.blob(&layer.digest) {
         Some(module) => module,
         None => {
-            let mut module = Vec::with_capacity(layer.size.max(0) as usize);
+            let mut module = Vec::with_capacity(layer.size.clamp(0, MAX_MODULE_BYTES) as usize);
             // Checks the bytes against the layer's digest.
             client
                 .pull_blob(&reference, layer, &mut module)
