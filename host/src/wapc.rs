@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
 use async_trait::async_trait;
+use wasmtime::error::Context as _;
+use wasmtime::{format_err, Result};
 use wasmtime::{
     Cache, CacheConfig, Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker,
     Memory, Module, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
@@ -52,13 +53,13 @@ pub struct Runtime {
 
 impl Runtime {
     /// An engine that compiles each module afresh.
-    pub fn new() -> Result<Self> {
+    pub fn new() -> anyhow::Result<Self> {
         Self::build(Config::new())
     }
 
     /// An engine that keeps compiled modules in `dir`, keyed by the module's bytes and the
     /// engine's settings, so a host starting again skips Cranelift.
-    pub fn with_compile_cache(dir: &Path) -> Result<Self> {
+    pub fn with_compile_cache(dir: &Path) -> anyhow::Result<Self> {
         let mut cache = CacheConfig::new();
         // wasmtime takes only absolute cache paths; the data dir is often relative.
         cache.with_directory(std::path::absolute(dir)?);
@@ -70,7 +71,7 @@ impl Runtime {
     /// Instances come from wasmtime's pooling allocator: memories and fiber stacks are mapped
     /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
     /// on every core) for each new instance and every async call.
-    fn build(mut config: Config) -> Result<Self> {
+    fn build(mut config: Config) -> anyhow::Result<Self> {
         let mut pooling = PoolingAllocationConfig::new();
         pooling
             .total_core_instances(INSTANCE_SLOTS)
@@ -82,7 +83,6 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
             .memory_reservation(MEMORY_RESERVATION)
             .memory_reservation_for_growth(0)
-            .async_support(true)
             .epoch_interruption(true);
         let engine = Engine::new(&config)?;
         // The ticker holds only a weak engine, so it ends once the runtime is gone.
@@ -100,10 +100,10 @@ impl Runtime {
     }
 
     /// Compiles a module and checks that it is a wasmbus actor.
-    pub fn compile(&self, wasm: &[u8]) -> Result<ActorModule> {
+    pub fn compile(&self, wasm: &[u8]) -> anyhow::Result<ActorModule> {
         let module = Module::new(&self.engine, wasm)?;
         if module.get_export("__guest_call").is_none() {
-            bail!("not a wasmbus actor: it exports no __guest_call");
+            anyhow::bail!("not a wasmbus actor: it exports no __guest_call");
         }
         let mut linker = Linker::new(&self.engine);
         define_abi(&mut linker)?;
@@ -128,7 +128,7 @@ impl ActorModule {
         &self,
         identity: Arc<ActorIdentity>,
         host: Weak<dyn HostCalls>,
-    ) -> Result<ActorInstance> {
+    ) -> anyhow::Result<ActorInstance> {
         let state = CallState {
             identity,
             host,
@@ -159,6 +159,12 @@ pub enum CallError {
     Trap(anyhow::Error),
 }
 
+impl CallError {
+    fn trap(error: wasmtime::Error) -> Self {
+        CallError::Trap(error.into())
+    }
+}
+
 /// One instance of an actor. Calls on it are sequential (`&mut self`).
 pub struct ActorInstance {
     store: Store<CallState>,
@@ -169,8 +175,8 @@ impl ActorInstance {
     /// Invokes an operation (such as `HttpServer.HandleRequest`) with a msgpack payload.
     pub async fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
         let (op_len, msg_len) = (
-            abi_len(operation.len()).map_err(CallError::Trap)?,
-            abi_len(payload.len()).map_err(CallError::Trap)?,
+            abi_len(operation.len()).map_err(CallError::trap)?,
+            abi_len(payload.len()).map_err(CallError::trap)?,
         );
         let state = self.store.data_mut();
         state.guest_request = Some((operation.as_bytes().to_vec(), payload.to_vec()));
@@ -180,7 +186,7 @@ impl ActorInstance {
             .guest_call
             .call_async(&mut self.store, (op_len, msg_len))
             .await
-            .map_err(CallError::Trap)?;
+            .map_err(CallError::trap)?;
         let state = self.store.data_mut();
         if succeeded == 1 {
             Ok(state.guest_response.take().unwrap_or_default())
@@ -205,7 +211,7 @@ struct CallState {
 }
 
 fn abi_len(len: usize) -> Result<i32> {
-    i32::try_from(len).map_err(|_| anyhow!("{len} bytes do not fit the 32-bit waPC ABI"))
+    i32::try_from(len).map_err(|_| format_err!("{len} bytes do not fit the 32-bit waPC ABI"))
 }
 
 fn memory(caller: &mut Caller<'_, CallState>) -> Result<Memory> {
