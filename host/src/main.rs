@@ -4,6 +4,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, shutdown, HostConfig};
 
+mod malloc_arenas;
+
 #[derive(Parser)]
 #[command(name = "mcchat", version, about = "The mcchat local host")]
 struct Cli {
@@ -33,8 +35,15 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    malloc_arenas::limit();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
