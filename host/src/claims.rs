@@ -16,7 +16,7 @@ use wasm_encoder::Encode;
 const CLAIMS_SECTIONS: &[&str] = &["jwt", "wasmcloud_jwt"];
 
 /// Who an actor is, as its verified claims say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActorIdentity {
     /// The module's public key (the claims' subject).
     pub public_key: String,
@@ -24,6 +24,14 @@ pub struct ActorIdentity {
     pub call_alias: Option<String>,
     /// The capability contracts it may call.
     pub caps: BTreeSet<String>,
+    /// The account that signed the claims.
+    pub issuer: String,
+    pub revision: i32,
+    pub version: Option<String>,
+    pub tags: Vec<String>,
+    /// Seconds since the epoch.
+    pub expires: Option<u64>,
+    pub not_before: Option<u64>,
 }
 
 impl ActorIdentity {
@@ -132,5 +140,11 @@ pub fn verify(wasm: &[u8], trusted_issuers: &[String]) -> Result<ActorIdentity, 
         name: actor.name.unwrap_or_default(),
         call_alias: actor.call_alias,
         caps: actor.caps.unwrap_or_default().into_iter().collect(),
+        issuer: claims.issuer,
+        revision: actor.rev.unwrap_or_default(),
+        version: actor.ver,
+        tags: actor.tags.unwrap_or_default(),
+        expires: claims.expires,
+        not_before: claims.not_before,
     })
 }

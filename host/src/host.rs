@@ -11,16 +11,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wasmcloud_interface_messaging::MessageSubscriberSender;
 
-use crate::claims::{self, ActorIdentity};
+use crate::claims;
+use crate::control::events::EventBus;
+use crate::control::{mask, Connection, ConnectionState, HostState, StateProbe, DEFAULT_LATTICE};
+use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage, LinkDecl};
-use crate::providers::keyvalue::{EmbeddedKeyValue, RedisKeyValue};
+use crate::providers::keyvalue::{EmbeddedKeyValue, Metered, RedisKeyValue};
 use crate::providers::messaging::NatsMessaging;
 use crate::providers::websocket::{self, Subscriber, WebSocketMessaging};
 use crate::providers::{
     httpserver, messaging_implementation, MessagingImpl, HTTPSERVER, KEYVALUE, MESSAGING,
 };
 use crate::registry::{self, PullPolicy};
-use crate::router::{ActorTransport, LinkKey, ProviderHandle, Router};
+use crate::router::{ActorTransport, LinkKey, LoadedActor, ProviderHandle, Router};
 use crate::wapc::Runtime;
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
@@ -70,6 +73,20 @@ pub struct HostConfig {
     /// to WASMCLOUD_OCI_ALLOWED_INSECURE). Every other registry needs HTTPS.
     #[arg(long = "allowed-insecure", value_name = "REGISTRY")]
     pub allowed_insecure: Vec<String>,
+    /// The lattice whose control interface (`wasmbus.ctl.<lattice>.…`) this host answers.
+    #[arg(long, default_value = DEFAULT_LATTICE)]
+    pub lattice: String,
+    /// The NATS server for the control interface and its events (default: the --nats-url, or
+    /// the messaging link's server, or nats://127.0.0.1:4222).
+    #[arg(long)]
+    pub ctl_nats_url: Option<String>,
+    /// Serve the dashboard and /metrics here; `off` serves neither.
+    #[arg(long, default_value = dashboard::DEFAULT_ADDR)]
+    pub dashboard_addr: DashboardAddr,
+    /// Dashboard actions (scale, stop, start, replace, links) need `Authorization: Bearer
+    /// TOKEN`. Without a token they are open to whoever reaches the dashboard's address.
+    #[arg(long, env = "MCCHAT_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<String>,
 }
 
 impl HostConfig {
@@ -85,6 +102,10 @@ impl HostConfig {
             ws_addr: None,
             trusted_issuers: Vec::new(),
             allowed_insecure: Vec::new(),
+            lattice: DEFAULT_LATTICE.into(),
+            ctl_nats_url: None,
+            dashboard_addr: DashboardAddr(None),
+            dashboard_token: None,
         }
     }
 }
@@ -98,6 +119,10 @@ pub struct RunningHost {
     pub http_addrs: Vec<SocketAddr>,
     /// The WebSocket messaging links, servers and clients.
     pub websockets: Vec<WebSocketMessaging>,
+    /// Where the dashboard and /metrics are served, unless turned off.
+    pub dashboard_addr: Option<SocketAddr>,
+    /// What the control interface and the dashboard read and steer.
+    pub control: Arc<HostState>,
     router: Arc<Router>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -127,6 +152,12 @@ impl RunningHost {
             }
             _ => page,
         })
+    }
+
+    /// Where an operator opens the dashboard (`/metrics` is beside it).
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.dashboard_addr
+            .map(|address| format!("http://{}/", local_name(address)))
     }
 
     /// Stops taking requests (listeners close, NATS subscriptions drain), lets what is in
@@ -160,7 +191,7 @@ async fn load_actors(
     decls: &[ActorDecl],
     trusted_issuers: &[String],
     pull_policy: &PullPolicy,
-) -> Result<Vec<(ActorIdentity, crate::wapc::ActorModule)>> {
+) -> Result<Vec<LoadedActor>> {
     let mut actors = Vec::with_capacity(decls.len());
     for decl in decls {
         let wasm =
@@ -181,13 +212,27 @@ async fn load_actors(
         let module = runtime
             .compile(&wasm)
             .with_context(|| format!("loading actor {}", decl.name))?;
-        actors.push((identity, module));
+        let image_ref = match &decl.image {
+            ActorImage::File(path) => format!(
+                "file://{}",
+                std::fs::canonicalize(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+            ),
+            ActorImage::Registry(reference) => reference.clone(),
+        };
+        actors.push(LoadedActor {
+            identity,
+            module,
+            image_ref,
+        });
     }
     Ok(actors)
 }
 
 /// Starts everything the manifest describes, with `config`'s overrides.
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
+    crate::telemetry::install();
     let app = manifest::load(&config.manifest)?;
     let runtime = Runtime::with_compile_cache(&config.data_dir.join("compiled"))?;
     let mut trusted_issuers = app.trusted_issuers.clone();
@@ -202,34 +247,116 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         data_dir: config.data_dir.clone(),
     };
     let actors = load_actors(&runtime, &app.actors, &trusted_issuers, &pull_policy).await?;
-    let public_keys: Vec<String> = actors.iter().map(|(id, _)| id.public_key.clone()).collect();
+    let public_keys: Vec<String> = actors
+        .iter()
+        .map(|actor| actor.identity.public_key.clone())
+        .collect();
+    let started = actors
+        .iter()
+        .map(|actor| {
+            let id = &actor.identity;
+            format!(
+                "actor {} ({}) caps [{}]",
+                id.name,
+                id.label(),
+                id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    let events = EventBus::default();
+    let router = Router::new(actors, events.clone());
+    let ctl_url = config
+        .ctl_nats_url
+        .clone()
+        .or_else(|| config.nats_url.clone())
+        .or_else(|| manifest_nats_url(&app.actors))
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let control = Arc::new(HostState::new(
+        &config.lattice,
+        &app.name,
+        &[],
+        &ctl_url,
+        router.clone(),
+        events,
+        runtime.clone(),
+        trusted_issuers.clone(),
+    ));
+    for (_, pool) in router.actors() {
+        control
+            .events
+            .publish("actor_started", pool.started_event(None));
+    }
     let mut host = RunningHost {
         app_name: app.name.clone(),
-        started: actors
-            .iter()
-            .map(|(id, _)| {
-                format!(
-                    "actor {} ({}) caps [{}]",
-                    id.name,
-                    id.label(),
-                    id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
-                )
-            })
-            .collect(),
+        started,
         http_addrs: Vec::new(),
         websockets: Vec::new(),
-        router: Router::new(actors),
+        dashboard_addr: None,
+        control,
+        router,
         shutdown: CancellationToken::new(),
         tasks: Vec::new(),
         tracker: TaskTracker::new(),
         messaging: Vec::new(),
     };
     // A start that fails part-way stops what it already started (listeners, subscriptions).
-    if let Err(e) = apply_links(&config, &mut host, &app.actors, public_keys).await {
+    let started = async {
+        apply_links(&config, &mut host, &app.actors, public_keys).await?;
+        start_operator_interfaces(&config, &mut host, &ctl_url, pull_policy).await
+    };
+    if let Err(e) = started.await {
         host.shutdown().await;
         return Err(e);
     }
     Ok(host)
+}
+
+/// The control interface on NATS, and the dashboard with /metrics.
+async fn start_operator_interfaces(
+    config: &HostConfig,
+    host: &mut RunningHost,
+    ctl_url: &str,
+    pull_policy: PullPolicy,
+) -> Result<()> {
+    let control = crate::control::nats::serve(
+        host.control.clone(),
+        ctl_url,
+        pull_policy,
+        host.shutdown.clone(),
+    )
+    .await?;
+    host.tasks.push(control);
+    host.started.push(format!(
+        "control interface: host {} on lattice {} (wasmbus.ctl.{}.*) at {}",
+        host.control.host_id(),
+        host.control.lattice,
+        host.control.lattice,
+        mask::url(ctl_url)
+    ));
+    if let DashboardAddr(Some(address)) = config.dashboard_addr {
+        let (bound, task) = dashboard::serve(
+            address,
+            host.control.clone(),
+            config.dashboard_token.clone(),
+            host.shutdown.clone(),
+        )
+        .await?;
+        host.dashboard_addr = Some(bound);
+        host.tasks.push(task);
+    }
+    Ok(())
+}
+
+/// The NATS server the manifest's first NATS messaging link names.
+fn manifest_nats_url(decls: &[ActorDecl]) -> Option<String> {
+    decls
+        .iter()
+        .flat_map(|decl| &decl.links)
+        .filter(|link| {
+            link.contract == MESSAGING
+                && messaging_implementation(&link.provider_image).ok() == Some(MessagingImpl::Nats)
+        })
+        .find_map(|link| link.value("URI").or(link.value("URL")).map(String::from))
 }
 
 /// Starts a provider for every link of every actor and registers it with the router.
@@ -246,8 +373,7 @@ async fn apply_links(
                 .router
                 .actor(&public_key)
                 .expect("loaded above")
-                .identity
-                .clone();
+                .identity();
             if !identity.caps.contains(&link.contract) {
                 tracing::warn!(
                     "{} is linked to {} but not signed for it: its calls will be denied",
@@ -263,11 +389,62 @@ async fn apply_links(
                 contract: link.contract.clone(),
                 link_name: link.link_name.clone(),
             };
-            host.router.link(key, provider);
+            host.router.link(key, provider.handle.clone());
+            let provider_id = host.control.add_provider(
+                &link.contract,
+                &link.link_name,
+                &provider
+                    .image_ref
+                    .unwrap_or_else(|| link.provider_image.clone()),
+                provider.name,
+                Connection {
+                    target: mask::url(&provider.target),
+                    state: provider.state,
+                },
+                provider.handle,
+            );
+            host.control
+                .record_link(wasmcloud_control_interface::LinkDefinition {
+                    actor_id: public_key.clone(),
+                    provider_id,
+                    link_name: link.link_name.clone(),
+                    contract_id: link.contract.clone(),
+                    values: link.values.clone().into_iter().collect(),
+                });
         }
     }
     Ok(())
 }
+
+/// A provider started for a link, and what the inventory and dashboard say about it.
+struct StartedProvider {
+    handle: ProviderHandle,
+    name: &'static str,
+    /// What it is connected to or listens on.
+    target: String,
+    state: StateProbe,
+    /// When it is not the manifest's image (an override picked another implementation).
+    image_ref: Option<String>,
+}
+
+impl StartedProvider {
+    fn new(handle: ProviderHandle, name: &'static str, target: String, state: StateProbe) -> Self {
+        StartedProvider {
+            handle,
+            name,
+            target,
+            state,
+            image_ref: None,
+        }
+    }
+}
+
+fn always(state: ConnectionState) -> StateProbe {
+    Arc::new(move || state)
+}
+
+/// The image the inventory shows for the built-in embedded store.
+const EMBEDDED_KV_IMAGE: &str = "mcchat:builtin/keyvalue-embedded";
 
 async fn start_link(
     config: &HostConfig,
@@ -275,7 +452,7 @@ async fn start_link(
     embedded: &mut Option<EmbeddedKeyValue>,
     actor: &str,
     link: &LinkDecl,
-) -> Result<ProviderHandle> {
+) -> Result<StartedProvider> {
     match link.contract.as_str() {
         HTTPSERVER => {
             let address: SocketAddr = match config.http_addr {
@@ -300,7 +477,12 @@ async fn start_link(
             ));
             host.http_addrs.push(bound);
             host.tasks.push(task);
-            Ok(Arc::new(NoOperations(HTTPSERVER)))
+            Ok(StartedProvider::new(
+                Arc::new(NoOperations(HTTPSERVER)),
+                "HTTP server (built in)",
+                format!("http://{bound}"),
+                always(ConnectionState::Listening),
+            ))
         }
         MESSAGING => match messaging_implementation(&link.provider_image)? {
             MessagingImpl::Nats => start_nats(config, host, actor, link).await,
@@ -317,10 +499,22 @@ async fn start_link(
                     .await
                     .with_context(|| format!("connecting to Redis at {url}"))?;
                 host.started.push(format!(
-                    "key-value on Redis {url} -> {}",
+                    "key-value on Redis {} -> {}",
+                    mask::url(url),
                     label(host, actor)
                 ));
-                return Ok(Arc::new(redis));
+                let redis = Metered::new("redis", redis);
+                let state = redis.state_probe();
+                let mut started = StartedProvider::new(
+                    Arc::new(redis),
+                    "Redis key-value (built in)",
+                    url.into(),
+                    state,
+                );
+                if !link.provider_image.contains("redis") {
+                    started.image_ref = Some("mcchat:builtin/keyvalue-redis".into());
+                }
+                return Ok(started);
             }
             let store = match embedded {
                 Some(store) => store.clone(),
@@ -338,7 +532,15 @@ async fn start_link(
             };
             host.started
                 .push(format!("key-value (embedded) -> {}", label(host, actor)));
-            Ok(Arc::new(store))
+            let path = config.data_dir.join("keyvalue.redb").display().to_string();
+            let mut started = StartedProvider::new(
+                Arc::new(Metered::new("embedded", store)),
+                "embedded key-value (built in)",
+                path,
+                always(ConnectionState::Connected),
+            );
+            started.image_ref = Some(EMBEDDED_KV_IMAGE.into());
+            Ok(started)
         }
         other => bail!("the local host has no provider for {other}"),
     }
@@ -349,7 +551,7 @@ async fn start_nats(
     host: &mut RunningHost,
     actor: &str,
     link: &LinkDecl,
-) -> Result<ProviderHandle> {
+) -> Result<StartedProvider> {
     let url = config
         .nats_url
         .as_deref()
@@ -384,7 +586,13 @@ async fn start_nats(
         label(host, actor)
     ));
     host.messaging.push(nats.clone());
-    Ok(Arc::new(nats))
+    let probe = nats.clone();
+    Ok(StartedProvider::new(
+        Arc::new(nats),
+        "NATS messaging (built in)",
+        url.to_string(),
+        Arc::new(move || probe.connection_state()),
+    ))
 }
 
 async fn start_websocket(
@@ -392,7 +600,7 @@ async fn start_websocket(
     host: &mut RunningHost,
     actor: &str,
     link: &LinkDecl,
-) -> Result<ProviderHandle> {
+) -> Result<StartedProvider> {
     let mut ws_config = websocket::Config::from_link(&link.values)?;
     if let (websocket::Mode::Server(address), Some(overridden)) =
         (&mut ws_config.mode, config.ws_addr)
@@ -419,7 +627,35 @@ async fn start_websocket(
     };
     host.started.push(line);
     host.websockets.push(provider.clone());
-    Ok(Arc::new(provider))
+    let (target, state): (String, StateProbe) = match &provider {
+        WebSocketMessaging::Server(server) => (
+            format!(
+                "ws://{}{}",
+                server.address(),
+                websocket::server::UPGRADE_PATH
+            ),
+            always(ConnectionState::Listening),
+        ),
+        WebSocketMessaging::Client(client) => {
+            let client = client.clone();
+            (
+                link.value("URI").unwrap_or_default().to_string(),
+                Arc::new(move || {
+                    if client.is_connected() {
+                        ConnectionState::Connected
+                    } else {
+                        ConnectionState::Reconnecting
+                    }
+                }),
+            )
+        }
+    };
+    Ok(StartedProvider::new(
+        Arc::new(provider),
+        "WebSocket messaging (built in)",
+        target,
+        state,
+    ))
 }
 
 /// `localhost:PORT` for an address bound on every interface or on loopback, else the address.
@@ -434,7 +670,7 @@ fn local_name(address: SocketAddr) -> String {
 fn label(host: &RunningHost, actor: &str) -> String {
     host.router.actor(actor).map_or_else(
         || actor.to_string(),
-        |pool| pool.identity.label().to_string(),
+        |pool| pool.identity().label().to_string(),
     )
 }
 

@@ -3,6 +3,8 @@
 //! logging. See `host::start` for the order things start in.
 
 pub mod claims;
+pub mod control;
+pub mod dashboard;
 pub mod host;
 pub mod manifest;
 pub mod nats_cli;
@@ -11,6 +13,8 @@ pub mod providers;
 pub mod registry;
 pub mod router;
 pub mod shutdown;
+pub mod stats;
+pub mod telemetry;
 pub mod wapc;
 
 pub use host::{start, HostConfig, RunningHost};

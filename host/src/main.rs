@@ -13,6 +13,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the `up` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Start the application in the manifest and run until Ctrl-C.
@@ -60,6 +62,9 @@ async fn run() -> Result<()> {
             }
             if let Some(page) = host.chat_page_url() {
                 println!("Chat page: {page}");
+            }
+            if let Some(dashboard) = host.dashboard_url() {
+                println!("Dashboard: {dashboard} (metrics: {dashboard}metrics)");
             }
             println!("Ctrl-C to stop.");
             shutdown::signal().await;

@@ -1,10 +1,21 @@
 //! A pool of instances per actor: actors are stateless, so any idle instance serves a call and
 //! calls run in parallel on separate instances. An instance that traps is dropped and replaced.
+//!
+//! The pool is also what the control interface scales, stops, starts and replaces: a limit on
+//! concurrent instances (none by default), a stopped state that refuses calls, and a module
+//! generation, so a replaced actor's in-flight calls finish on the old module.
 
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::claims::ActorIdentity;
+use crate::control::events::EventBus;
+use crate::stats::CallStats;
+use crate::telemetry::Outcome;
 use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
 /// Idle instances kept per actor, enough for the HTTP server's in-flight limit, so a steady
@@ -25,47 +36,292 @@ pub enum ActorCallError {
     Failed(String),
 }
 
-pub struct ActorPool {
-    pub identity: Arc<ActorIdentity>,
+/// How many instances may run at once.
+#[derive(Clone)]
+enum Scale {
+    Stopped,
+    Unbounded,
+    /// At most this many concurrent calls; the semaphore holds one permit per instance.
+    Bounded(u16, Arc<Semaphore>),
+}
+
+/// The module calls run on; replaced as a whole.
+struct Generation {
+    number: u64,
+    identity: Arc<ActorIdentity>,
     module: ActorModule,
+}
+
+/// An instance and the generation it belongs to; counted while it exists.
+struct Pooled {
+    generation: u64,
+    instance: ActorInstance,
+    _live: LiveGuard,
+}
+
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub struct ActorPool {
+    current: RwLock<Arc<Generation>>,
     host: Weak<dyn HostCalls>,
-    idle: Mutex<Vec<ActorInstance>>,
+    idle: Mutex<Vec<Pooled>>,
+    scale: RwLock<Scale>,
+    live: Arc<AtomicUsize>,
+    pub stats: CallStats,
+    events: EventBus,
+    /// Where the module came from (a file or an OCI reference), as inventories report it.
+    image_ref: RwLock<String>,
+    /// Changes each time the actor is started, as wasmCloud's instance ids do.
+    instance_id: RwLock<String>,
+}
+
+/// What a running pool looks like from outside: for inventories and the dashboard.
+#[derive(Debug, Clone)]
+pub struct PoolStatus {
+    pub identity: Arc<ActorIdentity>,
+    pub image_ref: String,
+    pub instance_id: String,
+    pub running: bool,
+    /// `None`: no limit.
+    pub max_instances: Option<u16>,
+    pub live_instances: usize,
 }
 
 impl ActorPool {
-    pub fn new(identity: ActorIdentity, module: ActorModule, host: Weak<dyn HostCalls>) -> Self {
+    pub fn new(
+        identity: ActorIdentity,
+        module: ActorModule,
+        host: Weak<dyn HostCalls>,
+        events: EventBus,
+        image_ref: String,
+    ) -> Self {
         ActorPool {
-            identity: Arc::new(identity),
-            module,
+            stats: CallStats::new(identity.label()),
+            current: RwLock::new(Arc::new(Generation {
+                number: 0,
+                identity: Arc::new(identity),
+                module,
+            })),
             host,
             idle: Mutex::new(Vec::new()),
+            scale: RwLock::new(Scale::Unbounded),
+            live: Arc::new(AtomicUsize::new(0)),
+            events,
+            image_ref: RwLock::new(image_ref),
+            instance_id: RwLock::new(uuid::Uuid::new_v4().to_string()),
         }
+    }
+
+    /// The identity of the module new calls run on.
+    pub fn identity(&self) -> Arc<ActorIdentity> {
+        self.generation().identity.clone()
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        self.current.read().expect("generation lock").clone()
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let (running, max_instances) = match &*self.scale.read().expect("scale lock") {
+            Scale::Stopped => (false, Some(0)),
+            Scale::Unbounded => (true, None),
+            Scale::Bounded(max, _) => (true, Some(*max)),
+        };
+        PoolStatus {
+            identity: self.identity(),
+            image_ref: self.image_ref.read().expect("image lock").clone(),
+            instance_id: self.instance_id.read().expect("instance id lock").clone(),
+            running,
+            max_instances,
+            live_instances: self.live.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets the instance limit: `Some(0)` stops the actor, `None` lifts the limit. Calls in
+    /// flight finish; new calls wait for a free instance (within their deadline).
+    pub fn scale(&self, max_instances: Option<u16>) {
+        let was_running = {
+            let mut scale = self.scale.write().expect("scale lock");
+            let was_running = !matches!(*scale, Scale::Stopped);
+            *scale = match max_instances {
+                Some(0) => Scale::Stopped,
+                None => Scale::Unbounded,
+                Some(max) => Scale::Bounded(max, Arc::new(Semaphore::new(usize::from(max)))),
+            };
+            was_running
+        };
+        let mut idle = self.idle.lock().expect("pool lock");
+        if let Some(max) = max_instances {
+            idle.truncate(usize::from(max));
+        }
+        drop(idle);
+        let identity = self.identity();
+        match (was_running, max_instances) {
+            (true, Some(0)) => {
+                self.events.publish(
+                    "actor_stopped",
+                    json!({ "public_key": identity.public_key, "instance_id": self.status().instance_id }),
+                );
+            }
+            (false, max) if max != Some(0) => {
+                *self.instance_id.write().expect("instance id lock") =
+                    uuid::Uuid::new_v4().to_string();
+                self.events
+                    .publish("actor_started", self.started_event(max));
+            }
+            (_, max) => {
+                self.events.publish(
+                    "actor_scaled",
+                    json!({ "public_key": identity.public_key, "max_instances": max }),
+                );
+            }
+        }
+    }
+
+    /// The `actor_started` event's data, as wasmCloud hosts publish it.
+    pub fn started_event(&self, max_instances: Option<u16>) -> serde_json::Value {
+        let status = self.status();
+        let identity = &status.identity;
+        json!({
+            "public_key": identity.public_key,
+            "image_ref": status.image_ref,
+            "api_version": "n/a",
+            "instance_id": status.instance_id,
+            "annotations": {},
+            "max_instances": max_instances,
+            "claims": {
+                "call_alias": identity.call_alias,
+                "caps": identity.caps,
+                "issuer": identity.issuer,
+                "tags": identity.tags,
+                "name": identity.name,
+                "version": identity.version,
+                "revision": identity.revision,
+            },
+        })
+    }
+
+    /// Runs new calls on `module` (the same actor, re-signed or rebuilt); calls in flight finish
+    /// on the module they started on, and its idle instances are dropped.
+    pub fn replace(
+        &self,
+        identity: ActorIdentity,
+        module: ActorModule,
+        image_ref: String,
+    ) -> Result<(), String> {
+        {
+            let mut current = self.current.write().expect("generation lock");
+            if identity.public_key != current.identity.public_key {
+                return Err(format!(
+                    "the new module is actor {}, not {}: a replacement keeps the actor's key",
+                    identity.public_key, current.identity.public_key
+                ));
+            }
+            *current = Arc::new(Generation {
+                number: current.number + 1,
+                identity: Arc::new(identity),
+                module,
+            });
+        }
+        self.idle.lock().expect("pool lock").clear();
+        *self.image_ref.write().expect("image lock") = image_ref.clone();
+        let identity = self.identity();
+        self.events.publish(
+            "actor_updated",
+            json!({
+                "public_key": identity.public_key,
+                "revision": identity.revision,
+                "image_ref": image_ref,
+                "instance_id": self.status().instance_id,
+            }),
+        );
+        Ok(())
     }
 
     /// Calls an operation on an idle (or new) instance. Errors are messages for the caller.
     pub async fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ActorCallError> {
-        let label = self.identity.label();
-        let idle = self.idle.lock().expect("pool lock").pop();
-        let mut instance = match idle {
-            Some(instance) => instance,
-            None => self
-                .module
-                .instantiate(self.identity.clone(), self.host.clone())
-                .await
-                .map_err(|e| {
-                    ActorCallError::Failed(format!("could not start an instance of {label}: {e:#}"))
-                })?,
+        let started = Instant::now();
+        let generation = self.generation();
+        let label = generation.identity.label();
+        let scale = self.scale.read().expect("scale lock").clone();
+        let _permit = match scale {
+            Scale::Stopped => {
+                return Err(ActorCallError::Failed(format!(
+                    "{label} is stopped on this host"
+                )))
+            }
+            Scale::Unbounded => None,
+            Scale::Bounded(_, semaphore) => {
+                match tokio::time::timeout(CALL_TIMEOUT, semaphore.acquire_owned()).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    // Closed only by being replaced, which a new call would not see.
+                    Ok(Err(_)) | Err(_) => {
+                        self.stats
+                            .record(operation, Outcome::TimedOut, started.elapsed());
+                        return Err(ActorCallError::TimedOut(format!(
+                            "{label} {operation}: no instance free within {CALL_TIMEOUT:?}"
+                        )));
+                    }
+                }
+            }
         };
-        match tokio::time::timeout(CALL_TIMEOUT, instance.call(operation, payload)).await {
+        let (outcome, result) = self.call_on_instance(&generation, operation, payload).await;
+        self.stats.record(operation, outcome, started.elapsed());
+        result
+    }
+
+    async fn call_on_instance(
+        &self,
+        generation: &Arc<Generation>,
+        operation: &str,
+        payload: &[u8],
+    ) -> (Outcome, Result<Vec<u8>, ActorCallError>) {
+        let label = generation.identity.label();
+        let idle = self.idle.lock().expect("pool lock").pop();
+        let mut pooled = match idle {
+            Some(pooled) if pooled.generation == generation.number => pooled,
+            _ => match generation
+                .module
+                .instantiate(generation.identity.clone(), self.host.clone())
+                .await
+            {
+                Ok(instance) => {
+                    self.live.fetch_add(1, Ordering::Relaxed);
+                    Pooled {
+                        generation: generation.number,
+                        instance,
+                        _live: LiveGuard(self.live.clone()),
+                    }
+                }
+                Err(e) => {
+                    return (
+                        Outcome::Error,
+                        Err(ActorCallError::Failed(format!(
+                            "could not start an instance of {label}: {e:#}"
+                        ))),
+                    )
+                }
+            },
+        };
+        match tokio::time::timeout(CALL_TIMEOUT, pooled.instance.call(operation, payload)).await {
             Ok(Ok(response)) => {
-                self.release(instance);
-                Ok(response)
+                self.release(pooled);
+                (Outcome::Ok, Ok(response))
             }
             Ok(Err(CallError::Guest(error))) => {
-                self.release(instance);
-                Err(ActorCallError::Failed(format!(
-                    "{label} {operation}: {error}"
-                )))
+                self.release(pooled);
+                (
+                    Outcome::Error,
+                    Err(ActorCallError::Failed(format!(
+                        "{label} {operation}: {error}"
+                    ))),
+                )
             }
             Ok(Err(CallError::Trap(trap))) => {
                 tracing::error!(
@@ -73,9 +329,21 @@ impl ActorPool {
                     operation,
                     "instance trapped and was replaced: {trap:#}"
                 );
-                Err(ActorCallError::Failed(format!(
-                    "{label} {operation} failed: the actor trapped"
-                )))
+                self.events.publish(
+                    "actor_instance_trapped",
+                    json!({
+                        "public_key": generation.identity.public_key,
+                        "call_alias": generation.identity.call_alias,
+                        "operation": operation,
+                        "error": format!("{trap:#}"),
+                    }),
+                );
+                (
+                    Outcome::Trap,
+                    Err(ActorCallError::Failed(format!(
+                        "{label} {operation} failed: the actor trapped"
+                    ))),
+                )
             }
             Err(_) => {
                 tracing::error!(
@@ -83,17 +351,30 @@ impl ActorPool {
                     operation,
                     "call timed out; the instance was dropped"
                 );
-                Err(ActorCallError::TimedOut(format!(
-                    "{label} {operation} timed out after {CALL_TIMEOUT:?}"
-                )))
+                (
+                    Outcome::TimedOut,
+                    Err(ActorCallError::TimedOut(format!(
+                        "{label} {operation} timed out after {CALL_TIMEOUT:?}"
+                    ))),
+                )
             }
         }
     }
 
-    fn release(&self, instance: ActorInstance) {
+    /// Keeps an instance for the next call, unless the actor was replaced, stopped or scaled
+    /// below what is idle.
+    fn release(&self, pooled: Pooled) {
+        let keep = match &*self.scale.read().expect("scale lock") {
+            Scale::Stopped => 0,
+            Scale::Unbounded => MAX_IDLE,
+            Scale::Bounded(max, _) => usize::from(*max).min(MAX_IDLE),
+        };
+        if pooled.generation != self.current.read().expect("generation lock").number {
+            return;
+        }
         let mut idle = self.idle.lock().expect("pool lock");
-        if idle.len() < MAX_IDLE {
-            idle.push(instance);
+        if idle.len() < keep {
+            idle.push(pooled);
         }
     }
 }

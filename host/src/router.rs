@@ -12,6 +12,7 @@ use wasmbus_rpc::common::{Context, Message, MessageDispatch, SendOpts, Transport
 use wasmbus_rpc::error::RpcError;
 
 use crate::claims::ActorIdentity;
+use crate::control::events::EventBus;
 use crate::pool::{ActorCallError, ActorPool};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::wapc::{ActorModule, HostCalls};
@@ -25,12 +26,21 @@ pub const DEFAULT_LINK: &str = "default";
 /// provider call), so the innermost fault is the one reported: a stuck Redis becomes a refusal
 /// the actor answers with a 503, well before any outer deadline fires.
 pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
+/// The operation that delivers a stored message to a channel actor (counted as fanned out).
+const FAN_OUT_OPERATION: &str = "Outbound.PublishMessage";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LinkKey {
     pub actor: String,
     pub contract: String,
     pub link_name: String,
+}
+
+/// An actor to run: its verified identity, its compiled module and where it came from.
+pub struct LoadedActor {
+    pub identity: ActorIdentity,
+    pub module: ActorModule,
+    pub image_ref: String,
 }
 
 pub struct Router {
@@ -45,20 +55,25 @@ pub struct Router {
 
 impl Router {
     /// Builds the router and one instance pool per actor; the pools call back into the router.
-    pub fn new(actors: Vec<(ActorIdentity, ActorModule)>) -> Arc<Router> {
+    pub fn new(actors: Vec<LoadedActor>, events: EventBus) -> Arc<Router> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let host: Weak<dyn HostCalls> = router.clone();
             let mut pools = HashMap::new();
             let mut aliases = HashMap::new();
-            for (identity, module) in actors {
+            for actor in actors {
+                let identity = actor.identity;
                 if let Some(alias) = &identity.call_alias {
                     aliases.insert(alias.clone(), identity.public_key.clone());
                 }
                 let key = identity.public_key.clone();
-                pools.insert(
-                    key,
-                    Arc::new(ActorPool::new(identity, module, host.clone())),
+                let pool = ActorPool::new(
+                    identity,
+                    actor.module,
+                    host.clone(),
+                    events.clone(),
+                    actor.image_ref,
                 );
+                pools.insert(key, Arc::new(pool));
             }
             Router {
                 actors: pools,
@@ -80,6 +95,11 @@ impl Router {
         self.actors.get(key)
     }
 
+    /// Every actor, by public key.
+    pub fn actors(&self) -> impl Iterator<Item = (&String, &Arc<ActorPool>)> {
+        self.actors.iter()
+    }
+
     pub async fn call_actor(
         &self,
         target: &str,
@@ -89,7 +109,11 @@ impl Router {
         let pool = self
             .actor(target)
             .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
-        pool.call(operation, payload).await
+        let answer = pool.call(operation, payload).await;
+        if answer.is_ok() && operation == FAN_OUT_OPERATION {
+            crate::telemetry::fanned_out();
+        }
+        answer
     }
 
     pub fn link(&self, key: LinkKey, provider: ProviderHandle) {
@@ -97,6 +121,11 @@ impl Router {
             .write()
             .expect("links lock")
             .insert(key, provider);
+    }
+
+    /// Removes a link; the actor's calls to that contract are refused from now on.
+    pub fn unlink(&self, key: &LinkKey) -> Option<ProviderHandle> {
+        self.links.write().expect("links lock").remove(key)
     }
 
     /// Drops every link, ending the provider ↔ router references at shutdown.

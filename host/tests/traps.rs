@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use mcchat_host::claims::ActorIdentity;
-use mcchat_host::router::Router;
+use mcchat_host::control::events::EventBus;
+use mcchat_host::router::{LoadedActor, Router};
 use mcchat_host::wapc::Runtime;
 
 /// A waPC guest that echoes the payload, except for operations whose name starts with `T`, where it traps.
@@ -31,8 +32,18 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
         name: "echo".into(),
         call_alias: Some("test/echo".into()),
         caps: BTreeSet::new(),
+        ..Default::default()
     };
-    let router = Router::new(vec![(identity, module)]);
+    let events = EventBus::default();
+    let (_, mut feed) = events.subscribe();
+    let router = Router::new(
+        vec![LoadedActor {
+            identity,
+            module,
+            image_ref: "file:///test.wasm".into(),
+        }],
+        events,
+    );
 
     assert_eq!(
         router
@@ -46,6 +57,13 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("trapped"), "{error}");
+    let trapped = feed.try_recv().expect("a trap event");
+    assert_eq!(trapped.name, "actor_instance_trapped");
+    assert_eq!(trapped.data["operation"], "Trap.Boom");
+    assert_eq!(trapped.data["public_key"], "MTESTACTOR");
+    let stats = router.actor("test/echo").unwrap().stats.snapshot();
+    let boom = stats.iter().find(|op| op.operation == "Trap.Boom").unwrap();
+    assert_eq!((boom.calls, boom.traps), (1, 1));
     assert_eq!(
         router
             .call_actor("test/echo", "Echo.Say", b"again")
@@ -81,8 +99,16 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         name: "stuck".into(),
         call_alias: Some("test/stuck".into()),
         caps: BTreeSet::new(),
+        ..Default::default()
     };
-    let router = Router::new(vec![(identity, module)]);
+    let router = Router::new(
+        vec![LoadedActor {
+            identity,
+            module,
+            image_ref: "file:///test.wasm".into(),
+        }],
+        EventBus::default(),
+    );
     let (shutdown, calls) = (
         tokio_util::sync::CancellationToken::new(),
         tokio_util::task::TaskTracker::new(),

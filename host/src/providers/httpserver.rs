@@ -130,6 +130,12 @@ fn json_error(status: StatusCode, reason: &str) -> Response {
 }
 
 async fn forward(State(forward): State<Forward>, request: Request) -> Response {
+    let response = respond(forward, request).await;
+    crate::telemetry::http_response(response.status().as_u16());
+    response
+}
+
+async fn respond(forward: Forward, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,

@@ -106,6 +106,7 @@ impl NatsMessaging {
                         }
                     };
                     let Some(message) = message else { break };
+                    crate::telemetry::nats_received(&message.subject);
                     let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                     let sender = MessageSubscriberSender::via(transport.clone());
                     handlers.spawn(async move {
@@ -133,6 +134,14 @@ impl NatsMessaging {
             tokio::time::timeout(READY_WAIT, self.client.flush()).await,
             Ok(Ok(()))
         )
+    }
+
+    /// Whether the client is connected now (it reconnects by itself when not).
+    pub fn connection_state(&self) -> crate::control::ConnectionState {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => crate::control::ConnectionState::Connected,
+            _ => crate::control::ConnectionState::Reconnecting,
+        }
     }
 
     /// Sends everything published so far to the server.
@@ -168,6 +177,7 @@ fn log_event(counters: &NatsCounters, server: &str, event: async_nats::Event) {
 impl NatsMessaging {
     fn dropped(&self, subject: &str, why: &str) -> RpcError {
         let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::telemetry::nats_dropped();
         // One line per 100 drops: an outage must not flood the log.
         if n % 100 == 1 {
             tracing::warn!("NATS: dropped a publish on {subject} ({why}); {n} dropped so far");
@@ -197,6 +207,7 @@ impl Messaging for NatsMessaging {
         match tokio::time::timeout(PUBLISH_DEADLINE, publish).await {
             Ok(Ok(())) => {
                 self.counters.published.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::nats_published();
                 Ok(())
             }
             Ok(Err(e)) => Err(self.dropped(&msg.subject, &e.to_string())),

@@ -97,6 +97,11 @@ impl Client {
         Ok(client)
     }
 
+    /// Whether a connection is open now (it redials by itself when not).
+    pub fn is_connected(&self) -> bool {
+        self.connection.lock().expect("connection lock").is_some()
+    }
+
     /// Sends a frame to the server.
     pub fn publish(
         &self,

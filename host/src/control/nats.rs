@@ -1,0 +1,237 @@
+//! The actor-era wasmCloud control interface on NATS, for this host: queries and commands on
+//! `wasmbus.ctl.<lattice>.…` answered in `wasmcloud-control-interface`'s JSON, and the host's
+//! events published as CloudEvents on `wasmbus.evt.<lattice>` (and `….<event name>`), with a
+//! heartbeat every 30 s, as wasmCloud 0.8x hosts do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cloudevents::{EventBuilder, EventBuilderV10};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wasmcloud_control_interface::{
+    CtlOperationAck, LinkDefinition, RemoveLinkDefinitionRequest, ScaleActorCommand,
+    StopActorCommand, UpdateActorCommand,
+};
+
+use super::events::LatticeEvent;
+use super::{inventory, HostState};
+use crate::registry::{self, PullPolicy};
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a start waits for the server to confirm the control subscription.
+const READY_WAIT: Duration = Duration::from_secs(5);
+
+/// What a request on the control subjects gets back, if anything.
+enum Reply {
+    Json(Vec<u8>),
+    /// Lattice-wide requests this host has nothing to do with are left to other hosts.
+    Silent,
+}
+
+fn json(value: &impl serde::Serialize) -> Reply {
+    Reply::Json(serde_json::to_vec(value).expect("control types serialize"))
+}
+
+fn ack(result: Result<(), impl ToString>) -> Reply {
+    json(&match result {
+        Ok(()) => CtlOperationAck {
+            accepted: true,
+            error: String::new(),
+        },
+        Err(error) => CtlOperationAck {
+            accepted: false,
+            error: error.to_string(),
+        },
+    })
+}
+
+fn parse<T: DeserializeOwned>(payload: &[u8], what: &str) -> Result<T, String> {
+    serde_json::from_slice(payload).map_err(|e| format!("invalid {what}: {e}"))
+}
+
+/// Connects the control interface's own NATS client (in the background if the server is not
+/// up yet), subscribes and starts the event publisher.
+pub async fn serve(
+    state: Arc<HostState>,
+    nats_url: &str,
+    pull_policy: PullPolicy,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let client = async_nats::ConnectOptions::new()
+        .name(format!("mcchat control {}", state.host_id()))
+        .retry_on_initial_connect()
+        .connect(nats_url)
+        .await
+        .with_context(|| format!("connecting the control interface to NATS at {nats_url}"))?;
+    let prefix = format!("wasmbus.ctl.{}", state.lattice);
+    let mut requests = client
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .context("subscribing to the control subjects")?;
+    // Answer queries as soon as the start returns; a server that is not up yet gets the
+    // subscription when the client connects.
+    let _ = tokio::time::timeout(READY_WAIT, client.flush()).await;
+    let (recent, mut events) = state.events.subscribe();
+    let task = tokio::spawn(async move {
+        // What happened before NATS was there (the start itself) is published first.
+        for event in recent {
+            publish_event(&client, &state, &event).await;
+        }
+        state
+            .events
+            .publish("host_started", inventory::heartbeat(&state));
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(request) = requests.next() => {
+                    let reply = handle(&state, &pull_policy, &prefix, &request.subject, &request.payload).await;
+                    if let (Some(reply_to), Reply::Json(body)) = (request.reply, reply) {
+                        if let Err(e) = client.publish(reply_to, body.into()).await {
+                            tracing::warn!("control interface: reply not sent: {e}");
+                        }
+                    }
+                }
+                event = events.recv() => match event {
+                    Ok(event) => publish_event(&client, &state, &event).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("control interface: {n} events not published (too many at once)");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = heartbeat.tick() => {
+                    let event = LatticeEvent {
+                        name: "host_heartbeat".into(),
+                        data: inventory::heartbeat(&state),
+                        time: chrono::Utc::now(),
+                    };
+                    publish_event(&client, &state, &event).await;
+                }
+            }
+        }
+        let stopped = LatticeEvent {
+            name: "host_stopped".into(),
+            data: serde_json::json!({ "labels": state.labels }),
+            time: chrono::Utc::now(),
+        };
+        publish_event(&client, &state, &stopped).await;
+        let _ = client.flush().await;
+    });
+    Ok(task)
+}
+
+async fn handle(
+    state: &HostState,
+    pull_policy: &PullPolicy,
+    prefix: &str,
+    subject: &str,
+    payload: &[u8],
+) -> Reply {
+    let host_id = state.host_id();
+    let Some(rest) = subject
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('.'))
+    else {
+        return Reply::Silent;
+    };
+    let parts: Vec<&str> = rest.split('.').collect();
+    match parts.as_slice() {
+        ["ping", "hosts"] => json(&inventory::host(state)),
+        ["get", "claims"] => json(&inventory::claims(state)),
+        ["get", "links"] => json(&inventory::links(state)),
+        ["get", host, "inv"] if *host == host_id => json(&inventory::host_inventory(state)),
+        ["cmd", host, command] if *host == host_id => {
+            ack(command_for_this_host(state, pull_policy, command, payload).await)
+        }
+        ["linkdefs", "put"] => match parse::<LinkDefinition>(payload, "link definition") {
+            Ok(definition) if state.router.actor(&definition.actor_id).is_none() => Reply::Silent,
+            Ok(definition) => ack(state.put_link(definition)),
+            Err(e) => ack(Err(e)),
+        },
+        ["linkdefs", "del"] => {
+            match parse::<RemoveLinkDefinitionRequest>(payload, "link removal") {
+                Ok(request) if state.router.actor(&request.actor_id).is_none() => Reply::Silent,
+                Ok(request) => ack(state.delete_link(
+                    &request.actor_id,
+                    &request.contract_id,
+                    &request.link_name,
+                )),
+                Err(e) => ack(Err(e)),
+            }
+        }
+        _ => Reply::Silent,
+    }
+}
+
+async fn command_for_this_host(
+    state: &HostState,
+    pull_policy: &PullPolicy,
+    command: &str,
+    payload: &[u8],
+) -> Result<(), String> {
+    match command {
+        "scale" => {
+            let command: ScaleActorCommand = parse(payload, "scale command")?;
+            state
+                .scale_actor(&command.actor_ref, command.max_concurrent)
+                .map_err(|e| e.to_string())
+        }
+        "sa" => {
+            let command: StopActorCommand = parse(payload, "stop command")?;
+            state
+                .scale_actor(&command.actor_ref, Some(0))
+                .map_err(|e| e.to_string())
+        }
+        "upd" => {
+            let command: UpdateActorCommand = parse(payload, "update command")?;
+            let wasm = fetch_actor(&command.new_actor_ref, pull_policy).await?;
+            state
+                .replace_actor(&command.actor_id, &wasm, &command.new_actor_ref)
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!(
+            "an mcchat host does not take the `{other}` command (it runs the providers its \
+             manifest names)"
+        )),
+    }
+}
+
+/// An actor module from `file://…` or an OCI registry.
+async fn fetch_actor(image: &str, pull_policy: &PullPolicy) -> Result<Vec<u8>, String> {
+    match image.strip_prefix("file://") {
+        Some(path) => tokio::fs::read(path)
+            .await
+            .map_err(|e| format!("reading {path}: {e}")),
+        None => registry::pull_actor(image, pull_policy)
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Publishes one event as a CloudEvent (JSON), on the lattice's general event subject and on
+/// the one named after the event.
+async fn publish_event(client: &async_nats::Client, state: &HostState, event: &LatticeEvent) {
+    let cloud_event = EventBuilderV10::new()
+        .id(uuid::Uuid::new_v4().to_string())
+        .ty(format!("com.wasmcloud.lattice.{}", event.name))
+        .source(state.host_id())
+        .time(event.time)
+        .data("application/json", event.data.clone())
+        .build();
+    let body = match cloud_event.map(|e| serde_json::to_vec(&e)) {
+        Ok(Ok(body)) => bytes::Bytes::from(body),
+        Ok(Err(e)) => return tracing::warn!("event {} not encoded: {e}", event.name),
+        Err(e) => return tracing::warn!("event {} not built: {e}", event.name),
+    };
+    let general = format!("wasmbus.evt.{}", state.lattice);
+    let named = format!("{general}.{}", event.name);
+    for subject in [general, named] {
+        if let Err(e) = client.publish(subject, body.clone()).await {
+            tracing::warn!("event {} not published: {e}", event.name);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Prometheus metrics (`GET /metrics` on the dashboard's address), recorded through the `metrics`
+//! facade. One recorder per process, however many hosts it runs (the tests run several).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const ACTOR_CALLS: &str = "mcchat_actor_calls_total";
+pub const ACTOR_CALL_SECONDS: &str = "mcchat_actor_call_duration_seconds";
+pub const HTTP_RESPONSES: &str = "mcchat_http_responses_total";
+pub const NATS_PUBLISHED: &str = "mcchat_nats_published_total";
+pub const NATS_DROPPED: &str = "mcchat_nats_publish_dropped_total";
+pub const NATS_RECEIVED: &str = "mcchat_nats_received_total";
+pub const KEYVALUE_CALLS: &str = "mcchat_keyvalue_calls_total";
+pub const KEYVALUE_ERRORS: &str = "mcchat_keyvalue_errors_total";
+/// Appends to the chat log (chatlog's `ListAdd`, one per message).
+pub const MESSAGES_STORED: &str = "mcchat_messages_stored_total";
+/// Messages delivered to a channel actor (`Outbound.PublishMessage`).
+pub const MESSAGES_FANNED_OUT: &str = "mcchat_messages_fanned_out_total";
+
+/// Latency buckets: a chat call takes from tens of microseconds to the 10 s call deadline.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process's recorder (once) and returns what renders it.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (by an embedding program) keeps the metrics.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+        }
+        handle
+    })
+}
+
+/// The metrics in the Prometheus text format.
+pub fn render() -> String {
+    install().render()
+}
+
+/// How an actor call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// The actor answered with an error.
+    Error,
+    Trap,
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Trap => "trap",
+            Outcome::TimedOut => "timeout",
+        }
+    }
+}
+
+/// The metric handles of one actor operation, made once (labels are hashed on creation only).
+pub struct OperationMetrics {
+    calls: [metrics::Counter; 4],
+    seconds: metrics::Histogram,
+}
+
+impl OperationMetrics {
+    pub fn new(actor: &str, operation: &str) -> Self {
+        let counter = |outcome: Outcome| metrics::counter!(ACTOR_CALLS, "actor" => actor.to_string(), "operation" => operation.to_string(), "outcome" => outcome.as_str());
+        OperationMetrics {
+            calls: [
+                counter(Outcome::Ok),
+                counter(Outcome::Error),
+                counter(Outcome::Trap),
+                counter(Outcome::TimedOut),
+            ],
+            seconds: metrics::histogram!(ACTOR_CALL_SECONDS, "actor" => actor.to_string(), "operation" => operation.to_string()),
+        }
+    }
+
+    pub fn record(&self, outcome: Outcome, took: Duration) {
+        self.calls[outcome as usize].increment(1);
+        self.seconds.record(took.as_secs_f64());
+    }
+}
+
+pub fn http_response(status: u16) {
+    metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()).increment(1);
+}
+
+pub fn nats_published() {
+    metrics::counter!(NATS_PUBLISHED).increment(1);
+}
+
+pub fn nats_dropped() {
+    metrics::counter!(NATS_DROPPED).increment(1);
+}
+
+pub fn nats_received(subject: &str) {
+    metrics::counter!(NATS_RECEIVED, "subject" => subject.to_string()).increment(1);
+}
+
+pub fn keyvalue_call(backend: &'static str, operation: &str, ok: bool) {
+    let operation = operation.to_string();
+    metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.clone())
+        .increment(1);
+    if !ok {
+        metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation)
+            .increment(1);
+    } else if operation == "ListAdd" {
+        metrics::counter!(MESSAGES_STORED).increment(1);
+    }
+}
+
+pub fn fanned_out() {
+    metrics::counter!(MESSAGES_FANNED_OUT).increment(1);
+}
