@@ -361,27 +361,6 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
     assert!(next_event(&mut feed, "host_stopped").await["labels"].is_object());
 }
 
-/// A wasmbus actor that traps on every call.
-const ALWAYS_TRAPS: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (func (export "__guest_call") (param i32 i32) (result i32)
-    unreachable))
-"#;
-
-/// Signs `wat` as the named actor, with the same keys `cargo xtask build` signs it with.
-pub fn sign_as(package: &str, wat: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let spec = xtask::actors::ACTORS
-        .iter()
-        .find(|a| a.package == package)
-        .unwrap();
-    let unsigned = dir.join(format!("{package}.wasm"));
-    std::fs::write(&unsigned, wat::parse_str(wat).unwrap()).unwrap();
-    let signed = dir.join(format!("{package}_s.wasm"));
-    xtask::sign::sign(spec, "0.1.1", &unsigned, &signed).unwrap();
-    signed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_replaces_the_module_and_a_trap_is_an_event() {
     let chat = TestChat::start(false).await;

@@ -21,7 +21,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
@@ -185,17 +185,18 @@ struct Feed {
 
 impl Feed {
     async fn next(&mut self) -> Option<Event> {
+        // The first tick is immediate: the page gets the state (and the actors' names) before
+        // the recent events that refer to them.
+        if !self.recent.is_empty() && self.tick.tick().now_or_never().is_some() {
+            return Some(self.snapshot());
+        }
         if let Some(event) = self.recent.pop_front() {
             return Some(lattice_event(&event));
         }
         loop {
             tokio::select! {
                 _ = self.dashboard.shutdown.cancelled() => return None,
-                // The first tick is immediate: the page gets the state at once.
-                _ = self.tick.tick() => {
-                    let snapshot = snapshot::take(&self.dashboard.state, self.dashboard.token.is_some());
-                    return Event::default().event("snapshot").json_data(snapshot).ok();
-                }
+                _ = self.tick.tick() => return Some(self.snapshot()),
                 received = self.live.recv() => match received {
                     Ok(event) => return Some(lattice_event(&event)),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
@@ -203,6 +204,16 @@ impl Feed {
                 },
             }
         }
+    }
+}
+
+impl Feed {
+    fn snapshot(&self) -> Event {
+        let snapshot = snapshot::take(&self.dashboard.state, self.dashboard.token.is_some());
+        Event::default()
+            .event("snapshot")
+            .json_data(snapshot)
+            .unwrap_or_else(|_| Event::default().event("snapshot").data("{}"))
     }
 }
 

@@ -48,6 +48,11 @@ impl Chromedriver {
 
     /// A new headless browser with a phone-sized window and a fresh profile.
     pub async fn page(&self) -> Page {
+        self.page_sized(420, 860).await
+    }
+
+    /// A new headless browser with a window of this size and a fresh profile.
+    pub async fn page_sized(&self, width: u32, height: u32) -> Page {
         let profile = tempfile::tempdir_in(self.profiles.path()).unwrap().keep();
         let capabilities = serde_json::json!({
             "goog:chromeOptions": {
@@ -56,7 +61,7 @@ impl Chromedriver {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                    "--window-size=420,860",
+                    format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.display()),
                 ],
             }
@@ -125,6 +130,11 @@ impl Page {
             )
             .await;
         serde_json::from_value(rows).unwrap()
+    }
+
+    pub async fn click(&self, selector: &str) {
+        let button = self.0.find(Locator::Css(selector)).await.expect(selector);
+        button.click().await.unwrap();
     }
 
     pub async fn type_into(&self, selector: &str, text: &str) {

@@ -1,0 +1,187 @@
+//! The operator dashboard in real headless Chromium: it lists the five actors with their claims,
+//! its event feed shows a trap within a second, and an action without the token is refused
+//! while the same action with it is carried out.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::browser::Chromedriver;
+use support::*;
+
+const TOKEN: &str = "dashboard-test-token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let mut settings = config(&nats, None, data.path());
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    settings.dashboard_token = Some(TOKEN.into());
+    let (host, base) = start(settings).await;
+    let dashboard = host.dashboard_url().expect("the dashboard is served");
+    assert!(dashboard.starts_with("http://localhost:"), "{dashboard}");
+
+    let driver = Chromedriver::start();
+    let page = driver.page_sized(1400, 1000).await;
+    page.open(&dashboard).await;
+    page.wait_for(
+        "the feed is live",
+        "return document.getElementById('live').textContent",
+        "live".into(),
+    )
+    .await;
+    page.wait_for(
+        "five actors are listed",
+        "return document.querySelectorAll('#actors > tr').length",
+        5.into(),
+    )
+    .await;
+    let chatlog_row = page
+        .eval("return document.querySelector('#actors tr[data-actor=\"mcchat/chatlog\"]').textContent")
+        .await;
+    let chatlog_row = chatlog_row.as_str().unwrap();
+    for shown in ["chatlog", "wasmcloud:keyvalue", "healthy", "rev 1"] {
+        assert!(chatlog_row.contains(shown), "{shown} not in {chatlog_row}");
+    }
+    let providers = page
+        .eval("return document.getElementById('providers').textContent")
+        .await;
+    assert!(
+        providers.as_str().unwrap().contains(&nats.nats_url()),
+        "{providers}"
+    );
+
+    // A message shows up in the call figures.
+    assert_eq!(
+        post(&base, r#"{"user_name":"op","body":"hello"}"#)
+            .await
+            .status(),
+        201
+    );
+    page.wait_for(
+        "the write is counted",
+        "return document.querySelector('#actors tr[data-actor=\"mcchat/chatlog\"]').textContent.includes('Chatlog.WriteMessage 1 calls')",
+        true.into(),
+    )
+    .await;
+
+    // Stop without the token: refused, and the actor keeps running.
+    page.click("#actors tr[data-actor=\"mcchat/api\"] td:last-child div:nth-child(2) button")
+        .await;
+    page.wait_for(
+        "the refusal is shown",
+        "return document.getElementById('message').textContent.includes('401')",
+        true.into(),
+    )
+    .await;
+    let state: serde_json::Value = reqwest::get(format!("{dashboard}api/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api = state["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["call_alias"] == "mcchat/api")
+        .unwrap();
+    assert_eq!(api["running"], true, "{api}");
+
+    // With the token the same button stops it, and the dashboard shows it.
+    page.type_into("#token", TOKEN).await;
+    page.click("#actors tr[data-actor=\"mcchat/api\"] td:last-child div:nth-child(2) button")
+        .await;
+    page.wait_for(
+        "the actor is shown stopped",
+        "return document.querySelector('#actors tr[data-actor=\"mcchat/api\"] .pill').textContent",
+        "stopped".into(),
+    )
+    .await;
+    page.click("#actors tr[data-actor=\"mcchat/api\"] td:last-child div:nth-child(2) button")
+        .await;
+    page.wait_for(
+        "the actor is shown running again",
+        "return document.querySelector('#actors tr[data-actor=\"mcchat/api\"] .pill').textContent",
+        "healthy".into(),
+    )
+    .await;
+
+    // A trap reaches the feed within a second.
+    let scratch = tempfile::tempdir().unwrap();
+    let trapping = std::fs::read(sign_as("http-channel", ALWAYS_TRAPS, scratch.path())).unwrap();
+    let http_id = host
+        .control
+        .router
+        .actor("mcchat/http")
+        .unwrap()
+        .identity()
+        .public_key
+        .clone();
+    let client = reqwest::Client::new();
+    let refused = client
+        .put(format!("{dashboard}api/actors/{http_id}/module"))
+        .body(trapping.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let replaced = client
+        .put(format!("{dashboard}api/actors/{http_id}/module"))
+        .bearer_auth(TOKEN)
+        .body(trapping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 200, "{:?}", replaced.text().await);
+    assert_eq!(
+        post(&base, r#"{"user_name":"op","body":"boom"}"#)
+            .await
+            .status(),
+        500
+    );
+    let trapped_at = Instant::now();
+    page.wait_for(
+        "the trap is in the feed",
+        "return document.getElementById('feed').textContent.includes('actor_instance_trapped')",
+        true.into(),
+    )
+    .await;
+    assert!(
+        trapped_at.elapsed() < Duration::from_secs(1),
+        "the trap took {:?} to reach the feed",
+        trapped_at.elapsed()
+    );
+    let bad_json = client
+        .post(format!("{dashboard}api/actors/{http_id}/scale"))
+        .bearer_auth(TOKEN)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), 400);
+    let reason: serde_json::Value = bad_json.json().await.unwrap();
+    assert!(
+        reason["reason"].as_str().unwrap().contains("max_instances"),
+        "{reason}"
+    );
+    let unknown = client
+        .post(format!("{dashboard}api/actors/MNOBODY/stop"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    page.wait_for(
+        "the trapped actor is flagged",
+        "return document.querySelector('#actors tr[data-actor=\"mcchat/http\"] .pill').textContent",
+        json!("trapped"),
+    )
+    .await;
+    let shot = page.screenshot("dashboard.png").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    page.close().await;
+    host.shutdown().await;
+}
