@@ -170,6 +170,8 @@ async fn run(system: System, settings: &Settings, root: &Path) -> Report {
                 &redis_url,
                 "--data-dir",
                 data.path().to_str().unwrap(),
+                "--dashboard-addr",
+                "off",
             ]);
             c.env("RUST_LOG", "warn");
             c

@@ -30,6 +30,7 @@ async fn start_host(nats: &Server, store: &[&str], http_port: u16) -> HostProces
     let child = Command::new(env!("CARGO_BIN_EXE_mcchat"))
         .current_dir(workspace_root())
         .args(["up", "--manifest", "wadm.yaml", "--ws-addr", "127.0.0.1:0"])
+        .args(["--dashboard-addr", "127.0.0.1:0"])
         .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
         .args(["--nats-url", &nats.nats_url()])
         .args(store)
