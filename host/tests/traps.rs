@@ -147,3 +147,88 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
     shutdown.cancel();
     server.await.unwrap();
 }
+
+/// A waPC guest that answers `old`, after spinning long enough to be caught mid-call.
+const SLOW_OLD: &str = r#"
+(module
+  (import "wasmbus" "__guest_response" (func $guest_response (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "old")
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    (local $n i32)
+    (local.set $n (i32.const 400000000))
+    (loop $spin
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $spin (i32.ne (local.get $n) (i32.const 0))))
+    (call $guest_response (i32.const 0) (i32.const 3))
+    (i32.const 1)))
+"#;
+
+/// A waPC guest that answers `new` at once.
+const FAST_NEW: &str = r#"
+(module
+  (import "wasmbus" "__guest_response" (func $guest_response (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "new")
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    (call $guest_response (i32.const 0) (i32.const 3))
+    (i32.const 1)))
+"#;
+
+/// Replacing an actor's module: the call in flight finishes on the old module, every later call
+/// runs on the new one, and a module of another actor is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
+    let runtime = Runtime::new().unwrap();
+    let identity = ActorIdentity {
+        public_key: "MREPLACED".into(),
+        name: "replaced".into(),
+        call_alias: Some("test/replaced".into()),
+        ..Default::default()
+    };
+    let router = Router::new(
+        vec![LoadedActor {
+            identity: identity.clone(),
+            module: runtime.compile(&wat::parse_str(SLOW_OLD).unwrap()).unwrap(),
+            image_ref: "file:///old.wasm".into(),
+        }],
+        EventBus::default(),
+    );
+    let pool = router.actor("test/replaced").unwrap().clone();
+    let in_flight = tokio::spawn({
+        let router = router.clone();
+        async move { router.call_actor("test/replaced", "Slow.Call", b"").await }
+    });
+    // The old module's instance exists once the call is running in it.
+    while pool.status().live_instances == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!in_flight.is_finished(), "the call should still be running");
+    let new_module = runtime.compile(&wat::parse_str(FAST_NEW).unwrap()).unwrap();
+    pool.replace(identity.clone(), new_module, "file:///new.wasm".into())
+        .unwrap();
+    assert_eq!(
+        router
+            .call_actor("test/replaced", "Fast.Call", b"")
+            .await
+            .unwrap(),
+        b"new"
+    );
+    assert_eq!(in_flight.await.unwrap().unwrap(), b"old");
+    assert_eq!(
+        router
+            .call_actor("test/replaced", "Fast.Call", b"")
+            .await
+            .unwrap(),
+        b"new"
+    );
+    assert_eq!(pool.status().image_ref, "file:///new.wasm");
+
+    let other = ActorIdentity {
+        public_key: "MSOMEONEELSE".into(),
+        ..identity
+    };
+    let module = runtime.compile(&wat::parse_str(FAST_NEW).unwrap()).unwrap();
+    let refused = pool.replace(other, module, "file:///other.wasm".into());
+    assert!(refused.unwrap_err().contains("keeps the actor's key"));
+}

@@ -24,6 +24,9 @@ use crate::registry::{self, PullPolicy};
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a start waits for the server to confirm the control subscription.
 const READY_WAIT: Duration = Duration::from_secs(5);
+/// Longest a publish (an event, a reply) may wait for room in the client's buffer.
+const PUBLISH_DEADLINE: Duration = Duration::from_millis(100);
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// What a request on the control subjects gets back, if anything.
 enum Reply {
@@ -91,8 +94,9 @@ pub async fn serve(
                 Some(request) = requests.next() => {
                     let reply = handle(&state, &pull_policy, &prefix, &request.subject, &request.payload).await;
                     if let (Some(reply_to), Reply::Json(body)) = (request.reply, reply) {
-                        if let Err(e) = client.publish(reply_to, body.into()).await {
-                            tracing::warn!("control interface: reply not sent: {e}");
+                        let sent = tokio::time::timeout(PUBLISH_DEADLINE, client.publish(reply_to, body.into())).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            tracing::warn!("control interface: a reply was not sent (NATS unreachable)");
                         }
                     }
                 }
@@ -119,7 +123,8 @@ pub async fn serve(
             time: chrono::Utc::now(),
         };
         publish_event(&client, &state, &stopped).await;
-        let _ = client.flush().await;
+        // A server that is gone must not hold up the host's shutdown.
+        let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
     });
     Ok(task)
 }
@@ -230,8 +235,10 @@ async fn publish_event(client: &async_nats::Client, state: &HostState, event: &L
     let general = format!("wasmbus.evt.{}", state.lattice);
     let named = format!("{general}.{}", event.name);
     for subject in [general, named] {
-        if let Err(e) = client.publish(subject, body.clone()).await {
-            tracing::warn!("event {} not published: {e}", event.name);
+        let sent =
+            tokio::time::timeout(PUBLISH_DEADLINE, client.publish(subject, body.clone())).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::debug!("event {} not published (NATS unreachable)", event.name);
         }
     }
 }
