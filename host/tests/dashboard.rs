@@ -108,6 +108,55 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     )
     .await;
 
+    // Delete chatlog's key-value link: writes fail; put it back from the form: they work again.
+    page.click("#links tr[data-link=\"mcchat/chatlog wasmcloud:keyvalue\"] button")
+        .await;
+    page.wait_for(
+        "the link is gone",
+        "return document.querySelectorAll('#links > tr').length",
+        3.into(),
+    )
+    .await;
+    assert_eq!(
+        post(&base, r#"{"user_name":"op","body":"unlinked"}"#)
+            .await
+            .status(),
+        503
+    );
+    let chatlog_id = host
+        .control
+        .router
+        .actor("mcchat/chatlog")
+        .unwrap()
+        .identity()
+        .public_key
+        .clone();
+    let kv_provider = host
+        .control
+        .providers()
+        .into_iter()
+        .find(|p| p.contract == "wasmcloud:keyvalue")
+        .unwrap()
+        .id;
+    page.eval(&format!(
+        "document.getElementById('link-actor').value = '{chatlog_id}'; \
+         document.getElementById('link-provider').value = '{kv_provider}'; return true"
+    ))
+    .await;
+    page.click("#put-link button").await;
+    page.wait_for(
+        "the link is back",
+        "return document.querySelectorAll('#links > tr').length",
+        4.into(),
+    )
+    .await;
+    assert_eq!(
+        post(&base, r#"{"user_name":"op","body":"relinked"}"#)
+            .await
+            .status(),
+        201
+    );
+
     // A trap reaches the feed within a second.
     let scratch = tempfile::tempdir().unwrap();
     let trapping = std::fs::read(sign_as("http-channel", ALWAYS_TRAPS, scratch.path())).unwrap();
@@ -180,6 +229,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
         json!("trapped"),
     )
     .await;
+    page.eval("window.scrollTo(0, 0); return true").await;
     let shot = page.screenshot("dashboard.png").await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     page.close().await;
