@@ -1,7 +1,8 @@
 //! Prometheus metrics (`GET /metrics` on the dashboard's address), recorded through the `metrics`
 //! facade. One recorder per process, however many hosts it runs (the tests run several).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -25,6 +26,10 @@ const SECONDS_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
+/// How often recorded histogram samples are folded into their buckets. Until then each sample
+/// is kept, so without this a host nobody scrapes would grow by every call it makes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process's recorder (once) and returns what renders it.
@@ -35,6 +40,14 @@ pub fn install() -> &'static PrometheusHandle {
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            })
+            .expect("starting the metrics upkeep thread");
         // Another recorder already installed (by an embedding program) keeps the metrics.
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
@@ -95,8 +108,19 @@ impl OperationMetrics {
     }
 }
 
+/// Counts HTTP responses by status; the handles are made once per status.
 pub fn http_response(status: u16) {
-    metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()).increment(1);
+    static BY_STATUS: OnceLock<RwLock<HashMap<u16, metrics::Counter>>> = OnceLock::new();
+    let by_status = BY_STATUS.get_or_init(Default::default);
+    if let Some(counter) = by_status.read().expect("metrics lock").get(&status) {
+        return counter.increment(1);
+    }
+    by_status
+        .write()
+        .expect("metrics lock")
+        .entry(status)
+        .or_insert_with(|| metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()))
+        .increment(1);
 }
 
 pub fn nats_published() {
@@ -107,19 +131,50 @@ pub fn nats_dropped() {
     metrics::counter!(NATS_DROPPED).increment(1);
 }
 
-pub fn nats_received(subject: &str) {
-    metrics::counter!(NATS_RECEIVED, "subject" => subject.to_string()).increment(1);
+/// Counts messages received on one subscription (made once per subscription).
+pub fn nats_received(subscription: &str) -> metrics::Counter {
+    metrics::counter!(NATS_RECEIVED, "subject" => subscription.to_string())
 }
 
-pub fn keyvalue_call(backend: &'static str, operation: &str, ok: bool) {
-    let operation = operation.to_string();
-    metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.clone())
-        .increment(1);
-    if !ok {
-        metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation)
-            .increment(1);
-    } else if operation == "ListAdd" {
-        metrics::counter!(MESSAGES_STORED).increment(1);
+/// The key-value metrics of one backend, with handles made once per operation.
+pub struct KeyValueMetrics {
+    backend: &'static str,
+    operations: RwLock<HashMap<String, (metrics::Counter, metrics::Counter)>>,
+    stored: metrics::Counter,
+}
+
+impl KeyValueMetrics {
+    pub fn new(backend: &'static str) -> Self {
+        KeyValueMetrics {
+            backend,
+            operations: RwLock::default(),
+            stored: metrics::counter!(MESSAGES_STORED),
+        }
+    }
+
+    pub fn record(&self, operation: &str, ok: bool) {
+        let count = |(calls, errors): &(metrics::Counter, metrics::Counter)| {
+            calls.increment(1);
+            if !ok {
+                errors.increment(1);
+            }
+        };
+        if let Some(counters) = self.operations.read().expect("metrics lock").get(operation) {
+            count(counters);
+        } else {
+            let backend = self.backend;
+            let mut operations = self.operations.write().expect("metrics lock");
+            let counters = operations.entry(operation.to_string()).or_insert_with(|| {
+                (
+                    metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.to_string()),
+                    metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation.to_string()),
+                )
+            });
+            count(counters);
+        }
+        if ok && operation == "ListAdd" {
+            self.stored.increment(1);
+        }
     }
 }
 

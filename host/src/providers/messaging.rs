@@ -90,6 +90,7 @@ impl NatsMessaging {
                 .await?;
             let transport = ActorTransport::new(router, actor);
             let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+            let received = crate::telemetry::nats_received(subject);
             let (shutdown, handlers) = (shutdown.clone(), tracker.clone());
             tracker.spawn(async move {
                 let mut draining = false;
@@ -106,7 +107,7 @@ impl NatsMessaging {
                         }
                     };
                     let Some(message) = message else { break };
-                    crate::telemetry::nats_received(&message.subject);
+                    received.increment(1);
                     let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                     let sender = MessageSubscriberSender::via(transport.clone());
                     handlers.spawn(async move {

@@ -22,7 +22,7 @@ fn backend_error(backend: &str, e: impl std::fmt::Display) -> RpcError {
 /// A key-value backend with its calls counted (`/metrics`) and its health judged by its last
 /// call: a backend whose last call failed is shown as reconnecting until one succeeds.
 pub struct Metered<P> {
-    backend: &'static str,
+    metrics: crate::telemetry::KeyValueMetrics,
     inner: P,
     last_call_ok: Arc<AtomicBool>,
 }
@@ -30,7 +30,7 @@ pub struct Metered<P> {
 impl<P> Metered<P> {
     pub fn new(backend: &'static str, inner: P) -> Self {
         Metered {
-            backend,
+            metrics: crate::telemetry::KeyValueMetrics::new(backend),
             inner,
             last_call_ok: Arc::new(AtomicBool::new(true)),
         }
@@ -56,7 +56,7 @@ impl<P: MessageDispatch + Send + Sync> MessageDispatch for Metered<P> {
         // A missing key is an answer, not a fault; only errors count against the backend.
         let ok = answer.is_ok();
         self.last_call_ok.store(ok, Ordering::Relaxed);
-        crate::telemetry::keyvalue_call(self.backend, method, ok);
+        self.metrics.record(method, ok);
         answer
     }
 }
