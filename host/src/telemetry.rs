@@ -112,15 +112,20 @@ impl OperationMetrics {
 pub fn http_response(status: u16) {
     static BY_STATUS: OnceLock<RwLock<HashMap<u16, metrics::Counter>>> = OnceLock::new();
     let by_status = BY_STATUS.get_or_init(Default::default);
-    if let Some(counter) = by_status.read().expect("metrics lock").get(&status) {
-        return counter.increment(1);
-    }
-    by_status
-        .write()
+    let known = by_status
+        .read()
         .expect("metrics lock")
-        .entry(status)
-        .or_insert_with(|| metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()))
-        .increment(1);
+        .get(&status)
+        .cloned();
+    let counter = known.unwrap_or_else(|| {
+        by_status
+            .write()
+            .expect("metrics lock")
+            .entry(status)
+            .or_insert_with(|| metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()))
+            .clone()
+    });
+    counter.increment(1);
 }
 
 pub fn nats_published() {
@@ -159,19 +164,26 @@ impl KeyValueMetrics {
                 errors.increment(1);
             }
         };
-        if let Some(counters) = self.operations.read().expect("metrics lock").get(operation) {
-            count(counters);
-        } else {
+        // The read guard must be gone before the write lock is taken.
+        let known = {
+            let operations = self.operations.read().expect("metrics lock");
+            operations.get(operation).cloned()
+        };
+        let counters = known.unwrap_or_else(|| {
             let backend = self.backend;
-            let mut operations = self.operations.write().expect("metrics lock");
-            let counters = operations.entry(operation.to_string()).or_insert_with(|| {
-                (
-                    metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.to_string()),
-                    metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation.to_string()),
-                )
-            });
-            count(counters);
-        }
+            self.operations
+                .write()
+                .expect("metrics lock")
+                .entry(operation.to_string())
+                .or_insert_with(|| {
+                    (
+                        metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.to_string()),
+                        metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation.to_string()),
+                    )
+                })
+                .clone()
+        });
+        count(&counters);
         if ok && operation == "ListAdd" {
             self.stored.increment(1);
         }
