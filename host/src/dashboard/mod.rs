@@ -21,7 +21,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures::{FutureExt, Stream};
+use futures::Stream;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
@@ -168,6 +168,7 @@ async fn events(
         recent: recent.into(),
         live,
         tick,
+        sent_state: false,
     };
     let stream = futures::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
@@ -181,13 +182,15 @@ struct Feed {
     recent: VecDeque<Arc<LatticeEvent>>,
     live: broadcast::Receiver<Arc<LatticeEvent>>,
     tick: tokio::time::Interval,
+    sent_state: bool,
 }
 
 impl Feed {
     async fn next(&mut self) -> Option<Event> {
-        // The first tick is immediate: the page gets the state (and the actors' names) before
-        // the recent events that refer to them.
-        if !self.recent.is_empty() && self.tick.tick().now_or_never().is_some() {
+        // The page gets the state (and the actors' names) before the events that refer to them.
+        if !self.sent_state {
+            self.sent_state = true;
+            self.tick.reset();
             return Some(self.snapshot());
         }
         if let Some(event) = self.recent.pop_front() {
