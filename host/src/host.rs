@@ -273,7 +273,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let control = Arc::new(HostState::new(
         &config.lattice,
         &app.name,
-        &[],
         &ctl_url,
         router.clone(),
         events,

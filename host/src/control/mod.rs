@@ -91,11 +91,9 @@ pub struct HostState {
 }
 
 impl HostState {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         lattice: &str,
         app_name: &str,
-        extra_labels: &[(String, String)],
         ctl_url: &str,
         router: Arc<Router>,
         events: EventBus,
@@ -103,7 +101,7 @@ impl HostState {
         trusted_issuers: Vec<String>,
     ) -> Self {
         let key = KeyPair::new_server();
-        let mut labels = BTreeMap::from([
+        let labels = BTreeMap::from([
             ("hostcore.os".to_string(), std::env::consts::OS.to_string()),
             (
                 "hostcore.arch".to_string(),
@@ -115,7 +113,6 @@ impl HostState {
             ),
             ("mcchat.app".to_string(), app_name.to_string()),
         ]);
-        labels.extend(extra_labels.iter().cloned());
         let public_key = key.public_key();
         HostState {
             friendly_name: format!("mcchat-{}", &public_key[public_key.len() - 6..]).to_lowercase(),
