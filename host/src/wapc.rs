@@ -84,6 +84,10 @@ impl Runtime {
             .memory_reservation(MEMORY_RESERVATION)
             .memory_reservation_for_growth(0)
             .epoch_interruption(true);
+        // `perf report` names the actors' functions when MCCHAT_PERF_MAP is set.
+        if std::env::var_os("MCCHAT_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         // The ticker holds only a weak engine, so it ends once the runtime is gone.
         let weak = engine.weak();
@@ -140,11 +144,14 @@ impl ActorModule {
             guest_error: None,
             host_response: None,
             host_error: None,
+            memory: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_async_yield_and_update(1);
         let instance = self.pre.instantiate_async(&mut store).await?;
+        // Looked up once: finding an export by name on every ABI call cost more than the copy.
+        store.data_mut().memory = instance.get_memory(&mut store, "memory");
         let guest_call = instance.get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")?;
         Ok(ActorInstance { store, guest_call })
     }
@@ -208,17 +215,16 @@ struct CallState {
     guest_error: Option<String>,
     host_response: Option<Vec<u8>>,
     host_error: Option<String>,
+    /// The actor's exported linear memory, once instantiated.
+    memory: Option<Memory>,
 }
 
 fn abi_len(len: usize) -> Result<i32> {
     i32::try_from(len).map_err(|_| format_err!("{len} bytes do not fit the 32-bit waPC ABI"))
 }
 
-fn memory(caller: &mut Caller<'_, CallState>) -> Result<Memory> {
-    caller
-        .get_export("memory")
-        .and_then(|export| export.into_memory())
-        .context("the actor exports no memory")
+fn memory(caller: &Caller<'_, CallState>) -> Result<Memory> {
+    caller.data().memory.context("the actor exports no memory")
 }
 
 fn read(caller: &mut Caller<'_, CallState>, ptr: i32, len: i32) -> Result<Vec<u8>> {
@@ -236,6 +242,24 @@ fn write(caller: &mut Caller<'_, CallState>, ptr: i32, bytes: &[u8]) -> Result<(
     memory
         .write(caller, ptr as u32 as usize, bytes)
         .context("the actor passed a range outside its memory")
+}
+
+/// Copies bytes the call state holds into guest memory without cloning them first. They stay
+/// in the state: a guest may ask for them again.
+fn write_from_state(
+    caller: &mut Caller<'_, CallState>,
+    ptr: i32,
+    bytes: impl FnOnce(&CallState) -> &[u8],
+) -> Result<()> {
+    let memory = memory(caller)?;
+    let (guest, state) = memory.data_and_store_mut(caller);
+    let bytes = bytes(state);
+    let start = ptr as u32 as usize;
+    guest
+        .get_mut(start..start.checked_add(bytes.len()).context("pointer overflow")?)
+        .context("the actor passed a range outside its memory")?
+        .copy_from_slice(bytes);
+    Ok(())
 }
 
 fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
@@ -321,8 +345,9 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
         NS,
         "__host_response",
         |mut caller: Caller<'_, CallState>, ptr: i32| {
-            let response = caller.data().host_response.clone().unwrap_or_default();
-            write(&mut caller, ptr, &response)
+            write_from_state(&mut caller, ptr, |state| {
+                state.host_response.as_deref().unwrap_or_default()
+            })
         },
     )?;
     linker.func_wrap(
@@ -340,8 +365,9 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
         NS,
         "__host_error",
         |mut caller: Caller<'_, CallState>, ptr: i32| {
-            let error = caller.data().host_error.clone().unwrap_or_default();
-            write(&mut caller, ptr, error.as_bytes())
+            write_from_state(&mut caller, ptr, |state| {
+                state.host_error.as_deref().unwrap_or_default().as_bytes()
+            })
         },
     )?;
     linker.func_wrap(
