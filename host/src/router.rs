@@ -48,7 +48,9 @@ pub struct Router {
     actors: HashMap<String, Arc<ActorPool>>,
     /// Call alias to public key.
     aliases: HashMap<String, String>,
-    links: RwLock<HashMap<LinkKey, ProviderHandle>>,
+    /// Each actor's links, by actor public key: an actor has a handful, so a scan finds one
+    /// without building an owned key per call.
+    links: RwLock<HashMap<String, Vec<(LinkKey, ProviderHandle)>>>,
     numbergen: ProviderHandle,
     logging: ProviderHandle,
 }
@@ -109,6 +111,14 @@ impl Router {
         let pool = self
             .actor(target)
             .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
+        Self::call_pool(pool, operation, payload).await
+    }
+
+    async fn call_pool(
+        pool: &ActorPool,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, ActorCallError> {
         let answer = pool.call(operation, payload).await;
         if answer.is_ok() && operation == FAN_OUT_OPERATION {
             crate::telemetry::fanned_out();
@@ -117,15 +127,32 @@ impl Router {
     }
 
     pub fn link(&self, key: LinkKey, provider: ProviderHandle) {
-        self.links
-            .write()
-            .expect("links lock")
-            .insert(key, provider);
+        let mut links = self.links.write().expect("links lock");
+        let actor_links = links.entry(key.actor.clone()).or_default();
+        match actor_links.iter_mut().find(|(known, _)| *known == key) {
+            Some((_, existing)) => *existing = provider,
+            None => actor_links.push((key, provider)),
+        }
     }
 
     /// Removes a link; the actor's calls to that contract are refused from now on.
     pub fn unlink(&self, key: &LinkKey) -> Option<ProviderHandle> {
-        self.links.write().expect("links lock").remove(key)
+        let mut links = self.links.write().expect("links lock");
+        let actor_links = links.get_mut(&key.actor)?;
+        let position = actor_links.iter().position(|(known, _)| known == key)?;
+        Some(actor_links.remove(position).1)
+    }
+
+    fn linked_provider(
+        &self,
+        actor: &str,
+        contract: &str,
+        link_name: &str,
+    ) -> Option<ProviderHandle> {
+        let links = self.links.read().expect("links lock");
+        links.get(actor)?.iter().find_map(|(key, provider)| {
+            (key.contract == contract && key.link_name == link_name).then(|| provider.clone())
+        })
     }
 
     /// Drops every link, ending the provider ↔ router references at shutdown.
@@ -150,24 +177,14 @@ impl Router {
         let provider = match contract {
             NUMBERGEN => self.numbergen.clone(),
             LOGGING => self.logging.clone(),
-            _ => {
-                let key = LinkKey {
-                    actor: caller.public_key.clone(),
-                    contract: contract.to_string(),
-                    link_name: link_name.to_string(),
-                };
-                self.links
-                    .read()
-                    .expect("links lock")
-                    .get(&key)
-                    .cloned()
-                    .ok_or_else(|| {
-                        format!(
-                            "{} has no link to {contract} (link name {link_name})",
-                            caller.label()
-                        )
-                    })?
-            }
+            _ => self
+                .linked_provider(&caller.public_key, contract, link_name)
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no link to {contract} (link name {link_name})",
+                        caller.label()
+                    )
+                })?,
         };
         // Providers get the method without its service prefix, as wasmbus receivers expect.
         let method = operation
@@ -184,6 +201,10 @@ impl Router {
                 arg: Cow::Owned(payload),
             },
         );
+        // The built-ins answer at once, in this task: a timer for them would only cost.
+        if matches!(contract, NUMBERGEN | LOGGING) {
+            return call.await.map_err(|e| format!("{contract} {operation}: {e}"));
+        }
         // A messaging request waits as long as the actor asked (the provider enforces it).
         let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
             crate::pool::CALL_TIMEOUT
@@ -209,9 +230,8 @@ impl HostCalls for Router {
         operation: String,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        if self.actor(&namespace).is_some() {
-            return self
-                .call_actor(&namespace, &operation, &payload)
+        if let Some(pool) = self.actor(&namespace) {
+            return Self::call_pool(pool, &operation, &payload)
                 .await
                 .map_err(|e| e.to_string());
         }
