@@ -11,7 +11,8 @@ pub const LOGGING: &str = "wasmcloud:builtin:logging";
 
 pub struct NumberGenProvider;
 
-/// 32 random bits from the OS generator behind v4 UUIDs.
+/// 32 random bits from the generator behind v4 UUIDs (`rand`'s thread-local CSPRNG, seeded by
+/// the OS).
 fn random_u32() -> u32 {
     uuid::Uuid::new_v4().as_u128() as u32
 }
