@@ -203,7 +203,9 @@ impl Router {
         );
         // The built-ins answer at once, in this task: a timer for them would only cost.
         if matches!(contract, NUMBERGEN | LOGGING) {
-            return call.await.map_err(|e| format!("{contract} {operation}: {e}"));
+            return call
+                .await
+                .map_err(|e| format!("{contract} {operation}: {e}"));
         }
         // A messaging request waits as long as the actor asked (the provider enforces it).
         let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
