@@ -33,7 +33,7 @@ impl HostCalls for InstantStore {
 }
 
 fn chatlog_instance(rt: &tokio::runtime::Runtime, host: &Arc<dyn HostCalls>) -> ActorInstance {
-    let path = mcchat_host_build_dir().join("chatlog_s.wasm");
+    let path = xtask::build_dir().join("chatlog_s.wasm");
     let wasm = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", path.display()));
     let identity = claims::verify(&wasm, &[]).expect("a signed actor");
@@ -41,12 +41,6 @@ fn chatlog_instance(rt: &tokio::runtime::Runtime, host: &Arc<dyn HostCalls>) -> 
     let weak: Weak<dyn HostCalls> = Arc::downgrade(host);
     rt.block_on(module.instantiate(Arc::new(identity), weak))
         .unwrap()
-}
-
-fn mcchat_host_build_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("build")
 }
 
 fn bench_invoke(c: &mut Criterion) {

@@ -111,21 +111,31 @@ impl OperationMetrics {
 /// Counts HTTP responses by status; the handles are made once per status.
 pub fn http_response(status: u16) {
     static BY_STATUS: OnceLock<RwLock<HashMap<u16, metrics::Counter>>> = OnceLock::new();
-    let by_status = BY_STATUS.get_or_init(Default::default);
-    let known = by_status
-        .read()
-        .expect("metrics lock")
-        .get(&status)
-        .cloned();
-    let counter = known.unwrap_or_else(|| {
-        by_status
+    let counter = cached(
+        BY_STATUS.get_or_init(Default::default),
+        &status,
+        || metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()),
+    );
+    counter.increment(1);
+}
+
+/// The handle cached under `key`, made by `make` the first time. The read guard is gone before
+/// the write lock is taken (holding both deadlocks).
+fn cached<K, Q, V>(handles: &RwLock<HashMap<K, V>>, key: &Q, make: impl FnOnce() -> V) -> V
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
+    V: Clone,
+{
+    let known = handles.read().expect("metrics lock").get(key).cloned();
+    known.unwrap_or_else(|| {
+        handles
             .write()
             .expect("metrics lock")
-            .entry(status)
-            .or_insert_with(|| metrics::counter!(HTTP_RESPONSES, "status" => status.to_string()))
+            .entry(key.to_owned())
+            .or_insert_with(make)
             .clone()
-    });
-    counter.increment(1);
+    })
 }
 
 /// A counter without labels, looked up once: these are counted per message.
@@ -172,24 +182,12 @@ impl KeyValueMetrics {
                 errors.increment(1);
             }
         };
-        // The read guard must be gone before the write lock is taken.
-        let known = {
-            let operations = self.operations.read().expect("metrics lock");
-            operations.get(operation).cloned()
-        };
-        let counters = known.unwrap_or_else(|| {
-            let backend = self.backend;
-            self.operations
-                .write()
-                .expect("metrics lock")
-                .entry(operation.to_string())
-                .or_insert_with(|| {
-                    (
-                        metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.to_string()),
-                        metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation.to_string()),
-                    )
-                })
-                .clone()
+        let backend = self.backend;
+        let counters = cached(&self.operations, operation, || {
+            (
+                metrics::counter!(KEYVALUE_CALLS, "backend" => backend, "operation" => operation.to_string()),
+                metrics::counter!(KEYVALUE_ERRORS, "backend" => backend, "operation" => operation.to_string()),
+            )
         });
         count(&counters);
         if ok && operation == "ListAdd" {
