@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, shutdown, HostConfig};
 
-mod malloc_arenas;
+mod allocator;
 
 #[derive(Parser)]
 #[command(name = "mcchat", version, about = "The mcchat local host")]
@@ -38,7 +38,6 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    malloc_arenas::limit();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
