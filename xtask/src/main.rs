@@ -70,17 +70,21 @@ enum Task {
     },
 }
 
+/// The host's allocator (jemalloc) is built from C sources with `make`.
+const HOST_BUILD_TOOL: (&str, &str) = ("make", "make");
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Up { host_args } => {
             build_actors()?;
-            toolchain::ensure_programs(&[("nats-server", "nats-server")])?;
+            toolchain::ensure_programs(&[("nats-server", "nats-server"), HOST_BUILD_TOOL])?;
             up::run(&host_args)
         }
         Task::Build => build_actors(),
         Task::Test { cargo_test_args } => {
             build_actors()?;
             toolchain::ensure_programs(&[
+                HOST_BUILD_TOOL,
                 ("nats-server", "nats-server"),
                 ("redis-server", "redis-server"),
                 // The chat page's tests drive Debian's Chromium over WebDriver.
@@ -98,6 +102,7 @@ fn main() -> Result<()> {
         Task::Bench { smoke, load_args } => {
             build_actors()?;
             toolchain::ensure_programs(&[
+                HOST_BUILD_TOOL,
                 ("wrk", "wrk"),
                 ("nats-server", "nats-server"),
                 ("redis-server", "redis-server"),
