@@ -5,7 +5,7 @@
 mod links;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
@@ -18,6 +18,7 @@ use crate::control::events::EventBus;
 use crate::control::{mask, HostState, DEFAULT_LATTICE};
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
+use crate::precompile;
 use crate::providers::messaging::NatsMessaging;
 use crate::providers::websocket::{self, WebSocketMessaging};
 use crate::providers::{messaging_implementation, MessagingImpl, MESSAGING};
@@ -86,6 +87,10 @@ pub struct HostConfig {
     /// TOKEN`. Without a token they are open to whoever reaches the dashboard's address.
     #[arg(long, env = "MCCHAT_DASHBOARD_TOKEN", hide_env_values = true)]
     pub dashboard_token: Option<String>,
+    /// A program whose `compile-actors` subcommand compiles actors into the cache (the `mcchat`
+    /// binary itself): the host then never maps the compiler. Without one, it compiles them.
+    #[arg(skip)]
+    pub compiler: Option<PathBuf>,
 }
 
 impl HostConfig {
@@ -105,6 +110,7 @@ impl HostConfig {
             ctl_nats_url: None,
             dashboard_addr: DashboardAddr(None),
             dashboard_token: None,
+            compiler: None,
         }
     }
 }
@@ -183,15 +189,22 @@ impl RunningHost {
     }
 }
 
+/// Where actors are compiled: by the runtime, from its cache when a compiler process filled it.
+struct Compile<'a> {
+    runtime: &'a Runtime,
+    cache_dir: &'a Path,
+    compiler: Option<&'a Path>,
+}
+
 /// Loads every actor the manifest names, from files or registries; any that fails
 /// verification stops the start.
 async fn load_actors(
-    runtime: &Runtime,
+    compile: &Compile<'_>,
     decls: &[ActorDecl],
     trusted_issuers: &[String],
     pull_policy: &PullPolicy,
 ) -> Result<Vec<LoadedActor>> {
-    let mut actors = Vec::with_capacity(decls.len());
+    let mut verified = Vec::with_capacity(decls.len());
     for decl in decls {
         let wasm =
             match &decl.image {
@@ -208,7 +221,18 @@ async fn load_actors(
             };
         let identity = claims::verify(&wasm, trusted_issuers)
             .map_err(|e| anyhow!("refusing actor {} ({}): {e}", decl.name, decl.image))?;
-        let module = runtime
+        verified.push((decl, wasm, identity));
+    }
+    if let Some(compiler) = compile.compiler {
+        let modules: Vec<&[u8]> = verified.iter().map(|(_, wasm, _)| &wasm[..]).collect();
+        if let Err(e) = precompile::in_child(compiler, compile.cache_dir, &modules) {
+            tracing::warn!("compiling the actors in this process instead: {e:#}");
+        }
+    }
+    let mut actors = Vec::with_capacity(verified.len());
+    for (decl, wasm, identity) in verified {
+        let module = compile
+            .runtime
             .compile(&wasm)
             .with_context(|| format!("loading actor {}", decl.name))?;
         let image_ref = match &decl.image {
@@ -233,7 +257,8 @@ async fn load_actors(
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
     crate::telemetry::install();
     let app = manifest::load(&config.manifest)?;
-    let runtime = Runtime::with_compile_cache(&config.data_dir.join("compiled"))?;
+    let cache_dir = config.data_dir.join("compiled");
+    let runtime = Runtime::with_compile_cache(&cache_dir)?;
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());
     let pull_policy = PullPolicy {
@@ -245,7 +270,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         ),
         data_dir: config.data_dir.clone(),
     };
-    let actors = load_actors(&runtime, &app.actors, &trusted_issuers, &pull_policy).await?;
+    let compile = Compile {
+        runtime: &runtime,
+        cache_dir: &cache_dir,
+        compiler: config.compiler.as_deref(),
+    };
+    let actors = load_actors(&compile, &app.actors, &trusted_issuers, &pull_policy).await?;
     let public_keys: Vec<String> = actors
         .iter()
         .map(|actor| actor.identity.public_key.clone())

@@ -9,6 +9,7 @@ pub mod host;
 pub mod manifest;
 pub mod nats_cli;
 pub mod pool;
+pub mod precompile;
 pub mod providers;
 pub mod registry;
 pub mod router;

@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, shutdown, HostConfig};
+use std::path::PathBuf;
+
+use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, precompile, shutdown, HostConfig};
 
 mod allocator;
 
@@ -35,6 +37,9 @@ enum Command {
         #[arg(long, default_value = DEFAULT_NATS_URL)]
         nats_url: String,
     },
+    /// Compile the actors on stdin into the cache (what `up` runs as a child process).
+    #[command(name = precompile::SUBCOMMAND, hide = true)]
+    CompileActors { cache_dir: PathBuf },
 }
 
 fn main() -> Result<()> {
@@ -53,7 +58,8 @@ async fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Up(config) => {
+        Command::Up(mut config) => {
+            config.compiler = std::env::current_exe().ok();
             let host = mcchat_host::start(config).await?;
             println!("mcchat host running {}:", host.app_name);
             for line in &host.started {
@@ -79,5 +85,8 @@ async fn run() -> Result<()> {
             reply,
             nats_url,
         } => nats_cli::publish(&nats_url, &subject, &body, reply).await,
+        Command::CompileActors { cache_dir } => {
+            precompile::serve(&cache_dir, std::io::stdin().lock())
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+use mcchat_host::precompile;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,4 +122,42 @@ async fn a_second_start_runs_the_actors_compiled_by_the_first() {
         first,
         "the cache was compiled again"
     );
+}
+
+/// The `mcchat` binary, whose `compile-actors` subcommand compiles for `mcchat up`.
+fn mcchat_binary() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_mcchat"))
+}
+
+#[test]
+fn a_child_process_compiles_actors_into_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let chatlog = std::fs::read(workspace_root().join("build/chatlog_s.wasm")).unwrap();
+    precompile::in_child(mcchat_binary(), cache.path(), &[&chatlog]).unwrap();
+    assert_eq!(
+        modules_with_times(cache.path()).len(),
+        1,
+        "the child cached nothing"
+    );
+}
+
+#[test]
+fn a_module_the_child_cannot_compile_is_reported() {
+    let cache = tempfile::tempdir().unwrap();
+    let error = precompile::in_child(mcchat_binary(), cache.path(), &[b"not wasm"])
+        .expect_err("garbage compiled");
+    let error = format!("{error:#}");
+    assert!(error.contains("compile-actors failed"), "{error}");
+    assert!(modules_with_times(cache.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_whose_compiler_cannot_run_compiles_the_actors_itself() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let mut config = config(&nats, None, data.path());
+    config.compiler = Some(data.path().join("no-such-compiler"));
+    let (host, base) = start(config).await;
+    let response = post(&base, r#"{"user_name":"ada","body":"compiled here"}"#).await;
+    assert_eq!(response.status(), 201);
+    host.shutdown().await;
 }
