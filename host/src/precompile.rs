@@ -37,7 +37,7 @@ pub fn in_child(program: &Path, cache_dir: &Path, modules: &[&[u8]]) -> Result<(
     });
     drop(stdin);
     let output = child.wait_with_output()?;
-    written?;
+    // A child that stopped at a bad module closed its stdin: its reason is the one to report.
     if !output.status.success() {
         bail!(
             "{} {SUBCOMMAND} failed ({}): {}",
@@ -46,7 +46,7 @@ pub fn in_child(program: &Path, cache_dir: &Path, modules: &[&[u8]]) -> Result<(
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(())
+    written
 }
 
 /// The child's side: compiles every module on `input` into the cache at `cache_dir`.

@@ -144,7 +144,9 @@ fn a_child_process_compiles_actors_into_the_cache() {
 #[test]
 fn a_module_the_child_cannot_compile_is_reported() {
     let cache = tempfile::tempdir().unwrap();
-    let error = precompile::in_child(mcchat_binary(), cache.path(), &[b"not wasm"])
+    // A real actor after the bad one: the child stops reading at the first, mid-stream.
+    let chatlog = std::fs::read(workspace_root().join("build/chatlog_s.wasm")).unwrap();
+    let error = precompile::in_child(mcchat_binary(), cache.path(), &[b"not wasm", &chatlog])
         .expect_err("garbage compiled");
     let error = format!("{error:#}");
     assert!(error.contains("compile-actors failed"), "{error}");
