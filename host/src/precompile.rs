@@ -1,6 +1,6 @@
 //! Compiling the actors in a child process. Cranelift is most of the binary's code and needs
 //! megabytes of working memory; compiled in the host, both stay resident for as long as it runs
-//! (about 12 MB under load). The child (`mcchat compile-actors`) fills the compile cache and
+//! (about 15 MB under load). The child (`mcchat compile-actors`) fills the compile cache and
 //! exits, and the host loads the compiled actors from the cache without touching the compiler.
 //!
 //! The modules travel on the child's stdin, each a little-endian `u32` length and its bytes, so
