@@ -36,6 +36,17 @@ pub enum ActorCallError {
     Failed(String),
 }
 
+/// What bounds how long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// A call from a provider or the control interface: `CALL_TIMEOUT` from its start.
+    Own,
+    /// A call one actor makes to another, inside its own call. The caller started earlier
+    /// with the same timeout, so its deadline always comes first and drops this call (and
+    /// its instance) with it: a timer of this call's own could never fire.
+    Callers,
+}
+
 /// How many instances may run at once.
 #[derive(Clone)]
 enum Scale {
@@ -245,7 +256,12 @@ impl ActorPool {
     }
 
     /// Calls an operation on an idle (or new) instance. Errors are messages for the caller.
-    pub async fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ActorCallError> {
+    pub async fn call(
+        &self,
+        operation: &str,
+        payload: &[u8],
+        deadline: Deadline,
+    ) -> Result<Vec<u8>, ActorCallError> {
         let started = Instant::now();
         let generation = self.generation();
         let label = generation.identity.label();
@@ -271,7 +287,9 @@ impl ActorPool {
                 }
             }
         };
-        let (outcome, result) = self.call_on_instance(&generation, operation, payload).await;
+        let (outcome, result) = self
+            .call_on_instance(&generation, operation, payload, deadline)
+            .await;
         self.stats.record(operation, outcome, started.elapsed());
         result
     }
@@ -281,6 +299,7 @@ impl ActorPool {
         generation: &Arc<Generation>,
         operation: &str,
         payload: &[u8],
+        deadline: Deadline,
     ) -> (Outcome, Result<Vec<u8>, ActorCallError>) {
         let label = generation.identity.label();
         let idle = self.idle.lock().expect("pool lock").pop();
@@ -309,7 +328,12 @@ impl ActorPool {
                 }
             },
         };
-        match tokio::time::timeout(CALL_TIMEOUT, pooled.instance.call(operation, payload)).await {
+        let call = pooled.instance.call(operation, payload);
+        let answer = match deadline {
+            Deadline::Own => tokio::time::timeout(CALL_TIMEOUT, call).await,
+            Deadline::Callers => Ok(call.await),
+        };
+        match answer {
             Ok(Ok(response)) => {
                 self.release(pooled);
                 (Outcome::Ok, Ok(response))

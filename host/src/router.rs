@@ -13,7 +13,7 @@ use wasmbus_rpc::error::RpcError;
 
 use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
-use crate::pool::{ActorCallError, ActorPool};
+use crate::pool::{ActorCallError, ActorPool, Deadline};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::wapc::{ActorModule, HostCalls};
 
@@ -111,15 +111,16 @@ impl Router {
         let pool = self
             .actor(target)
             .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
-        Self::call_pool(pool, operation, payload).await
+        Self::call_pool(pool, operation, payload, Deadline::Own).await
     }
 
     async fn call_pool(
         pool: &ActorPool,
         operation: &str,
         payload: &[u8],
+        deadline: Deadline,
     ) -> Result<Vec<u8>, ActorCallError> {
-        let answer = pool.call(operation, payload).await;
+        let answer = pool.call(operation, payload, deadline).await;
         if answer.is_ok() && operation == FAN_OUT_OPERATION {
             crate::telemetry::fanned_out();
         }
@@ -233,7 +234,7 @@ impl HostCalls for Router {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         if let Some(pool) = self.actor(&namespace) {
-            return Self::call_pool(pool, &operation, &payload)
+            return Self::call_pool(pool, &operation, &payload, Deadline::Callers)
                 .await
                 .map_err(|e| e.to_string());
         }
