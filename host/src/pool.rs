@@ -39,7 +39,8 @@ pub enum ActorCallError {
 /// What bounds how long a call may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
-    /// A call from a provider or the control interface: `CALL_TIMEOUT` from its start.
+    /// A call from a provider (an HTTP request, a NATS or WebSocket message): `CALL_TIMEOUT`
+    /// from its start.
     Own,
     /// A call one actor makes to another, inside its own call. The caller started earlier
     /// with the same timeout, so its deadline always comes first and drops this call (and
