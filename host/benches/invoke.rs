@@ -55,7 +55,7 @@ fn bench_invoke(c: &mut Criterion) {
     let health = [0x80u8];
     c.bench_function("invoke/health_request", |b| {
         b.iter(|| {
-            rt.block_on(instance.call("Actor.HealthRequest", &health))
+            rt.block_on(instance.call("Actor.HealthRequest", health.to_vec()))
                 .unwrap()
         })
     });
@@ -69,7 +69,7 @@ fn bench_invoke(c: &mut Criterion) {
     .unwrap();
     c.bench_function("invoke/write_message_with_one_host_call", |b| {
         b.iter(|| {
-            rt.block_on(instance.call("Chatlog.WriteMessage", &message))
+            rt.block_on(instance.call("Chatlog.WriteMessage", message.clone()))
                 .unwrap()
         })
     });

@@ -260,7 +260,7 @@ impl ActorPool {
     pub async fn call(
         &self,
         operation: &str,
-        payload: &[u8],
+        payload: Vec<u8>,
         deadline: Deadline,
     ) -> Result<Vec<u8>, ActorCallError> {
         let started = Instant::now();
@@ -299,7 +299,7 @@ impl ActorPool {
         &self,
         generation: &Arc<Generation>,
         operation: &str,
-        payload: &[u8],
+        payload: Vec<u8>,
         deadline: Deadline,
     ) -> (Outcome, Result<Vec<u8>, ActorCallError>) {
         let label = generation.identity.label();

@@ -3,7 +3,6 @@
 //! A call to a contract the caller's claims do not list is denied here, before anything runs.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -43,14 +42,20 @@ pub struct LoadedActor {
     pub image_ref: String,
 }
 
+/// An actor the router delivers to, by call alias or public key.
+struct RoutedActor {
+    public_key: String,
+    call_alias: Option<String>,
+    pool: Arc<ActorPool>,
+}
+
 pub struct Router {
-    /// Actor pools by public key.
-    actors: HashMap<String, Arc<ActorPool>>,
-    /// Call alias to public key.
-    aliases: HashMap<String, String>,
-    /// Each actor's links, by actor public key: an actor has a handful, so a scan finds one
-    /// without building an owned key per call.
-    links: RwLock<HashMap<String, Vec<(LinkKey, ProviderHandle)>>>,
+    /// A host runs a handful of actors: a scan finds one without hashing the name on each of a
+    /// message's host calls.
+    actors: Vec<RoutedActor>,
+    /// Every link: a host has a handful, so a scan finds one without building an owned key or
+    /// hashing one per call.
+    links: RwLock<Vec<(LinkKey, ProviderHandle)>>,
     numbergen: ProviderHandle,
     logging: ProviderHandle,
 }
@@ -60,27 +65,26 @@ impl Router {
     pub fn new(actors: Vec<LoadedActor>, events: EventBus) -> Arc<Router> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let host: Weak<dyn HostCalls> = router.clone();
-            let mut pools = HashMap::new();
-            let mut aliases = HashMap::new();
+            let mut routed: Vec<RoutedActor> = Vec::new();
             for actor in actors {
                 let identity = actor.identity;
-                if let Some(alias) = &identity.call_alias {
-                    aliases.insert(alias.clone(), identity.public_key.clone());
-                }
-                let key = identity.public_key.clone();
-                let pool = ActorPool::new(
-                    identity,
-                    actor.module,
-                    host.clone(),
-                    events.clone(),
-                    actor.image_ref,
-                );
-                pools.insert(key, Arc::new(pool));
+                // One pool per actor: a key listed twice keeps the last, as a map would.
+                routed.retain(|known| known.public_key != identity.public_key);
+                routed.push(RoutedActor {
+                    public_key: identity.public_key.clone(),
+                    call_alias: identity.call_alias.clone(),
+                    pool: Arc::new(ActorPool::new(
+                        identity,
+                        actor.module,
+                        host.clone(),
+                        events.clone(),
+                        actor.image_ref,
+                    )),
+                });
             }
             Router {
-                actors: pools,
-                aliases,
-                links: RwLock::new(HashMap::new()),
+                actors: routed,
+                links: RwLock::new(Vec::new()),
                 numbergen: Arc::new(NumberGenProvider),
                 logging: Arc::new(LoggingProvider),
             }
@@ -89,35 +93,39 @@ impl Router {
 
     /// The actor a call alias or public key names.
     pub fn actor(&self, target: &str) -> Option<&Arc<ActorPool>> {
-        let key = self
-            .aliases
-            .get(target)
-            .map(String::as_str)
-            .unwrap_or(target);
-        self.actors.get(key)
+        let by_alias = || {
+            self.actors
+                .iter()
+                .find(|actor| actor.call_alias.as_deref() == Some(target))
+        };
+        by_alias()
+            .or_else(|| self.actors.iter().find(|actor| actor.public_key == target))
+            .map(|actor| &actor.pool)
     }
 
     /// Every actor, by public key.
     pub fn actors(&self) -> impl Iterator<Item = (&String, &Arc<ActorPool>)> {
-        self.actors.iter()
+        self.actors
+            .iter()
+            .map(|actor| (&actor.public_key, &actor.pool))
     }
 
     pub async fn call_actor(
         &self,
         target: &str,
         operation: &str,
-        payload: &[u8],
+        payload: impl Into<Vec<u8>>,
     ) -> Result<Vec<u8>, ActorCallError> {
         let pool = self
             .actor(target)
             .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
-        Self::call_pool(pool, operation, payload, Deadline::Own).await
+        Self::call_pool(pool, operation, payload.into(), Deadline::Own).await
     }
 
     async fn call_pool(
         pool: &ActorPool,
         operation: &str,
-        payload: &[u8],
+        payload: Vec<u8>,
         deadline: Deadline,
     ) -> Result<Vec<u8>, ActorCallError> {
         let answer = pool.call(operation, payload, deadline).await;
@@ -129,19 +137,17 @@ impl Router {
 
     pub fn link(&self, key: LinkKey, provider: ProviderHandle) {
         let mut links = self.links.write().expect("links lock");
-        let actor_links = links.entry(key.actor.clone()).or_default();
-        match actor_links.iter_mut().find(|(known, _)| *known == key) {
+        match links.iter_mut().find(|(known, _)| *known == key) {
             Some((_, existing)) => *existing = provider,
-            None => actor_links.push((key, provider)),
+            None => links.push((key, provider)),
         }
     }
 
     /// Removes a link; the actor's calls to that contract are refused from now on.
     pub fn unlink(&self, key: &LinkKey) -> Option<ProviderHandle> {
         let mut links = self.links.write().expect("links lock");
-        let actor_links = links.get_mut(&key.actor)?;
-        let position = actor_links.iter().position(|(known, _)| known == key)?;
-        Some(actor_links.remove(position).1)
+        let position = links.iter().position(|(known, _)| known == key)?;
+        Some(links.remove(position).1)
     }
 
     fn linked_provider(
@@ -151,8 +157,9 @@ impl Router {
         link_name: &str,
     ) -> Option<ProviderHandle> {
         let links = self.links.read().expect("links lock");
-        links.get(actor)?.iter().find_map(|(key, provider)| {
-            (key.contract == contract && key.link_name == link_name).then(|| provider.clone())
+        links.iter().find_map(|(key, provider)| {
+            (key.actor == actor && key.contract == contract && key.link_name == link_name)
+                .then(|| provider.clone())
         })
     }
 
@@ -234,7 +241,7 @@ impl HostCalls for Router {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         if let Some(pool) = self.actor(&namespace) {
-            return Self::call_pool(pool, &operation, &payload, Deadline::Callers)
+            return Self::call_pool(pool, &operation, payload, Deadline::Callers)
                 .await
                 .map_err(|e| e.to_string());
         }
@@ -278,7 +285,7 @@ impl Transport for ActorTransport {
             .upgrade()
             .ok_or_else(|| RpcError::HostError("the host is shutting down".into()))?;
         router
-            .call_actor(&self.target, req.method, &req.arg)
+            .call_actor(&self.target, req.method, req.arg)
             .await
             .map_err(|e| match e {
                 ActorCallError::TimedOut(e) => RpcError::Timeout(e),

@@ -182,14 +182,15 @@ pub struct ActorInstance {
 }
 
 impl ActorInstance {
-    /// Invokes an operation (such as `HttpServer.HandleRequest`) with a msgpack payload.
-    pub async fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
+    /// Invokes an operation (such as `HttpServer.HandleRequest`) with a msgpack payload. The
+    /// payload is taken, not copied: the guest asks for it once, by `__guest_request`.
+    pub async fn call(&mut self, operation: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let (op_len, msg_len) = (
             abi_len(operation.len()).map_err(CallError::trap)?,
             abi_len(payload.len()).map_err(CallError::trap)?,
         );
         let state = self.store.data_mut();
-        state.guest_request = Some((operation.as_bytes().to_vec(), payload.to_vec()));
+        state.guest_request = Some((operation.as_bytes().to_vec(), payload));
         state.guest_response = None;
         state.guest_error = None;
         let succeeded = self

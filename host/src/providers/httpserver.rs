@@ -156,7 +156,7 @@ async fn respond(forward: Forward, request: Request) -> Response {
     let Ok(permit) = forward.in_flight.clone().acquire_owned().await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "the host is shutting down");
     };
-    let mut header: HashMap<String, Vec<String>> = HashMap::new();
+    let mut header: HashMap<String, Vec<String>> = HashMap::with_capacity(parts.headers.keys_len());
     for (name, value) in &parts.headers {
         header
             .entry(name.to_string())
