@@ -28,6 +28,10 @@ const MAX_INSTANCE_MEMORY: usize = 64 << 20;
 /// flight, plus 64 idle per actor), leaving room for WebSocket sessions. Unused slots are
 /// address space only.
 const INSTANCE_SLOTS: u32 = 2_048;
+/// Overrides `INSTANCE_SLOTS`. valgrind cannot reserve the address space of 2,048 slots (nor of
+/// 32), so counting instructions with callgrind takes a handful: 8 work (BENCHMARKS.md). The
+/// compiled code is the same.
+const INSTANCE_SLOTS_VAR: &str = "MCCHAT_INSTANCE_SLOTS";
 /// Address space reserved per linear memory: all of a 32-bit memory's 4 GiB, so Cranelift
 /// leaves out the bounds check on every load and store (the guard pages catch a stray access).
 /// With a smaller reservation each access was checked, and a guest call cost 10-15% more.
@@ -75,12 +79,18 @@ impl Runtime {
     /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
     /// on every core) for each new instance and every async call.
     fn build(mut config: Config) -> anyhow::Result<Self> {
+        let slots = match std::env::var(INSTANCE_SLOTS_VAR) {
+            Ok(value) => value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{INSTANCE_SLOTS_VAR}={value}: {e}"))?,
+            Err(_) => INSTANCE_SLOTS,
+        };
         let mut pooling = PoolingAllocationConfig::new();
         pooling
-            .total_core_instances(INSTANCE_SLOTS)
-            .total_memories(INSTANCE_SLOTS)
-            .total_tables(INSTANCE_SLOTS)
-            .total_stacks(INSTANCE_SLOTS)
+            .total_core_instances(slots)
+            .total_memories(slots)
+            .total_tables(slots)
+            .total_stacks(slots)
             .max_memory_size(MAX_INSTANCE_MEMORY);
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
