@@ -32,8 +32,12 @@ pub trait Ids {
     async fn new_id(&self) -> RpcResult<String>;
 }
 
-/// Only a JSON object will do (serde would also take an array of the fields in order).
+/// Only a JSON object will do (serde would also take an array of the fields in order). An
+/// object is read straight into the fields; anything else is read as a `Value`, for the error.
 fn parse_new_message(text: &str) -> serde_json::Result<NewMessage> {
+    if text.bytes().find(|b| !b.is_ascii_whitespace()) == Some(b'{') {
+        return serde_json::from_str(text);
+    }
     match serde_json::from_str(text)? {
         object @ serde_json::Value::Object(_) => serde_json::from_value(object),
         _ => Err(serde::de::Error::custom("not an object")),
@@ -224,10 +228,15 @@ mod tests {
 
     #[test]
     fn client_mistakes_are_400_with_a_reason() {
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 7] = [
             (b"{not json", "expected JSON"),
             (br#"{"user_name":"frank"}"#, "missing field `body`"),
             (br#"["frank","hi"]"#, "expected JSON"),
+            (br#" ["frank","hi"]"#, "not an object"),
+            (
+                br#"{"user_name":"frank","body":"a","body":"b"}"#,
+                "duplicate field `body`",
+            ),
             (
                 b"{\"user_name\":\"fr\xffank\",\"body\":\"hi\"}",
                 "not UTF-8",

@@ -61,8 +61,12 @@ pub trait Ids {
     async fn new_id(&self) -> RpcResult<String>;
 }
 
-/// Only a JSON object will do (serde would also take an array of the fields in order).
+/// Only a JSON object will do (serde would also take an array of the fields in order). An
+/// object is read straight into the fields; anything else is read as a `Value`, for the error.
 fn parse_chat_in(body: &[u8]) -> serde_json::Result<ChatIn> {
+    if body.iter().copied().find(|b| !b.is_ascii_whitespace()) == Some(b'{') {
+        return serde_json::from_slice(body);
+    }
     match serde_json::from_slice(body)? {
         object @ serde_json::Value::Object(_) => serde_json::from_value(object),
         _ => Err(serde::de::Error::custom("not an object")),
