@@ -93,12 +93,9 @@ impl Router {
 
     /// The actor a call alias or public key names.
     pub fn actor(&self, target: &str) -> Option<&Arc<ActorPool>> {
-        let by_alias = || {
-            self.actors
-                .iter()
-                .find(|actor| actor.call_alias.as_deref() == Some(target))
-        };
-        by_alias()
+        self.actors
+            .iter()
+            .find(|actor| actor.call_alias.as_deref() == Some(target))
             .or_else(|| self.actors.iter().find(|actor| actor.public_key == target))
             .map(|actor| &actor.pool)
     }
