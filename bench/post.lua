@@ -10,7 +10,11 @@ end
 
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH requests=%d non2xx=%d errors=%d\n",
-    summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
-  io.write(string.format("BENCH p50_us=%d p99_us=%d\n", latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("BENCH requests=%d non2xx=%d errors=%d duration_us=%d\n",
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, summary.duration))
+  -- Every distinct latency with its count, so rounds merge into exact percentiles.
+  for i = 1, #latency do
+    local value, count = latency(i)
+    io.write(string.format("LATENCY %d %d\n", value, count))
+  end
 end

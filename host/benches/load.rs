@@ -1,12 +1,17 @@
 //! The throughput benchmark behind `cargo xtask bench`: mcchat against the native reference
-//! (`bench/reference`), one after the other in one run, each with its own fresh nats-server and
-//! redis-server. wrk drives `POST /messages` and `GET /messages?limit=100`; NATS requests on
-//! `chat.in` come from async-nats clients here (no packaged load generator speaks NATS). Every
-//! run checks that nothing was lost: acked = stored, and every HTTP write fanned out once.
+//! (`bench/reference`) in one run. Both run side by side, each with its own fresh nats-server and
+//! redis-server, and every load is split into rounds that take turns (native first in even
+//! rounds, mcchat first in odd ones), so a machine that slows down or speeds up during the run
+//! weighs on both alike. wrk drives `POST /messages` and `GET /messages?limit=100`; NATS
+//! requests on `chat.in` come from async-nats clients here (no packaged load generator speaks
+//! NATS). Throughput is every round's requests over every round's time; percentiles come from
+//! the rounds' latencies merged. Every run checks that nothing was lost: acked = stored, and
+//! every HTTP write fanned out once.
 //!
-//! `cargo xtask bench [-- --seconds N --connections C --history N]`; `--smoke` is a few seconds
-//! with a small history. Timing is reported, never asserted.
+//! `cargo xtask bench [-- --seconds N --rounds R --connections C --history N]`; `--smoke` is a
+//! few seconds with a small history. Timing is reported, never asserted.
 
+use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +23,9 @@ use futures::StreamExt;
 
 struct Settings {
     connections: usize,
+    /// Seconds of each write load per system, over all rounds (GET gets half).
     seconds: u64,
+    rounds: u64,
     history: usize,
 }
 
@@ -27,6 +34,7 @@ impl Settings {
         let mut settings = Settings {
             connections: 64,
             seconds: 15,
+            rounds: 3,
             history: 1_000_000,
         };
         let mut args = std::env::args().skip(1);
@@ -39,9 +47,11 @@ impl Settings {
             match arg.as_str() {
                 "--connections" => settings.connections = value() as usize,
                 "--seconds" => settings.seconds = value(),
+                "--rounds" => settings.rounds = value().max(1),
                 "--history" => settings.history = value() as usize,
                 "--smoke" => {
                     settings.seconds = 2;
+                    settings.rounds = 2;
                     settings.history = 10_000;
                 }
                 // cargo bench passes --bench.
@@ -49,6 +59,11 @@ impl Settings {
             }
         }
         settings
+    }
+
+    /// Seconds of one round of a load that gets `seconds` in all (at least one).
+    fn round_seconds(&self, seconds: u64) -> u64 {
+        seconds.div_ceil(self.rounds).max(1)
     }
 }
 
@@ -67,19 +82,84 @@ impl System {
     }
 }
 
+/// One load against one system, over one round or merged over several.
 #[derive(Default, Clone)]
 struct Load {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
     ok: u64,
     failed: u64,
+    seconds: f64,
+    /// Latency in microseconds -> how many requests took it.
+    latency_us: BTreeMap<u64, u64>,
 }
 
-struct Report {
-    post: Load,
-    nats: Load,
-    get: Load,
+impl Load {
+    fn merge(&mut self, round: Load) {
+        self.ok += round.ok;
+        self.failed += round.failed;
+        self.seconds += round.seconds;
+        for (us, count) in round.latency_us {
+            *self.latency_us.entry(us).or_default() += count;
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.ok as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let total: u64 = self.latency_us.values().sum();
+        let rank = ((total as f64 * p / 100.0).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (us, count) in &self.latency_us {
+            seen += count;
+            if seen >= rank {
+                return *us as f64 / 1000.0;
+            }
+        }
+        0.0
+    }
+}
+
+/// A path's load on both systems (in `Running::start` order: native, mcchat), merged over
+/// the rounds.
+#[derive(Default)]
+struct Compared {
+    loads: [Load; 2],
+    /// mcchat's throughput over the reference's, per round.
+    round_ratios: Vec<f64>,
+}
+
+impl Compared {
+    /// Runs `rounds` rounds of `load` on both systems, taking turns.
+    async fn run<F, Fut>(rounds: u64, systems: &[Running; 2], load: F) -> Compared
+    where
+        F: Fn(&Running) -> Fut,
+        Fut: std::future::Future<Output = Load>,
+    {
+        let mut compared = Compared::default();
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            let mut this_round: [Load; 2] = Default::default();
+            for i in order {
+                this_round[i] = load(&systems[i]).await;
+            }
+            compared
+                .round_ratios
+                .push(this_round[1].per_second() / this_round[0].per_second().max(f64::EPSILON));
+            for (merged, round) in compared.loads.iter_mut().zip(this_round) {
+                merged.merge(round);
+            }
+        }
+        compared
+    }
+}
+
+/// What a system did, for the loss check.
+struct Counts {
+    /// HTTP and NATS writes acknowledged as stored.
+    acked_http: u64,
+    acked_nats: u64,
+    failed: u64,
     /// Messages stored from HTTP and from NATS, counted in the list by channel.
     stored_http: u64,
     stored_nats: u64,
@@ -87,17 +167,17 @@ struct Report {
     rss_mb: f64,
 }
 
-impl Report {
+impl Counts {
     /// Nothing acked was lost and every stored HTTP message was fanned out once. wrk does not
-    /// count the requests still in flight when it stops (at most one per connection): those
-    /// are stored without being counted as acked. The NATS driver waits for every answer.
-    fn lossless(&self, connections: usize) -> bool {
-        let http_in_flight = self.stored_http.saturating_sub(self.post.ok);
-        self.post.failed == 0
-            && self.nats.failed == 0
-            && self.stored_http >= self.post.ok
-            && http_in_flight <= connections as u64
-            && self.stored_nats == self.nats.ok
+    /// count the requests still in flight when it stops (at most one per connection, each
+    /// round): those are stored without being counted as acked. The NATS driver waits for
+    /// every answer.
+    fn lossless(&self, settings: &Settings) -> bool {
+        let http_in_flight = self.stored_http.saturating_sub(self.acked_http);
+        self.failed == 0
+            && self.stored_http >= self.acked_http
+            && http_in_flight <= settings.connections as u64 * settings.rounds
+            && self.stored_nats == self.acked_nats
             && self.fanned_out == self.stored_http
     }
 }
@@ -109,127 +189,160 @@ fn main() {
         .unwrap()
         .to_path_buf();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let native = runtime.block_on(run(System::Native, &settings, &root));
-    let mcchat = runtime.block_on(run(System::Mcchat, &settings, &root));
-    print_table(&settings, &native, &mcchat);
-    // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a plain
-    // server would, and its counts are shown for comparison.
-    if !native.lossless(settings.connections) {
-        println!("note: the native reference lost messages or real-time copies (see its counts)");
-    }
-    if !mcchat.lossless(settings.connections) {
-        eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
-        std::process::exit(1);
-    }
-    println!("mcchat lost nothing: every acked message stored, every stored HTTP message fanned out once");
+    runtime.block_on(async {
+        let systems = [
+            Running::start(System::Native, &root).await,
+            Running::start(System::Mcchat, &root).await,
+        ];
+        let (rounds, connections) = (settings.rounds, settings.connections);
+        let write_seconds = settings.round_seconds(settings.seconds);
+        let post = Compared::run(rounds, &systems, |system| {
+            std::future::ready(wrk(&root, &system.base, "post.lua", connections, write_seconds))
+        })
+        .await;
+        let nats = Compared::run(rounds, &systems, |system| {
+            let url = system.nats_url.clone();
+            async move { nats_requests(&url, connections, write_seconds).await }
+        })
+        .await;
+        let mut counts = Vec::new();
+        for (i, system) in systems.iter().enumerate() {
+            let rss_mb = rss_mb(system.server.child.id());
+            let mut kv = system.key_value().await;
+            let (stored_http, stored_nats) = settled_counts(&mut kv, &system.fanned_out).await;
+            prefill(&mut kv, settings.history).await;
+            counts.push(Counts {
+                acked_http: post.loads[i].ok,
+                acked_nats: nats.loads[i].ok,
+                failed: post.loads[i].failed + nats.loads[i].failed,
+                stored_http,
+                stored_nats,
+                fanned_out: system.fanned_out.load(Ordering::Relaxed),
+                rss_mb,
+            });
+        }
+        let read_seconds = settings.round_seconds(settings.seconds.div_ceil(2));
+        let get = Compared::run(rounds, &systems, |system| {
+            std::future::ready(wrk(&root, &system.base, "get.lua", connections, read_seconds))
+        })
+        .await;
+        print_table(&settings, &post, &nats, &get, &counts);
+        // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a
+        // plain server would, and its counts are shown for comparison.
+        if !counts[0].lossless(&settings) {
+            println!("note: the native reference lost messages or real-time copies (see its counts)");
+        }
+        if !counts[1].lossless(&settings) || get.loads[1].failed > 0 {
+            eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
+            std::process::exit(1);
+        }
+        println!("mcchat lost nothing: every acked message stored, every stored HTTP message fanned out once");
+    });
 }
 
-async fn run(system: System, settings: &Settings, root: &Path) -> Report {
-    let data = tempfile::tempdir().unwrap();
-    let nats = Process::start_quiet(
-        "nats-server",
-        Command::new("nats-server").args(["-a", "127.0.0.1", "-p", &free_port().to_string()]),
-    );
-    let redis = Process::start_quiet(
-        "redis-server",
-        Command::new("redis-server").args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &free_port().to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]),
-    );
-    let nats_url = format!("nats://127.0.0.1:{}", nats.port);
-    let redis_url = format!("redis://127.0.0.1:{}", redis.port);
-    let http_port = free_port();
-    let http_addr = format!("127.0.0.1:{http_port}");
-    let release = root.join("target/release");
-    let mut command = match system {
-        System::Native => {
-            let mut c = Command::new(release.join("native-reference"));
-            c.args([&http_addr, &redis_url, &nats_url]);
-            c
-        }
-        System::Mcchat => {
-            let mut c = Command::new(release.join("mcchat"));
-            c.current_dir(root).args([
-                "up",
-                "--manifest",
-                "wadm.yaml",
-                "--http-addr",
-                &http_addr,
-                "--ws-addr",
-                &format!("127.0.0.1:{}", free_port()),
-                "--nats-url",
-                &nats_url,
-                "--redis-url",
-                &redis_url,
-                "--data-dir",
-                data.path().to_str().unwrap(),
-                "--dashboard-addr",
-                "off",
-            ]);
-            c.env("RUST_LOG", "warn");
-            c
-        }
-    };
-    let server = Process::start_on(system.name(), &mut command, http_port);
-    let base = format!("http://{http_addr}");
+/// One system under test with its own NATS and Redis, and a subscriber counting its fan-out.
+struct Running {
+    server: Process,
+    base: String,
+    nats_url: String,
+    redis_url: String,
+    fanned_out: Arc<AtomicU64>,
+    // Dropped after the server: the servers it needs, and mcchat's data directory.
+    _redis: Process,
+    _nats: Process,
+    _data: tempfile::TempDir,
+}
 
-    // Room for every fanned-out message of a run, so a busy counter never drops one as a slow
-    // consumer and reports a loss that was the instrument's.
-    let client = async_nats::ConnectOptions::new()
-        .subscription_capacity(1 << 22)
-        .connect(&nats_url)
-        .await
-        .unwrap();
-    let fanned_out = Arc::new(AtomicU64::new(0));
-    let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
-    let counter = fanned_out.clone();
-    tokio::spawn(async move {
-        while fanout.next().await.is_some() {
-            counter.fetch_add(1, Ordering::Relaxed);
+impl Running {
+    async fn start(system: System, root: &Path) -> Running {
+        let data = tempfile::tempdir().unwrap();
+        let nats = Process::start_quiet(
+            "nats-server",
+            Command::new("nats-server").args(["-a", "127.0.0.1", "-p", &free_port().to_string()]),
+        );
+        let redis = Process::start_quiet(
+            "redis-server",
+            Command::new("redis-server").args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &free_port().to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]),
+        );
+        let nats_url = format!("nats://127.0.0.1:{}", nats.port);
+        let redis_url = format!("redis://127.0.0.1:{}", redis.port);
+        let http_port = free_port();
+        let http_addr = format!("127.0.0.1:{http_port}");
+        let release = root.join("target/release");
+        let mut command = match system {
+            System::Native => {
+                let mut c = Command::new(release.join("native-reference"));
+                c.args([&http_addr, &redis_url, &nats_url]);
+                c
+            }
+            System::Mcchat => {
+                let mut c = Command::new(release.join("mcchat"));
+                c.current_dir(root).args([
+                    "up",
+                    "--manifest",
+                    "wadm.yaml",
+                    "--http-addr",
+                    &http_addr,
+                    "--ws-addr",
+                    &format!("127.0.0.1:{}", free_port()),
+                    "--nats-url",
+                    &nats_url,
+                    "--redis-url",
+                    &redis_url,
+                    "--data-dir",
+                    data.path().to_str().unwrap(),
+                    "--dashboard-addr",
+                    "off",
+                ]);
+                c.env("RUST_LOG", "warn");
+                c
+            }
+        };
+        let server = Process::start_on(system.name(), &mut command, http_port);
+
+        // Room for every fanned-out message of a run, so a busy counter never drops one as a
+        // slow consumer and reports a loss that was the instrument's.
+        let client = async_nats::ConnectOptions::new()
+            .subscription_capacity(1 << 22)
+            .connect(&nats_url)
+            .await
+            .unwrap();
+        let fanned_out = Arc::new(AtomicU64::new(0));
+        let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
+        client.flush().await.unwrap();
+        let counter = fanned_out.clone();
+        tokio::spawn(async move {
+            while fanout.next().await.is_some() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Running {
+            server,
+            base: format!("http://{http_addr}"),
+            nats_url,
+            redis_url,
+            fanned_out,
+            _redis: redis,
+            _nats: nats,
+            _data: data,
         }
-    });
+    }
 
-    let post = wrk(
-        root,
-        &base,
-        "post.lua",
-        settings.connections,
-        settings.seconds,
-    );
-    let nats_load = nats_requests(&nats_url, settings.connections, settings.seconds).await;
-    let rss_mb = rss_mb(server.child.id());
-
-    let mut kv = redis::Client::open(redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let (stored_http, stored_nats) = settled_counts(&mut kv, &fanned_out).await;
-    prefill(&mut kv, settings.history).await;
-    let get = wrk(
-        root,
-        &base,
-        "get.lua",
-        settings.connections,
-        settings.seconds.div_ceil(2),
-    );
-    drop((server, redis, nats));
-    Report {
-        post,
-        nats: nats_load,
-        get,
-        stored_http,
-        stored_nats,
-        fanned_out: fanned_out.load(Ordering::Relaxed),
-        rss_mb,
+    async fn key_value(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
     }
 }
 
@@ -319,29 +432,24 @@ async fn nats_requests(nats_url: &str, connections: usize, seconds: u64) -> Load
             })
         })
         .collect();
-    let (mut latencies, mut failed) = (Vec::new(), 0);
+    let mut load = Load::default();
     for worker in workers {
-        let (l, f) = worker.await.unwrap();
-        latencies.extend(l);
-        failed += f;
+        let (latencies, failed) = worker.await.unwrap();
+        load.ok += latencies.len() as u64;
+        load.failed += failed;
+        for latency in latencies {
+            *load
+                .latency_us
+                .entry(latency.as_micros() as u64)
+                .or_default() += 1;
+        }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Load {
-        per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
-        ok: latencies.len() as u64,
-        failed,
-    }
+    load.seconds = started.elapsed().as_secs_f64();
+    load
 }
 
-/// wrk with one of `bench/`'s scripts; its `BENCH` lines carry the counts and percentiles.
+/// wrk with one of `bench/`'s scripts; its `BENCH` line carries the counts and its `LATENCY`
+/// lines every latency seen.
 fn wrk(root: &Path, base: &str, script: &str, connections: usize, seconds: u64) -> Load {
     let output = Command::new("wrk")
         .args([
@@ -363,54 +471,78 @@ fn wrk(root: &Path, base: &str, script: &str, connections: usize, seconds: u64) 
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("wrk printed no {name}:\n{text}"))
     };
-    let per_second = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
     let (requests, non2xx, errors) = (field("requests"), field("non2xx"), field("errors"));
+    let latency_us = text
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("LATENCY ")?.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        })
+        .collect();
     Load {
-        per_second,
-        p50_ms: field("p50_us") / 1000.0,
-        p99_ms: field("p99_us") / 1000.0,
         ok: (requests - non2xx - errors).max(0.0) as u64,
         failed: (non2xx + errors) as u64,
+        seconds: field("duration_us") / 1e6,
+        latency_us,
     }
 }
 
-fn print_table(settings: &Settings, native: &Report, mcchat: &Report) {
+fn print_table(
+    settings: &Settings,
+    post: &Compared,
+    nats: &Compared,
+    get: &Compared,
+    counts: &[Counts],
+) {
     println!(
-        "\n{} connections, {} s per write path, GET newest 100 of {} stored",
-        settings.connections, settings.seconds, settings.history
+        "\n{} connections; per system {} s per write path and {} s of GET (newest 100 of {} \
+         stored), in {} interleaved rounds",
+        settings.connections,
+        settings.seconds,
+        settings.seconds.div_ceil(2),
+        settings.history,
+        settings.rounds
     );
-    println!("| path | mcchat | native reference | throughput ratio | p99 ratio |");
-    println!("|---|---|---|---|---|");
-    let row = |name: &str, m: &Load, n: &Load| {
+    println!(
+        "| path | mcchat | native reference | throughput ratio | p99 ratio | ratio per round |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let row = |name: &str, compared: &Compared| {
+        let [n, m] = &compared.loads;
+        let rounds: Vec<String> = compared
+            .round_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect();
         println!(
-            "| {name} | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.2} | {:.2} |",
-            m.per_second,
-            m.p50_ms,
-            m.p99_ms,
-            n.per_second,
-            n.p50_ms,
-            n.p99_ms,
-            m.per_second / n.per_second.max(1.0),
-            m.p99_ms / n.p99_ms.max(0.001)
+            "| {name} | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.2} | {:.2} | {} |",
+            m.per_second(),
+            m.percentile_ms(50.0),
+            m.percentile_ms(99.0),
+            n.per_second(),
+            n.percentile_ms(50.0),
+            n.percentile_ms(99.0),
+            m.per_second() / n.per_second().max(1.0),
+            m.percentile_ms(99.0) / n.percentile_ms(99.0).max(0.001),
+            rounds.join(" ")
         )
     };
-    row("`POST /messages`", &mcchat.post, &native.post);
-    row("NATS request `chat.in`", &mcchat.nats, &native.nats);
-    row("`GET /messages?limit=100`", &mcchat.get, &native.get);
-    for (name, r) in [("mcchat", mcchat), ("native reference", native)] {
+    row("`POST /messages`", post);
+    row("NATS request `chat.in`", nats);
+    row("`GET /messages?limit=100`", get);
+    for (name, (c, read)) in ["native reference", "mcchat"]
+        .into_iter()
+        .zip(counts.iter().zip(&get.loads))
+    {
         println!(
             "{name}: acked HTTP {} + NATS {}, stored HTTP {} + NATS {}, fanned out {}, failed {}, RSS after the writes {:.0} MB",
-            r.post.ok,
-            r.nats.ok,
-            r.stored_http,
-            r.stored_nats,
-            r.fanned_out,
-            r.post.failed + r.nats.failed + r.get.failed,
-            r.rss_mb
+            c.acked_http,
+            c.acked_nats,
+            c.stored_http,
+            c.stored_nats,
+            c.fanned_out,
+            c.failed + read.failed,
+            c.rss_mb
         );
     }
 }
