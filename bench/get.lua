@@ -1,16 +1,8 @@
 -- wrk script for `cargo xtask bench`: the newest page of 100, and the summary lines the bench
--- parses.
+-- parses (`summary.lua`).
 request = function()
   return wrk.format("GET", "/messages?limit=100")
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH requests=%d non2xx=%d errors=%d duration_us=%d\n",
-    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, summary.duration))
-  -- Every distinct latency with its count, so rounds merge into exact percentiles.
-  for i = 1, #latency do
-    local value, count = latency(i)
-    io.write(string.format("LATENCY %d %d\n", value, count))
-  end
-end
+-- The summary lines, from the file next to this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "summary.lua")

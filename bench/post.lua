@@ -1,5 +1,5 @@
 -- wrk script for `cargo xtask bench`: POST /messages with a distinct message per request, and
--- the summary lines the bench parses.
+-- the summary lines the bench parses (`summary.lua`).
 local counter = 0
 
 request = function()
@@ -8,13 +8,5 @@ request = function()
   return wrk.format("POST", "/messages", { ["Content-Type"] = "application/json" }, body)
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH requests=%d non2xx=%d errors=%d duration_us=%d\n",
-    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, summary.duration))
-  -- Every distinct latency with its count, so rounds merge into exact percentiles.
-  for i = 1, #latency do
-    local value, count = latency(i)
-    io.write(string.format("LATENCY %d %d\n", value, count))
-  end
-end
+-- The summary lines, from the file next to this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "summary.lua")
