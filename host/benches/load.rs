@@ -189,7 +189,8 @@ fn main() {
         .unwrap()
         .to_path_buf();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    // The servers stop when `systems` is dropped, at the end of the block, before any exit.
+    let lossless = runtime.block_on(async {
         let systems = [
             Running::start(System::Native, &root).await,
             Running::start(System::Mcchat, &root).await,
@@ -197,7 +198,13 @@ fn main() {
         let (rounds, connections) = (settings.rounds, settings.connections);
         let write_seconds = settings.round_seconds(settings.seconds);
         let post = Compared::run(rounds, &systems, |system| {
-            std::future::ready(wrk(&root, &system.base, "post.lua", connections, write_seconds))
+            std::future::ready(wrk(
+                &root,
+                &system.base,
+                "post.lua",
+                connections,
+                write_seconds,
+            ))
         })
         .await;
         let nats = Compared::run(rounds, &systems, |system| {
@@ -223,21 +230,30 @@ fn main() {
         }
         let read_seconds = settings.round_seconds(settings.seconds.div_ceil(2));
         let get = Compared::run(rounds, &systems, |system| {
-            std::future::ready(wrk(&root, &system.base, "get.lua", connections, read_seconds))
+            std::future::ready(wrk(
+                &root,
+                &system.base,
+                "get.lua",
+                connections,
+                read_seconds,
+            ))
         })
         .await;
         print_table(&settings, &post, &nats, &get, &counts);
         // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a
         // plain server would, and its counts are shown for comparison.
         if !counts[0].lossless(&settings) {
-            println!("note: the native reference lost messages or real-time copies (see its counts)");
+            println!(
+                "note: the native reference lost messages or real-time copies (see its counts)"
+            );
         }
-        if !counts[1].lossless(&settings) || get.loads[1].failed > 0 {
-            eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
-            std::process::exit(1);
-        }
-        println!("mcchat lost nothing: every acked message stored, every stored HTTP message fanned out once");
+        counts[1].lossless(&settings) && get.loads[1].failed == 0
     });
+    if !lossless {
+        eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
+        std::process::exit(1);
+    }
+    println!("mcchat lost nothing: every acked message stored, every stored HTTP message fanned out once");
 }
 
 /// One system under test with its own NATS and Redis, and a subscriber counting its fan-out.
