@@ -197,16 +197,8 @@ fn main() {
         ];
         let (rounds, connections) = (settings.rounds, settings.connections);
         let write_seconds = settings.round_seconds(settings.seconds);
-        let post = Compared::run(rounds, &systems, |system| {
-            std::future::ready(wrk(
-                &root,
-                &system.base,
-                "post.lua",
-                connections,
-                write_seconds,
-            ))
-        })
-        .await;
+        let post_round = wrk_round(&root, "post.lua", connections, write_seconds);
+        let post = Compared::run(rounds, &systems, post_round).await;
         let nats = Compared::run(rounds, &systems, |system| {
             let url = system.nats_url.clone();
             async move { nats_requests(&url, connections, write_seconds).await }
@@ -229,16 +221,8 @@ fn main() {
             });
         }
         let read_seconds = settings.round_seconds(settings.seconds.div_ceil(2));
-        let get = Compared::run(rounds, &systems, |system| {
-            std::future::ready(wrk(
-                &root,
-                &system.base,
-                "get.lua",
-                connections,
-                read_seconds,
-            ))
-        })
-        .await;
+        let get_round = wrk_round(&root, "get.lua", connections, read_seconds);
+        let get = Compared::run(rounds, &systems, get_round).await;
         print_table(&settings, &post, &nats, &get, &counts);
         // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a
         // plain server would, and its counts are shown for comparison.
@@ -462,6 +446,16 @@ async fn nats_requests(nats_url: &str, connections: usize, seconds: u64) -> Load
     }
     load.seconds = started.elapsed().as_secs_f64();
     load
+}
+
+/// One round of wrk with `script` against a system, for `Compared::run`.
+fn wrk_round<'a>(
+    root: &'a Path,
+    script: &'a str,
+    connections: usize,
+    seconds: u64,
+) -> impl Fn(&Running) -> std::future::Ready<Load> + 'a {
+    move |system| std::future::ready(wrk(root, &system.base, script, connections, seconds))
 }
 
 /// wrk with one of `bench/`'s scripts; its `BENCH` line carries the counts and its `LATENCY`
