@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use wasmtime::error::Context as _;
 use wasmtime::{format_err, Result};
 use wasmtime::{
-    Cache, CacheConfig, Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker,
-    Memory, Module, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+    AsContextMut, Cache, CacheConfig, Caller, Config, Engine, InstanceAllocationStrategy,
+    InstancePre, Linker, Memory, Module, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, TypedFunc,
 };
 
 use crate::claims::ActorIdentity;
@@ -203,6 +204,9 @@ impl ActorInstance {
         state.guest_request = Some((operation.as_bytes().to_vec(), payload));
         state.guest_response = None;
         state.guest_error = None;
+        // The deadline counts from now, not from this instance's last yield: a pooled instance
+        // idle across a tick would otherwise yield to the scheduler as soon as its call began.
+        self.store.set_epoch_deadline(1);
         let succeeded = self
             .guest_call
             .call_async(&mut self.store, (op_len, msg_len))
@@ -339,6 +343,9 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                     }
                     None => Err("the host is shutting down".to_string()),
                 };
+                // Waiting on the host is not running: the guest gets a fresh tick, or nearly
+                // every write, which waits on Redis for milliseconds, would yield on its return.
+                caller.as_context_mut().set_epoch_deadline(1);
                 let state = caller.data_mut();
                 state.host_response = None;
                 state.host_error = None;
