@@ -15,3 +15,7 @@ pub mod relay;
 
 #[cfg(target_arch = "wasm32")]
 mod actor;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;

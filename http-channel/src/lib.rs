@@ -23,3 +23,7 @@ mod actor;
 
 /// The name this channel stamps on the messages it brings in.
 pub const CHANNEL_NAME: &str = "http";
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
