@@ -5,7 +5,9 @@
 //! wasmtime fiber; the actor's synchronous `__host_call` awaits the host's async answer there,
 //! so a thread is never blocked while one actor waits for another or for a provider.
 
+use std::future::{poll_fn, Future};
 use std::path::Path;
+use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -237,6 +239,19 @@ struct CallState {
     memory: Option<Memory>,
 }
 
+/// Runs `call` and says whether it ever had to wait (returned `Pending`).
+async fn noting_waits<T>(call: impl Future<Output = T>) -> (T, bool) {
+    let mut call = pin!(call);
+    let mut waited = false;
+    let output = poll_fn(|cx| {
+        let poll = call.as_mut().poll(cx);
+        waited |= poll.is_pending();
+        poll
+    })
+    .await;
+    (output, waited)
+}
+
 fn abi_len(len: usize) -> Result<i32> {
     i32::try_from(len).map_err(|_| format_err!("{len} bytes do not fit the 32-bit waPC ABI"))
 }
@@ -336,16 +351,22 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                 let operation = text(read(&mut caller, op_ptr, op_len)?)?;
                 let payload = read(&mut caller, ptr, len)?;
                 let identity = caller.data().identity.clone();
-                let result = match caller.data().host.upgrade() {
+                let (result, waited) = match caller.data().host.upgrade() {
                     Some(host) => {
-                        host.host_call(&identity, binding, namespace, operation, payload)
-                            .await
+                        noting_waits(
+                            host.host_call(&identity, binding, namespace, operation, payload),
+                        )
+                        .await
                     }
-                    None => Err("the host is shutting down".to_string()),
+                    None => (Err("the host is shutting down".to_string()), false),
                 };
-                // Waiting on the host is not running: the guest gets a fresh tick, or nearly
-                // every write, which waits on Redis for milliseconds, would yield on its return.
-                caller.as_context_mut().set_epoch_deadline(1);
+                // Waiting on the host is not running: after a wait the guest gets a fresh tick,
+                // or nearly every write (which waits on Redis for milliseconds) would yield on
+                // its return. A call answered at once keeps the deadline, so a guest looping
+                // over such calls still yields, and its call timeout can still fire.
+                if waited {
+                    caller.as_context_mut().set_epoch_deadline(1);
+                }
                 let state = caller.data_mut();
                 state.host_response = None;
                 state.host_error = None;

@@ -232,3 +232,56 @@ async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
     let refused = pool.replace(other, module, "file:///other.wasm".into());
     assert!(refused.unwrap_err().contains("keeps the actor's key"));
 }
+
+/// A waPC guest that calls the host forever; each call names nothing and is refused at once.
+const CHATTY: &str = r#"
+(module
+  (import "wasmbus" "__host_call"
+    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "nobody")
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    (loop $forever
+      (drop (call $host_call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 6)
+                             (i32.const 0) (i32.const 6) (i32.const 0) (i32.const 0)))
+      (br $forever))
+    (i32.const 1)))
+"#;
+
+/// A guest looping over host calls that are answered at once still yields at its epoch
+/// deadline, so its call timeout fires, even on a single-threaded runtime where nothing else
+/// could run if it never yielded.
+#[test]
+fn a_guest_looping_over_instant_host_calls_is_still_cut_off() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = tokio.block_on(async {
+            let runtime = Runtime::new().unwrap();
+            let router = Router::new(
+                vec![LoadedActor {
+                    identity: ActorIdentity {
+                        public_key: "MCHATTY".into(),
+                        name: "chatty".into(),
+                        call_alias: Some("test/chatty".into()),
+                        ..Default::default()
+                    },
+                    module: runtime.compile(&wat::parse_str(CHATTY).unwrap()).unwrap(),
+                    image_ref: "file:///chatty.wasm".into(),
+                }],
+                EventBus::default(),
+            );
+            router.call_actor("test/chatty", "Chatty.Spin", b"").await
+        });
+        let _ = done.send(outcome);
+    });
+    let limit = mcchat_host::pool::CALL_TIMEOUT + std::time::Duration::from_secs(10);
+    let outcome = finished
+        .recv_timeout(limit)
+        .expect("the call was never cut off: the guest kept its thread");
+    let error = outcome.unwrap_err().to_string();
+    assert!(error.contains("timed out"), "{error}");
+}
