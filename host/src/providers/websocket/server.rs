@@ -226,9 +226,13 @@ impl Server {
                 }
             }
             Destination::Everyone => {
+                let sessions = self.sessions.read().expect("sessions lock");
+                // With no browser connected there is no one to encode the frame for.
+                if sessions.is_empty() {
+                    return Ok(0);
+                }
                 let text: tokio_tungstenite::tungstenite::Utf8Bytes =
                     frame::encode(subject, body, reply_to).into();
-                let sessions = self.sessions.read().expect("sessions lock");
                 // A slow session is closed by its own push; the others are not held up.
                 Ok(sessions
                     .values()
