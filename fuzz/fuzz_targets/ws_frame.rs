@@ -34,7 +34,8 @@ fuzz_target!(|text: &str| {
             }
         }
         Err(reason) => {
-            let error: serde_json::Value = serde_json::from_str(&frame::error(&reason.to_string())).unwrap();
+            let error: serde_json::Value =
+                serde_json::from_str(&frame::error(&reason.to_string())).unwrap();
             assert_eq!(error["subject"], "error");
         }
     }
