@@ -22,9 +22,8 @@ fuzz_target!(|text: &str| {
             // A body that is JSON text goes out as that JSON value, so it comes back as the same
             // value in compact form (spacing and key order are not kept), and a JSON string
             // comes back unquoted: the protocol's lossy cases. Every other body round-trips.
-            let json_string = serde_json::from_slice::<String>(&parsed.body).is_ok();
             match serde_json::from_slice::<serde_json::Value>(&parsed.body) {
-                Ok(_) if json_string => {}
+                Ok(serde_json::Value::String(_)) => {}
                 Ok(value) => {
                     let value_again: serde_json::Value = serde_json::from_slice(&again.body)
                         .expect("a JSON body comes back as JSON");
