@@ -16,15 +16,44 @@ use crate::pool::{ActorCallError, ActorPool, Deadline};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::wapc::{ActorModule, HostCalls};
 
-/// A provider as the router sees it: something that answers `Service.Method` calls.
-pub type ProviderHandle = Arc<dyn MessageDispatch + Send + Sync>;
+/// Something that answers `Service.Method` calls.
+pub type Dispatcher = Arc<dyn MessageDispatch + Send + Sync>;
+
+/// A provider as the router sees it: what answers its calls, and how long an answer may take.
+#[derive(Clone)]
+pub struct ProviderHandle {
+    dispatcher: Dispatcher,
+    deadline: Duration,
+}
+
+impl ProviderHandle {
+    /// A provider answering within `PROVIDER_DEADLINE`: a stuck server becomes a quick refusal.
+    pub fn new(dispatcher: Dispatcher) -> Self {
+        ProviderHandle {
+            dispatcher,
+            deadline: PROVIDER_DEADLINE,
+        }
+    }
+
+    /// A provider on this machine's disk: a durable commit on a busy disk is slow, not down.
+    pub fn local_disk(dispatcher: Dispatcher) -> Self {
+        ProviderHandle {
+            dispatcher,
+            deadline: LOCAL_DISK_DEADLINE,
+        }
+    }
+}
 
 /// The link name wasmbus actors use unless they name another.
 pub const DEFAULT_LINK: &str = "default";
-/// Longest a provider call may take. Deadlines shrink inward (HTTP request > actor call >
+/// Longest a call to a provider in front of a server may take. Deadlines shrink inward (HTTP request > actor call >
 /// provider call), so the innermost fault is the one reported: a stuck Redis becomes a refusal
 /// the actor answers with a 503, well before any outer deadline fires.
 pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
+/// Longest a call to a store on local disk may take: an fsync behind other writes to the same
+/// disk can take seconds, and a refusal then would say the message was not stored while the
+/// commit goes on. Still well inside the actor's own call deadline.
+pub const LOCAL_DISK_DEADLINE: Duration = Duration::from_secs(5);
 /// The operation that delivers a stored message to a channel actor (counted as fanned out).
 const FAN_OUT_OPERATION: &str = "Outbound.PublishMessage";
 
@@ -56,8 +85,8 @@ pub struct Router {
     /// Every link: a host has a handful, so a scan finds one without building an owned key or
     /// hashing one per call.
     links: RwLock<Vec<(LinkKey, ProviderHandle)>>,
-    numbergen: ProviderHandle,
-    logging: ProviderHandle,
+    numbergen: Dispatcher,
+    logging: Dispatcher,
 }
 
 impl Router {
@@ -179,18 +208,6 @@ impl Router {
                 caller.label()
             ));
         }
-        let provider = match contract {
-            NUMBERGEN => self.numbergen.clone(),
-            LOGGING => self.logging.clone(),
-            _ => self
-                .linked_provider(&caller.public_key, contract, link_name)
-                .ok_or_else(|| {
-                    format!(
-                        "{} has no link to {contract} (link name {link_name})",
-                        caller.label()
-                    )
-                })?,
-        };
         // Providers get the method without its service prefix, as wasmbus receivers expect.
         let method = operation
             .split_once('.')
@@ -199,25 +216,37 @@ impl Router {
             actor: Some(caller.label().to_string()),
             span: None,
         };
-        let call = provider.dispatch(
-            &ctx,
-            Message {
-                method,
-                arg: Cow::Owned(payload),
-            },
-        );
+        let message = Message {
+            method,
+            arg: Cow::Owned(payload),
+        };
         // The built-ins answer at once, in this task: a timer for them would only cost.
-        if matches!(contract, NUMBERGEN | LOGGING) {
-            return call
+        let builtin = match contract {
+            NUMBERGEN => Some(&self.numbergen),
+            LOGGING => Some(&self.logging),
+            _ => None,
+        };
+        if let Some(builtin) = builtin {
+            return builtin
+                .dispatch(&ctx, message)
                 .await
                 .map_err(|e| format!("{contract} {operation}: {e}"));
         }
+        let provider = self
+            .linked_provider(&caller.public_key, contract, link_name)
+            .ok_or_else(|| {
+                format!(
+                    "{} has no link to {contract} (link name {link_name})",
+                    caller.label()
+                )
+            })?;
         // A messaging request waits as long as the actor asked (the provider enforces it).
         let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
             crate::pool::CALL_TIMEOUT
         } else {
-            PROVIDER_DEADLINE
+            provider.deadline
         };
+        let call = provider.dispatcher.dispatch(&ctx, message);
         match tokio::time::timeout(deadline, call).await {
             Ok(answer) => answer.map_err(|e| format!("{contract} {operation}: {e}")),
             Err(_) => Err(format!(
@@ -292,5 +321,55 @@ impl Transport for ActorTransport {
 
     fn set_timeout(&self, _interval: std::time::Duration) {
         // The instance pool enforces its own call timeout.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::KEYVALUE;
+
+    /// A provider that answers every call after `0`.
+    struct AnswersAfter(Duration);
+
+    #[async_trait]
+    impl MessageDispatch for AnswersAfter {
+        async fn dispatch(&self, _: &Context, _: Message<'_>) -> Result<Vec<u8>, RpcError> {
+            tokio::time::sleep(self.0).await;
+            Ok(b"stored".to_vec())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_on_local_disk_has_longer_than_a_server_to_answer() {
+        let caller = ActorIdentity {
+            public_key: "MCALLER".into(),
+            caps: [KEYVALUE.to_string()].into(),
+            ..Default::default()
+        };
+        let router = Router::new(Vec::new(), EventBus::default());
+        let key = LinkKey {
+            actor: caller.public_key.clone(),
+            contract: KEYVALUE.into(),
+            link_name: DEFAULT_LINK.into(),
+        };
+        let list_add = || {
+            let payload = Vec::new();
+            router.host_call(
+                &caller,
+                String::new(),
+                KEYVALUE.into(),
+                "KeyValue.ListAdd".into(),
+                payload,
+            )
+        };
+        let slow_commit: Dispatcher = Arc::new(AnswersAfter(Duration::from_secs(3)));
+
+        router.link(key.clone(), ProviderHandle::new(slow_commit.clone()));
+        let refused = list_add().await.unwrap_err();
+        assert!(refused.ends_with("no answer within 1s"), "{refused}");
+
+        router.link(key, ProviderHandle::local_disk(slow_commit));
+        assert_eq!(list_add().await.unwrap(), b"stored");
     }
 }

@@ -219,7 +219,7 @@ async fn the_newest_page_of_a_long_history_in_redis_is_exact_and_repairs_its_len
     // New messages past the hint are found in the same read.
     for n in 0..3 {
         let body = format!(r#"{{"user_name":"erin","body":"new {n}"}}"#);
-        assert_eq!(post(&chat.base, &body).await.status(), 201);
+        post_stored(&chat.base, &body).await;
     }
     let (page, link) = newest(10).await;
     let bodies: Vec<_> = page.iter().map(|m| m["body"].as_str().unwrap()).collect();

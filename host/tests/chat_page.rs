@@ -102,7 +102,7 @@ async fn scrolling_up_loads_older_pages_in_order() {
     let chat = TestChat::start(false).await;
     for n in 0..120 {
         let body = json!({"user_name": "writer", "body": format!("message {n}")}).to_string();
-        assert_eq!(post(&chat.base, &body).await.status(), 201);
+        post_stored(&chat.base, &body).await;
     }
     let driver = Chromedriver::start();
     let page = open_as(&driver, &printed_page_url(&chat), "reader").await;
@@ -152,7 +152,7 @@ async fn a_dropped_connection_is_reconnected_with_no_gap_and_no_duplicate() {
     // Messages sent while the page is away.
     for n in 0..3 {
         let body = json!({"user_name": "ivy", "body": format!("missed {n}")}).to_string();
-        assert_eq!(post(&chat.base, &body).await.status(), 201);
+        post_stored(&chat.base, &body).await;
     }
     let nats = nats_client(&chat.nats).await;
     chat_in(&nats, r#"{"user_name":"nina","body":"missed on nats"}"#).await;

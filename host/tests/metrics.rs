@@ -39,7 +39,7 @@ async fn metrics_count_the_traffic_sent() {
 
     for i in 0..3 {
         let body = format!(r#"{{"user_name":"m","body":"http {i}"}}"#);
-        assert_eq!(post(&base, &body).await.status(), 201);
+        post_stored(&base, &body).await;
     }
     assert_eq!(post(&base, r#"{"user_name":""}"#).await.status(), 400);
     let client = nats_client(&nats).await;

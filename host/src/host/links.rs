@@ -138,7 +138,7 @@ async fn start_link(
             host.http_addrs.push(bound);
             host.tasks.push(task);
             Ok(StartedProvider::new(
-                Arc::new(NoOperations(HTTPSERVER)),
+                ProviderHandle::new(Arc::new(NoOperations(HTTPSERVER))),
                 "HTTP server (built in)",
                 format!("http://{bound}"),
                 always(ConnectionState::Listening),
@@ -166,7 +166,7 @@ async fn start_link(
                 let redis = Metered::new("redis", redis);
                 let state = redis.state_probe();
                 let mut started = StartedProvider::new(
-                    Arc::new(redis),
+                    ProviderHandle::new(Arc::new(redis)),
                     "Redis key-value (built in)",
                     url.into(),
                     state,
@@ -194,7 +194,7 @@ async fn start_link(
                 .push(format!("key-value (embedded) -> {}", label(host, actor)));
             let path = config.data_dir.join("keyvalue.redb").display().to_string();
             let mut started = StartedProvider::new(
-                Arc::new(Metered::new("embedded", store)),
+                ProviderHandle::local_disk(Arc::new(Metered::new("embedded", store))),
                 "embedded key-value (built in)",
                 path,
                 always(ConnectionState::Connected),
@@ -248,7 +248,7 @@ async fn start_nats(
     host.messaging.push(nats.clone());
     let probe = nats.clone();
     Ok(StartedProvider::new(
-        Arc::new(nats),
+        ProviderHandle::new(Arc::new(nats)),
         "NATS messaging (built in)",
         url.to_string(),
         Arc::new(move || probe.connection_state()),
@@ -311,7 +311,7 @@ async fn start_websocket(
         }
     };
     Ok(StartedProvider::new(
-        Arc::new(provider),
+        ProviderHandle::new(Arc::new(provider)),
         "WebSocket messaging (built in)",
         target,
         state,

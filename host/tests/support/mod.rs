@@ -224,7 +224,16 @@ pub fn ws_url(host: &RunningHost) -> String {
     }
 }
 
+/// The host's warnings and errors go to the test's captured output, shown when it fails.
+fn log_to_test_output() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn start(config: HostConfig) -> (RunningHost, String) {
+    log_to_test_output();
     let host = mcchat_host::start(config).await.expect("host starts");
     let base = base_url(host.http_addrs[0]);
     (host, base)
@@ -241,6 +250,14 @@ pub async fn post(base: &str, body: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// Posts a message that must be stored, failing with the answer's reason if it was not.
+pub async fn post_stored(base: &str, body: &str) {
+    let response = post(base, body).await;
+    let status = response.status();
+    let answer = response.text().await.unwrap();
+    assert_eq!(status, 201, "{answer}");
 }
 
 /// Every message in the history, oldest first, following `Link: rel="next"` to the end.

@@ -85,21 +85,36 @@ impl EmbeddedKeyValue {
         Ok(EmbeddedKeyValue { db: Arc::new(db) })
     }
 
-    /// Runs `f` in a write transaction on a blocking thread and commits it.
+    /// Runs `f` in a write transaction on a blocking thread and commits it, unless the caller
+    /// stopped waiting first: a caller past its deadline was told the write failed, so it must
+    /// not happen later (writers queue behind a slow commit). Only a commit already under way
+    /// when the deadline passes can still land.
     async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
     ) -> RpcResult<R> {
         let db = self.db.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write()?;
-            let result = f(&txn)?;
-            txn.commit()?;
-            Ok::<_, redb::Error>(result)
-        })
-        .await
-        .map_err(|e| RpcError::Other(format!("embedded store task: {e}")))?
-        .map_err(err)
+            let outcome = (|| {
+                let txn = db.begin_write()?;
+                let result = f(&txn)?;
+                if answer.is_closed() {
+                    txn.abort()?;
+                    return Ok(None);
+                }
+                txn.commit()?;
+                Ok::<_, redb::Error>(Some(result))
+            })();
+            let _ = answer.send(outcome);
+        });
+        match answered.await {
+            Ok(Ok(Some(result))) => Ok(result),
+            Ok(Err(e)) => Err(err(e)),
+            Ok(Ok(None)) | Err(_) => Err(RpcError::Other(
+                "embedded store: the write task ended without an answer".into(),
+            )),
+        }
     }
 
     async fn read<R: Send + 'static>(
@@ -425,5 +440,31 @@ mod tests {
         assert!(kv.del(&ctx, "l").await.unwrap());
         assert!(!kv.contains(&ctx, "l").await.unwrap());
         assert_eq!(kv.list_add(&ctx, &list_add("z")).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_is_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = EmbeddedKeyValue::open(&dir.path().join("kv.redb")).unwrap();
+        let ctx = Context::default();
+        // A writer holding the store, as a commit stuck on a slow disk does.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let db = kv.db.clone();
+            std::thread::spawn(move || {
+                let txn = db.begin_write().unwrap();
+                released.recv().unwrap();
+                txn.commit().unwrap();
+            })
+        };
+        let given_up = list_add("given up");
+        let queued = kv.list_add(&ctx, &given_up);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(200), queued).await;
+        assert!(waited.is_err(), "the write should wait for the holder");
+        release.send(()).unwrap();
+        holder.join().unwrap();
+
+        assert_eq!(kv.list_add(&ctx, &list_add("next")).await.unwrap(), 1);
+        assert_eq!(kv.list_range(&ctx, &range(0, -1)).await.unwrap(), ["next"]);
     }
 }
