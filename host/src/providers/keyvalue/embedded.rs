@@ -106,6 +106,8 @@ impl EmbeddedKeyValue {
                 txn.commit()?;
                 Ok::<_, redb::Error>(Some(result))
             })();
+            // Released before the answer, so a store dropped after it can be opened again.
+            drop(db);
             let _ = answer.send(outcome);
         });
         match answered.await {
@@ -449,14 +451,17 @@ mod tests {
         let ctx = Context::default();
         // A writer holding the store, as a commit stuck on a slow disk does.
         let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel::<()>();
         let holder = {
             let db = kv.db.clone();
             std::thread::spawn(move || {
                 let txn = db.begin_write().unwrap();
+                holding.send(()).unwrap();
                 released.recv().unwrap();
                 txn.commit().unwrap();
             })
         };
+        held.recv().unwrap();
         let given_up = list_add("given up");
         let queued = kv.list_add(&ctx, &given_up);
         let waited = tokio::time::timeout(std::time::Duration::from_millis(200), queued).await;
