@@ -46,9 +46,9 @@ impl ProviderHandle {
 
 /// The link name wasmbus actors use unless they name another.
 pub const DEFAULT_LINK: &str = "default";
-/// Longest a call to a provider in front of a server may take. Deadlines shrink inward (HTTP request > actor call >
-/// provider call), so the innermost fault is the one reported: a stuck Redis becomes a refusal
-/// the actor answers with a 503, well before any outer deadline fires.
+/// Longest a call to a provider in front of a server may take. Deadlines shrink inward (HTTP
+/// request > actor call > provider call), so the innermost fault is the one reported: a stuck
+/// Redis becomes a refusal the actor answers with a 503, well before any outer deadline fires.
 pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
 /// Longest a call to a store on local disk may take: an fsync behind other writes to the same
 /// disk can take seconds, and a refusal then would say the message was not stored while the
@@ -329,7 +329,7 @@ mod tests {
     use super::*;
     use crate::providers::KEYVALUE;
 
-    /// A provider that answers every call after `0`.
+    /// A provider that answers every call after the time it holds.
     struct AnswersAfter(Duration);
 
     #[async_trait]
@@ -354,13 +354,12 @@ mod tests {
             link_name: DEFAULT_LINK.into(),
         };
         let list_add = || {
-            let payload = Vec::new();
             router.host_call(
                 &caller,
                 String::new(),
                 KEYVALUE.into(),
                 "KeyValue.ListAdd".into(),
-                payload,
+                Vec::new(),
             )
         };
         let slow_commit: Dispatcher = Arc::new(AnswersAfter(Duration::from_secs(3)));
