@@ -17,5 +17,6 @@ pub mod shutdown;
 pub mod stats;
 pub mod telemetry;
 pub mod wapc;
+pub mod workers;
 
 pub use host::{start, HostConfig, RunningHost};

@@ -20,6 +20,7 @@ use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
 /// Idle instances kept per actor, enough for the HTTP server's in-flight limit, so a steady
 /// load reuses instances instead of creating and dropping them; more are created on demand.
+/// They are shared out among the workers.
 const MAX_IDLE: usize = 64;
 /// Longest one call (with everything it calls) may take. Below the HTTP server's request
 /// deadline, so a stuck actor is reported by the layer that knows which actor it was.
@@ -82,7 +83,9 @@ impl Drop for LiveGuard {
 pub struct ActorPool {
     current: RwLock<Arc<Generation>>,
     host: Weak<dyn HostCalls>,
-    idle: Mutex<Vec<Pooled>>,
+    /// Idle instances, a stack per worker: a worker's calls reuse the instances whose memory
+    /// its core last touched.
+    idle: Box<[Mutex<Vec<Pooled>>]>,
     scale: RwLock<Scale>,
     live: Arc<AtomicUsize>,
     pub stats: CallStats,
@@ -105,6 +108,22 @@ pub struct PoolStatus {
     pub live_instances: usize,
 }
 
+/// One idle stack per core: a host runs a worker per core unless told otherwise.
+fn idle_stacks() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// How many of `keep` idle instances stack `index` of `stacks` holds: an equal share, the
+/// first stack the remainder, so together they never hold more than `keep`.
+fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize {
+    let share = keep / stacks;
+    if index == 0 {
+        keep - share * (stacks - 1)
+    } else {
+        share
+    }
+}
+
 impl ActorPool {
     pub fn new(
         identity: ActorIdentity,
@@ -121,7 +140,7 @@ impl ActorPool {
                 module,
             })),
             host,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..idle_stacks()).map(|_| Mutex::new(Vec::new())).collect(),
             scale: RwLock::new(Scale::Unbounded),
             live: Arc::new(AtomicUsize::new(0)),
             events,
@@ -168,11 +187,12 @@ impl ActorPool {
             };
             was_running
         };
-        let mut idle = self.idle.lock().expect("pool lock");
         if let Some(max) = max_instances {
-            idle.truncate(usize::from(max));
+            for (index, stack) in self.idle.iter().enumerate() {
+                let capacity = stack_capacity(usize::from(max), self.idle.len(), index);
+                stack.lock().expect("pool lock").truncate(capacity);
+            }
         }
-        drop(idle);
         let identity = self.identity();
         match (was_running, max_instances) {
             (true, Some(0)) => {
@@ -241,7 +261,9 @@ impl ActorPool {
                 module,
             });
         }
-        self.idle.lock().expect("pool lock").clear();
+        for stack in &self.idle {
+            stack.lock().expect("pool lock").clear();
+        }
         *self.image_ref.write().expect("image lock") = image_ref.clone();
         let identity = self.identity();
         self.events.publish(
@@ -303,7 +325,10 @@ impl ActorPool {
         deadline: Deadline,
     ) -> (Outcome, Result<Vec<u8>, ActorCallError>) {
         let label = generation.identity.label();
-        let idle = self.idle.lock().expect("pool lock").pop();
+        let idle = self.idle[self.stack_index()]
+            .lock()
+            .expect("pool lock")
+            .pop();
         let mut pooled = match idle {
             Some(pooled) if pooled.generation == generation.number => pooled,
             _ => match generation
@@ -386,6 +411,11 @@ impl ActorPool {
         }
     }
 
+    /// This worker's idle stack (the first worker's on any other thread).
+    fn stack_index(&self) -> usize {
+        crate::workers::slot(self.idle.len())
+    }
+
     /// Keeps an instance for the next call, unless the actor was replaced, stopped or scaled
     /// below what is idle.
     fn release(&self, pooled: Pooled) {
@@ -397,9 +427,26 @@ impl ActorPool {
         if pooled.generation != self.current.read().expect("generation lock").number {
             return;
         }
-        let mut idle = self.idle.lock().expect("pool lock");
-        if idle.len() < keep {
+        let index = self.stack_index();
+        let mut idle = self.idle[index].lock().expect("pool lock");
+        if idle.len() < stack_capacity(keep, self.idle.len(), index) {
             idle.push(pooled);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stack_capacity;
+
+    #[test]
+    fn the_idle_stacks_together_hold_exactly_what_may_be_kept() {
+        for (keep, stacks) in [(64, 2), (1, 2), (3, 2), (5, 4), (0, 3), (7, 1)] {
+            let capacities: Vec<usize> = (0..stacks)
+                .map(|index| stack_capacity(keep, stacks, index))
+                .collect();
+            assert_eq!(capacities.iter().sum::<usize>(), keep, "{capacities:?}");
+            assert!(capacities[1..].iter().all(|&c| c == keep / stacks));
         }
     }
 }
