@@ -25,6 +25,7 @@ use crate::providers::{messaging_implementation, MessagingImpl, MESSAGING};
 use crate::registry::{self, PullPolicy};
 use crate::router::{LoadedActor, Router};
 use crate::wapc::Runtime;
+use crate::workers::Workers;
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -87,6 +88,10 @@ pub struct HostConfig {
     /// TOKEN`. Without a token they are open to whoever reaches the dashboard's address.
     #[arg(long, env = "MCCHAT_DASHBOARD_TOKEN", hide_env_values = true)]
     pub dashboard_token: Option<String>,
+    /// Threads serving HTTP requests and NATS messages, each with its own connections to
+    /// Redis and NATS (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
     /// A program whose `compile-actors` subcommand compiles actors into the cache (the `mcchat`
     /// binary itself): the host then never maps the compiler. Without one, it compiles them.
     #[arg(skip)]
@@ -110,6 +115,7 @@ impl HostConfig {
             ctl_nats_url: None,
             dashboard_addr: DashboardAddr(None),
             dashboard_token: None,
+            workers: None,
             compiler: None,
         }
     }
@@ -135,6 +141,8 @@ pub struct RunningHost {
     /// subscriptions and their handlers, and HTTP actor calls.
     tracker: TaskTracker,
     messaging: Vec<NatsMessaging>,
+    /// Where HTTP connections and NATS subscriptions are served; stopped last.
+    workers: Workers,
 }
 
 impl RunningHost {
@@ -186,6 +194,7 @@ impl RunningHost {
             nats.flush().await;
         }
         self.router.unlink_all();
+        self.workers.stop();
     }
 }
 
@@ -314,6 +323,10 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             .events
             .publish("actor_started", pool.started_event(None));
     }
+    let workers = match config.workers {
+        Some(count) => Workers::start(usize::from(count)),
+        None => Workers::per_core(),
+    }?;
     let mut host = RunningHost {
         app_name: app.name.clone(),
         started,
@@ -326,6 +339,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         tasks: Vec::new(),
         tracker: TaskTracker::new(),
         messaging: Vec::new(),
+        workers,
     };
     // A start that fails part-way stops what it already started (listeners, subscriptions).
     let started = async {

@@ -119,6 +119,7 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         "test/stuck",
         shutdown.clone(),
         &calls,
+        &[tokio::runtime::Handle::current()],
     )
     .await
     .unwrap();

@@ -129,6 +129,7 @@ async fn start_link(
                 actor,
                 host.shutdown.clone(),
                 &host.tracker,
+                host.workers.handles(),
             )
             .await?;
             host.started.push(format!(
@@ -155,7 +156,7 @@ async fn start_link(
                 link.value("URL")
             });
             if let Some(url) = redis_url {
-                let redis = RedisKeyValue::connect(url)
+                let redis = RedisKeyValue::connect(url, host.workers.handles())
                     .await
                     .with_context(|| format!("connecting to Redis at {url}"))?;
                 host.started.push(format!(
@@ -218,7 +219,7 @@ async fn start_nats(
         .or(link.value("URI"))
         .or(link.value("URL"))
         .unwrap_or(DEFAULT_NATS_URL);
-    let nats = NatsMessaging::connect(url).await?;
+    let nats = NatsMessaging::connect(url, host.workers.handles()).await?;
     let subjects: Vec<String> = link
         .value("SUBSCRIPTION")
         .unwrap_or_default()

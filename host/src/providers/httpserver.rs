@@ -18,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router as HttpRouter;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -65,23 +66,30 @@ fn app(actor: ActorTransport, calls: TaskTracker) -> HttpRouter {
 }
 
 /// Binds `address` and serves until `shutdown` is cancelled; then open connections get
-/// `DRAIN_TIMEOUT` to finish what they started. Returns the bound address.
+/// `DRAIN_TIMEOUT` to finish what they started. Connections are dealt to `workers` in turn, and
+/// each is served, with its actor calls, on the one it was dealt to. Returns the bound address.
 pub async fn serve(
     address: SocketAddr,
     router: &Arc<Router>,
     actor: &str,
     shutdown: CancellationToken,
     calls: &TaskTracker,
+    workers: &[Handle],
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    anyhow::ensure!(
+        !workers.is_empty(),
+        "an HTTP server needs a worker to run on"
+    );
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding HTTP address {address}"))?;
     let bound = listener.local_addr()?;
     let app = app(ActorTransport::new(router, actor), calls.clone());
+    let workers = workers.to_vec();
     let task = tokio::spawn(async move {
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let open = TaskTracker::new();
-        loop {
+        for worker in workers.iter().cycle() {
             let tcp = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, _)) => tcp,
@@ -99,30 +107,54 @@ pub async fn serve(
                 );
                 continue;
             };
+            // A socket belongs to the runtime that registered it: it moves as a plain one.
+            let tcp = match tcp.into_std() {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::warn!("HTTP server on {bound}: could not hand a connection on: {e}");
+                    continue;
+                }
+            };
             let service = TowerToHyperService::new(app.clone());
             let shutdown = shutdown.clone();
-            open.spawn(async move {
-                let _slot = slot;
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT);
-                let connection = builder.serve_connection(TokioIo::new(tcp), service);
-                tokio::pin!(connection);
-                tokio::select! {
-                    _ = connection.as_mut() => {}
-                    _ = shutdown.cancelled() => {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(DRAIN_TIMEOUT, connection).await;
+            open.spawn_on(
+                async move {
+                    let _slot = slot;
+                    match TcpStream::from_std(tcp) {
+                        Ok(tcp) => serve_connection(tcp, service, shutdown).await,
+                        Err(e) => tracing::warn!("HTTP server on {bound}: {e}"),
                     }
-                }
-            });
+                },
+                worker,
+            );
         }
         drop(listener);
         open.close();
         open.wait().await;
     });
     Ok((bound, task))
+}
+
+/// Serves one connection's requests until it closes, or until `shutdown`; then it gets
+/// `DRAIN_TIMEOUT` to finish what it started.
+async fn serve_connection(
+    tcp: TcpStream,
+    service: TowerToHyperService<HttpRouter>,
+    shutdown: CancellationToken,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connection = builder.serve_connection(TokioIo::new(tcp), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, connection).await;
+        }
+    }
 }
 
 fn json_error(status: StatusCode, reason: &str) -> Response {

@@ -6,12 +6,13 @@
 //! copy of a stored message is dropped, logged and counted), so a NATS outage never stalls the
 //! writes whose fan-out goes through here.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,7 +46,10 @@ pub struct NatsCounters {
 
 #[derive(Clone)]
 pub struct NatsMessaging {
-    client: async_nats::Client,
+    /// One connection per worker, made on it: a worker receives its share of a subscription's
+    /// messages, and publishes what its actors send, on its own connection.
+    clients: Arc<[async_nats::Client]>,
+    workers: Arc<[Handle]>,
     pub counters: Arc<NatsCounters>,
 }
 
@@ -54,26 +58,50 @@ fn err(e: impl std::fmt::Display) -> RpcError {
 }
 
 impl NatsMessaging {
-    /// Connects to `url` (in the background if the server is not up yet).
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// Connects each of `workers` to `url` (in the background if the server is not up yet).
+    pub async fn connect(url: &str, workers: &[Handle]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!workers.is_empty(), "a NATS link needs a worker to run on");
         let counters = Arc::new(NatsCounters::default());
-        let events = counters.clone();
-        let server = url.to_string();
-        let client = async_nats::ConnectOptions::new()
-            .name("mcchat-host")
-            .retry_on_initial_connect()
-            .event_callback(move |event| {
-                let (counters, server) = (events.clone(), server.clone());
-                async move { log_event(&counters, &server, event) }
-            })
-            .connect(url)
-            .await?;
-        Ok(NatsMessaging { client, counters })
+        let mut clients = Vec::with_capacity(workers.len());
+        for (index, worker) in workers.iter().enumerate() {
+            let connection = Connection {
+                server: url.to_string(),
+                number: index + 1,
+                of: workers.len(),
+                connected_before: Arc::new(AtomicBool::new(false)),
+            };
+            let events = counters.clone();
+            let options = async_nats::ConnectOptions::new()
+                .name("mcchat-host")
+                .retry_on_initial_connect()
+                .event_callback(move |event| {
+                    let (counters, connection) = (events.clone(), connection.clone());
+                    async move { log_event(&counters, &connection, event) }
+                });
+            let url = url.to_string();
+            // The client's connection task runs where it is made.
+            clients.push(
+                worker
+                    .spawn(async move { options.connect(url).await })
+                    .await??,
+            );
+        }
+        Ok(NatsMessaging {
+            clients: clients.into(),
+            workers: workers.into(),
+            counters,
+        })
     }
 
-    /// Subscribes to each subject in the queue group and delivers every message to `actor`,
-    /// until `shutdown` is cancelled. Then each subscription drains: the server stops sending,
-    /// and what it already sent to this host is still handled (the handlers join `tracker`).
+    /// This worker's client (the first one's on any other thread).
+    fn client(&self) -> &async_nats::Client {
+        &self.clients[crate::workers::slot(self.clients.len())]
+    }
+
+    /// Subscribes to each subject in the queue group, once per worker, and delivers every
+    /// message to `actor` on the worker that received it, until `shutdown` is cancelled. Then
+    /// each subscription drains: the server stops sending, and what it already sent to this
+    /// host is still handled (the handlers join `tracker`).
     pub async fn subscribe(
         &self,
         subjects: &[String],
@@ -84,45 +112,23 @@ impl NatsMessaging {
         tracker: &TaskTracker,
     ) -> anyhow::Result<()> {
         for subject in subjects {
-            let mut subscription = self
-                .client
-                .queue_subscribe(subject.clone(), queue_group.to_string())
-                .await?;
-            let transport = ActorTransport::new(router, actor);
             let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-            let received = crate::telemetry::nats_received(subject);
-            let (shutdown, handlers) = (shutdown.clone(), tracker.clone());
-            tracker.spawn(async move {
-                let mut draining = false;
-                loop {
-                    let message = tokio::select! {
-                        message = subscription.next() => message,
-                        _ = shutdown.cancelled(), if !draining => {
-                            draining = true;
-                            if let Err(e) = subscription.drain().await {
-                                tracing::warn!("could not drain the subscription: {e}");
-                                break;
-                            }
-                            continue;
-                        }
-                    };
-                    let Some(message) = message else { break };
-                    received.increment(1);
-                    let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-                    let sender = MessageSubscriberSender::via(transport.clone());
-                    handlers.spawn(async move {
-                        let delivered = SubMessage {
-                            subject: message.subject.to_string(),
-                            reply_to: message.reply.map(|r| r.to_string()),
-                            body: message.payload.to_vec(),
-                        };
-                        if let Err(e) = sender.handle_message(&Context::default(), &delivered).await {
-                            tracing::error!(subject = %delivered.subject, "actor failed to handle a message: {e}");
-                        }
-                        drop(permit);
-                    });
-                }
-            });
+            for (client, worker) in self.clients.iter().zip(self.workers.iter()) {
+                let subscription = client
+                    .queue_subscribe(subject.clone(), queue_group.to_string())
+                    .await?;
+                tracker.spawn_on(
+                    deliver(
+                        subscription,
+                        ActorTransport::new(router, actor),
+                        in_flight.clone(),
+                        crate::telemetry::nats_received(subject),
+                        shutdown.clone(),
+                        tracker.clone(),
+                    ),
+                    worker,
+                );
+            }
         }
         Ok(())
     }
@@ -131,32 +137,94 @@ impl NatsMessaging {
     /// ready for `chat.in` when its start returns. `false`: not connected yet; the client keeps
     /// trying in the background and subscribes once it connects.
     pub async fn wait_until_ready(&self) -> bool {
+        let flushed = futures::future::join_all(self.clients.iter().map(|client| client.flush()));
         matches!(
-            tokio::time::timeout(READY_WAIT, self.client.flush()).await,
-            Ok(Ok(()))
+            tokio::time::timeout(READY_WAIT, flushed).await,
+            Ok(answers) if answers.iter().all(Result::is_ok)
         )
     }
 
-    /// Whether the client is connected now (it reconnects by itself when not).
+    /// Whether every connection is up now (each reconnects by itself when not).
     pub fn connection_state(&self) -> crate::control::ConnectionState {
-        match self.client.connection_state() {
-            async_nats::connection::State::Connected => crate::control::ConnectionState::Connected,
-            _ => crate::control::ConnectionState::Reconnecting,
+        let connected = |client: &async_nats::Client| {
+            client.connection_state() == async_nats::connection::State::Connected
+        };
+        if self.clients.iter().all(connected) {
+            crate::control::ConnectionState::Connected
+        } else {
+            crate::control::ConnectionState::Reconnecting
         }
     }
 
     /// Sends everything published so far to the server.
     pub async fn flush(&self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        let flushed = futures::future::join_all(self.clients.iter().map(|client| client.flush()));
+        let _ = tokio::time::timeout(Duration::from_secs(1), flushed).await;
     }
 }
 
-fn log_event(counters: &NatsCounters, server: &str, event: async_nats::Event) {
+/// Hands a subscription's messages to the actor, each in a task of its own on this worker,
+/// until the subscription ends; `shutdown` drains it first.
+async fn deliver(
+    mut subscription: async_nats::Subscriber,
+    transport: ActorTransport,
+    in_flight: Arc<Semaphore>,
+    received: metrics::Counter,
+    shutdown: CancellationToken,
+    handlers: TaskTracker,
+) {
+    let mut draining = false;
+    loop {
+        let message = tokio::select! {
+            message = subscription.next() => message,
+            _ = shutdown.cancelled(), if !draining => {
+                draining = true;
+                if let Err(e) = subscription.drain().await {
+                    tracing::warn!("could not drain the subscription: {e}");
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(message) = message else { break };
+        received.increment(1);
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
+        let sender = MessageSubscriberSender::via(transport.clone());
+        handlers.spawn(async move {
+            let delivered = SubMessage {
+                subject: message.subject.to_string(),
+                reply_to: message.reply.map(|r| r.to_string()),
+                body: message.payload.to_vec(),
+            };
+            if let Err(e) = sender.handle_message(&Context::default(), &delivered).await {
+                tracing::error!(subject = %delivered.subject, "actor failed to handle a message: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// One of a link's connections, as its events name it.
+#[derive(Clone)]
+struct Connection {
+    server: String,
+    number: usize,
+    of: usize,
+    connected_before: Arc<AtomicBool>,
+}
+
+fn log_event(counters: &NatsCounters, connection: &Connection, event: async_nats::Event) {
     use async_nats::Event;
+    let server = format!(
+        "{} (connection {} of {})",
+        connection.server, connection.number, connection.of
+    );
     match event {
         Event::Connected => {
-            let n = counters.connects.fetch_add(1, Ordering::Relaxed);
-            if n > 0 {
+            counters.connects.fetch_add(1, Ordering::Relaxed);
+            if connection.connected_before.swap(true, Ordering::Relaxed) {
                 tracing::info!("NATS {server}: reconnected; real-time copies flow again");
             }
         }
@@ -191,18 +259,19 @@ impl NatsMessaging {
 impl Messaging for NatsMessaging {
     /// Publishes at once, or fails fast: never waits for a server that is not there.
     async fn publish(&self, _: &Context, msg: &PubMessage) -> RpcResult<()> {
-        if self.client.connection_state() != async_nats::connection::State::Connected {
+        let client = self.client();
+        if client.connection_state() != async_nats::connection::State::Connected {
             return Err(self.dropped(&msg.subject, "NATS is not connected"));
         }
         let body = bytes::Bytes::from(msg.body.clone());
         let publish = async {
             match &msg.reply_to {
                 Some(reply_to) => {
-                    self.client
+                    client
                         .publish_with_reply(msg.subject.clone(), reply_to.clone(), body)
                         .await
                 }
-                None => self.client.publish(msg.subject.clone(), body).await,
+                None => client.publish(msg.subject.clone(), body).await,
             }
         };
         match tokio::time::timeout(PUBLISH_DEADLINE, publish).await {
@@ -219,7 +288,7 @@ impl Messaging for NatsMessaging {
     async fn request(&self, _: &Context, msg: &RequestMessage) -> RpcResult<ReplyMessage> {
         let timeout = Duration::from_millis(u64::from(msg.timeout_ms.max(1)));
         let request = self
-            .client
+            .client()
             .request(msg.subject.clone(), bytes::Bytes::from(msg.body.clone()));
         let reply = tokio::time::timeout(timeout, request)
             .await

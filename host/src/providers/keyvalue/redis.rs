@@ -1,10 +1,12 @@
 //! `wasmcloud:keyvalue` on Redis. The connection manager reconnects on its own after a drop.
 
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
+use tokio::runtime::Handle;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_keyvalue::*;
@@ -21,9 +23,12 @@ const MAX_RETRY_DELAY_MS: u64 = 2000;
 /// The longest a start waits for Redis.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// One connection per worker, made on it, so a worker's commands and their answers stay on
+/// its core. Each command is answered before the actor goes on, so what one connection wrote
+/// is there for the next command on any other.
 #[derive(Clone)]
 pub struct RedisKeyValue {
-    connection: ConnectionManager,
+    connections: Arc<[ConnectionManager]>,
 }
 
 fn err(e: redis::RedisError) -> RpcError {
@@ -31,9 +36,11 @@ fn err(e: redis::RedisError) -> RpcError {
 }
 
 impl RedisKeyValue {
-    /// Connects to `url` (`redis://host:port[/db]`); fails within seconds if Redis cannot be
-    /// reached, and later answers each call within `RESPONSE_TIMEOUT` while reconnecting.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// Connects each of `workers` to `url` (`redis://host:port[/db]`); fails within seconds
+    /// if Redis cannot be reached, and later answers each call within `RESPONSE_TIMEOUT` while
+    /// reconnecting.
+    pub async fn connect(url: &str, workers: &[Handle]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!workers.is_empty(), "a Redis link needs a worker to run on");
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
@@ -41,17 +48,23 @@ impl RedisKeyValue {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_factor(RETRY_FACTOR)
             .set_max_delay(MAX_RETRY_DELAY_MS);
-        let connection = tokio::time::timeout(
-            START_TIMEOUT,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))??;
-        Ok(RedisKeyValue { connection })
+        let mut connections = Vec::with_capacity(workers.len());
+        for worker in workers {
+            // The connection's driver task runs where the connection is made.
+            let connect = ConnectionManager::new_with_config(client.clone(), config.clone());
+            let connection = tokio::time::timeout(START_TIMEOUT, worker.spawn(connect))
+                .await
+                .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))???;
+            connections.push(connection);
+        }
+        Ok(RedisKeyValue {
+            connections: connections.into(),
+        })
     }
 
+    /// This worker's connection (the first one's on any other thread).
     fn conn(&self) -> ConnectionManager {
-        self.connection.clone()
+        self.connections[crate::workers::slot(self.connections.len())].clone()
     }
 }
 
