@@ -108,11 +108,6 @@ pub struct PoolStatus {
     pub live_instances: usize,
 }
 
-/// One idle stack per core: a host runs a worker per core unless told otherwise.
-fn idle_stacks() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
 /// How many of `keep` idle instances stack `index` of `stacks` holds: an equal share, the
 /// first stack the remainder, so together they never hold more than `keep`.
 fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize {
@@ -140,7 +135,11 @@ impl ActorPool {
                 module,
             })),
             host,
-            idle: (0..idle_stacks()).map(|_| Mutex::new(Vec::new())).collect(),
+            // A stack per core, as a host runs a worker per core unless told otherwise; with
+            // more workers, `workers::slot` shares the stacks out among them.
+            idle: (0..crate::workers::cores())
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
             scale: RwLock::new(Scale::Unbounded),
             live: Arc::new(AtomicUsize::new(0)),
             events,

@@ -22,6 +22,11 @@ pub fn current() -> Option<usize> {
     WORKER.with(Cell::get)
 }
 
+/// The cores this process may use: how many workers a host runs unless told otherwise.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Which of `count` per-worker resources this thread uses: its own worker's, or the first
 /// one's on any other thread (the control interface, WebSocket sessions, tests).
 pub fn slot(count: usize) -> usize {
@@ -78,7 +83,7 @@ impl Workers {
 
     /// One worker per core the process may use.
     pub fn per_core() -> anyhow::Result<Workers> {
-        Self::start(std::thread::available_parallelism().map_or(1, usize::from))
+        Self::start(cores())
     }
 
     pub fn count(&self) -> usize {
@@ -89,7 +94,8 @@ impl Workers {
         &self.handles
     }
 
-    /// Runs `future` on every worker and returns what each gave, in worker order.
+    /// Runs the future `make` gives for each worker on that worker, and returns what each
+    /// gave, in worker order.
     pub async fn on_each<F, Fut, T>(&self, make: F) -> anyhow::Result<Vec<T>>
     where
         F: Fn(usize) -> Fut,

@@ -156,7 +156,7 @@ async fn start_link(
                 link.value("URL")
             });
             if let Some(url) = redis_url {
-                let redis = RedisKeyValue::connect(url, host.workers.handles())
+                let redis = RedisKeyValue::connect(url, &host.workers)
                     .await
                     .with_context(|| format!("connecting to Redis at {url}"))?;
                 host.started.push(format!(
@@ -219,7 +219,7 @@ async fn start_nats(
         .or(link.value("URI"))
         .or(link.value("URL"))
         .unwrap_or(DEFAULT_NATS_URL);
-    let nats = NatsMessaging::connect(url, host.workers.handles()).await?;
+    let nats = NatsMessaging::connect(url, &host.workers).await?;
     let subjects: Vec<String> = link
         .value("SUBSCRIPTION")
         .unwrap_or_default()

@@ -24,6 +24,7 @@ use wasmcloud_interface_messaging::{
 };
 
 use crate::router::{ActorTransport, Router};
+use crate::workers::Workers;
 
 /// Messages handled at once per subscription; more wait in the client's buffer.
 const MAX_IN_FLIGHT: usize = 64;
@@ -59,38 +60,40 @@ fn err(e: impl std::fmt::Display) -> RpcError {
 
 impl NatsMessaging {
     /// Connects each of `workers` to `url` (in the background if the server is not up yet).
-    pub async fn connect(url: &str, workers: &[Handle]) -> anyhow::Result<Self> {
-        anyhow::ensure!(!workers.is_empty(), "a NATS link needs a worker to run on");
+    pub async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
         let counters = Arc::new(NatsCounters::default());
-        let mut clients = Vec::with_capacity(workers.len());
-        for (index, worker) in workers.iter().enumerate() {
-            let connection = Connection {
-                server: url.to_string(),
-                number: index + 1,
-                of: workers.len(),
-                connected_before: Arc::new(AtomicBool::new(false)),
-            };
-            let events = counters.clone();
-            let options = async_nats::ConnectOptions::new()
-                .name("mcchat-host")
-                .retry_on_initial_connect()
-                .event_callback(move |event| {
-                    let (counters, connection) = (events.clone(), connection.clone());
-                    async move { log_event(&counters, &connection, event) }
-                });
-            let url = url.to_string();
-            // The client's connection task runs where it is made.
-            clients.push(
-                worker
-                    .spawn(async move { options.connect(url).await })
-                    .await??,
-            );
-        }
+        // Each client's connection task runs on the worker the client is made on.
+        let clients = workers
+            .on_each(|index| {
+                let connection = Connection {
+                    server: url.to_string(),
+                    number: index + 1,
+                    of: workers.count(),
+                    connected_before: Arc::new(AtomicBool::new(false)),
+                };
+                let events = counters.clone();
+                async_nats::ConnectOptions::new()
+                    .name("mcchat-host")
+                    .retry_on_initial_connect()
+                    .event_callback(move |event| {
+                        let (counters, connection) = (events.clone(), connection.clone());
+                        async move { log_event(&counters, &connection, event) }
+                    })
+                    .connect(url.to_string())
+            })
+            .await?
+            .into_iter()
+            .collect::<Result<Arc<[_]>, _>>()?;
         Ok(NatsMessaging {
-            clients: clients.into(),
-            workers: workers.into(),
+            clients,
+            workers: workers.handles().into(),
             counters,
         })
+    }
+
+    /// Waits for each connection to send what it was given, in parallel.
+    async fn flush_all(&self) -> Vec<Result<(), async_nats::client::FlushError>> {
+        futures::future::join_all(self.clients.iter().map(|client| client.flush())).await
     }
 
     /// This worker's client (the first one's on any other thread).
@@ -137,9 +140,8 @@ impl NatsMessaging {
     /// ready for `chat.in` when its start returns. `false`: not connected yet; the client keeps
     /// trying in the background and subscribes once it connects.
     pub async fn wait_until_ready(&self) -> bool {
-        let flushed = futures::future::join_all(self.clients.iter().map(|client| client.flush()));
         matches!(
-            tokio::time::timeout(READY_WAIT, flushed).await,
+            tokio::time::timeout(READY_WAIT, self.flush_all()).await,
             Ok(answers) if answers.iter().all(Result::is_ok)
         )
     }
@@ -158,8 +160,7 @@ impl NatsMessaging {
 
     /// Sends everything published so far to the server.
     pub async fn flush(&self) {
-        let flushed = futures::future::join_all(self.clients.iter().map(|client| client.flush()));
-        let _ = tokio::time::timeout(Duration::from_secs(1), flushed).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.flush_all()).await;
     }
 }
 

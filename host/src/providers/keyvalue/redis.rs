@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
-use tokio::runtime::Handle;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_keyvalue::*;
 
 use super::backend_error;
+use crate::workers::Workers;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,8 +39,7 @@ impl RedisKeyValue {
     /// Connects each of `workers` to `url` (`redis://host:port[/db]`); fails within seconds
     /// if Redis cannot be reached, and later answers each call within `RESPONSE_TIMEOUT` while
     /// reconnecting.
-    pub async fn connect(url: &str, workers: &[Handle]) -> anyhow::Result<Self> {
-        anyhow::ensure!(!workers.is_empty(), "a Redis link needs a worker to run on");
+    pub async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
@@ -48,18 +47,15 @@ impl RedisKeyValue {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_factor(RETRY_FACTOR)
             .set_max_delay(MAX_RETRY_DELAY_MS);
-        let mut connections = Vec::with_capacity(workers.len());
-        for worker in workers {
-            // The connection's driver task runs where the connection is made.
-            let connect = ConnectionManager::new_with_config(client.clone(), config.clone());
-            let connection = tokio::time::timeout(START_TIMEOUT, worker.spawn(connect))
-                .await
-                .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))???;
-            connections.push(connection);
-        }
-        Ok(RedisKeyValue {
-            connections: connections.into(),
-        })
+        // Each connection's driver task runs on the worker the connection is made on.
+        let connecting =
+            workers.on_each(|_| ConnectionManager::new_with_config(client.clone(), config.clone()));
+        let connections = tokio::time::timeout(START_TIMEOUT, connecting)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {START_TIMEOUT:?}"))??
+            .into_iter()
+            .collect::<Result<Arc<[_]>, _>>()?;
+        Ok(RedisKeyValue { connections })
     }
 
     /// This worker's connection (the first one's on any other thread).
