@@ -301,8 +301,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             )
         })
         .collect();
+    let workers = match config.workers {
+        Some(count) => Workers::start(usize::from(count)),
+        None => Workers::per_core(),
+    }?;
     let events = EventBus::default();
-    let router = Router::new(actors, events.clone());
+    let router = Router::new(actors, events.clone(), workers.count());
     let ctl_url = config
         .ctl_nats_url
         .clone()
@@ -323,10 +327,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             .events
             .publish("actor_started", pool.started_event(None));
     }
-    let workers = match config.workers {
-        Some(count) => Workers::start(usize::from(count)),
-        None => Workers::per_core(),
-    }?;
     let mut host = RunningHost {
         app_name: app.name.clone(),
         started,

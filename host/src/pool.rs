@@ -5,7 +5,7 @@
 //! concurrent instances (none by default), a stopped state that refuses calls, and a module
 //! generation, so a replaced actor's in-flight calls finish on the old module.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -18,10 +18,10 @@ use crate::stats::CallStats;
 use crate::telemetry::Outcome;
 use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
-/// Idle instances kept per actor, enough for the HTTP server's in-flight limit, so a steady
-/// load reuses instances instead of creating and dropping them; more are created on demand.
-/// They are shared out among the workers.
-const MAX_IDLE: usize = 64;
+/// Idle instances kept per actor, so a steady load reuses instances instead of creating and
+/// dropping them; more are created on demand. They are shared out equally among the workers,
+/// and a NATS subscription takes as many messages at once on each worker as its share.
+pub const MAX_IDLE: usize = 64;
 /// Longest one call (with everything it calls) may take. Below the HTTP server's request
 /// deadline, so a stuck actor is reported by the layer that knows which actor it was.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +88,9 @@ pub struct ActorPool {
     idle: Box<[Mutex<Vec<Pooled>>]>,
     scale: RwLock<Scale>,
     live: Arc<AtomicUsize>,
+    /// Instances ever started: a steady load that keeps starting them has too few kept idle.
+    started: AtomicU64,
+    started_metric: metrics::Counter,
     pub stats: CallStats,
     events: EventBus,
     /// Where the module came from (a file or an OCI reference), as inventories report it.
@@ -106,6 +109,7 @@ pub struct PoolStatus {
     /// `None`: no limit.
     pub max_instances: Option<u16>,
     pub live_instances: usize,
+    pub instances_started: u64,
 }
 
 /// How many of `keep` idle instances stack `index` of `stacks` holds: an equal share, the
@@ -120,28 +124,30 @@ fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize {
 }
 
 impl ActorPool {
+    /// A pool whose idle instances are kept in a stack per worker, for `workers` workers.
     pub fn new(
         identity: ActorIdentity,
         module: ActorModule,
         host: Weak<dyn HostCalls>,
         events: EventBus,
         image_ref: String,
+        workers: usize,
     ) -> Self {
         ActorPool {
             stats: CallStats::new(identity.label()),
+            started_metric: crate::telemetry::instances_started(identity.label()),
             current: RwLock::new(Arc::new(Generation {
                 number: 0,
                 identity: Arc::new(identity),
                 module,
             })),
             host,
-            // A stack per core, as a host runs a worker per core unless told otherwise; with
-            // more workers, `workers::slot` shares the stacks out among them.
-            idle: (0..crate::workers::cores())
+            idle: (0..workers.max(1))
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
             scale: RwLock::new(Scale::Unbounded),
             live: Arc::new(AtomicUsize::new(0)),
+            started: AtomicU64::new(0),
             events,
             image_ref: RwLock::new(image_ref),
             instance_id: RwLock::new(uuid::Uuid::new_v4().to_string()),
@@ -170,6 +176,7 @@ impl ActorPool {
             running,
             max_instances,
             live_instances: self.live.load(Ordering::Relaxed),
+            instances_started: self.started.load(Ordering::Relaxed),
         }
     }
 
@@ -337,6 +344,8 @@ impl ActorPool {
             {
                 Ok(instance) => {
                     self.live.fetch_add(1, Ordering::Relaxed);
+                    self.started.fetch_add(1, Ordering::Relaxed);
+                    self.started_metric.increment(1);
                     Pooled {
                         generation: generation.number,
                         instance,

@@ -90,8 +90,9 @@ pub struct Router {
 }
 
 impl Router {
-    /// Builds the router and one instance pool per actor; the pools call back into the router.
-    pub fn new(actors: Vec<LoadedActor>, events: EventBus) -> Arc<Router> {
+    /// Builds the router and one instance pool per actor, for a host with `workers` workers;
+    /// the pools call back into the router.
+    pub fn new(actors: Vec<LoadedActor>, events: EventBus, workers: usize) -> Arc<Router> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let host: Weak<dyn HostCalls> = router.clone();
             let mut routed: Vec<RoutedActor> = Vec::new();
@@ -108,6 +109,7 @@ impl Router {
                         host.clone(),
                         events.clone(),
                         actor.image_ref,
+                        workers,
                     )),
                 });
             }
@@ -347,7 +349,7 @@ mod tests {
             caps: [KEYVALUE.to_string()].into(),
             ..Default::default()
         };
-        let router = Router::new(Vec::new(), EventBus::default());
+        let router = Router::new(Vec::new(), EventBus::default(), 1);
         let key = LinkKey {
             actor: caller.public_key.clone(),
             contract: KEYVALUE.into(),

@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const ACTOR_CALLS: &str = "mcchat_actor_calls_total";
 pub const ACTOR_CALL_SECONDS: &str = "mcchat_actor_call_duration_seconds";
+pub const ACTOR_INSTANCES_STARTED: &str = "mcchat_actor_instances_started_total";
 pub const HTTP_RESPONSES: &str = "mcchat_http_responses_total";
 pub const NATS_PUBLISHED: &str = "mcchat_nats_published_total";
 pub const NATS_DROPPED: &str = "mcchat_nats_publish_dropped_total";
@@ -106,6 +107,11 @@ impl OperationMetrics {
         self.calls[outcome as usize].increment(1);
         self.seconds.record(took.as_secs_f64());
     }
+}
+
+/// Counts the instances one actor starts (made once per actor).
+pub fn instances_started(actor: &str) -> metrics::Counter {
+    metrics::counter!(ACTOR_INSTANCES_STARTED, "actor" => actor.to_string())
 }
 
 /// Counts HTTP responses by status; the handles are made once per status.

@@ -70,3 +70,50 @@ async fn a_thousand_concurrent_posts_are_each_stored_exactly_once() {
     );
     chat.stop().await;
 }
+
+/// Bursts of NATS requests as large as the instances each actor keeps idle, on a host with two
+/// workers: however the queue group splits a burst between the workers, each worker takes at
+/// most its share at once, so the actors reuse their idle instances and never start more than
+/// they keep. (When a worker could take more than its share, every burst started and dropped
+/// instances, and that cost a third of a message.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_nats_requests_reuse_the_instances_kept_idle() {
+    let (nats, redis, data) = (
+        Server::nats(),
+        Server::redis(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut settings = config(&nats, Some(&redis), data.path());
+    settings.workers = Some(2);
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    let (host, _) = start(settings).await;
+    let client = nats_client(&nats).await;
+
+    for burst in 0..10 {
+        let requests = (0..mcchat_host::pool::MAX_IDLE).map(|n| {
+            let body = format!(r#"{{"user_name":"burst","body":"burst {burst} request {n}"}}"#);
+            let client = client.clone();
+            async move { chat_in(&client, &body).await["accepted"] == true }
+        });
+        let acks = join_all(requests).await;
+        assert!(acks.into_iter().all(|accepted| accepted), "burst {burst}");
+    }
+
+    let state: serde_json::Value =
+        reqwest::get(format!("{}api/state", host.dashboard_url().unwrap()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    for actor in state["actors"].as_array().unwrap() {
+        let started = actor["instances_started"].as_u64().unwrap();
+        assert!(
+            started as usize <= mcchat_host::pool::MAX_IDLE,
+            "{} started {started} instances for 10 bursts of {}",
+            actor["name"],
+            mcchat_host::pool::MAX_IDLE
+        );
+    }
+    host.shutdown().await;
+}

@@ -43,6 +43,7 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
             image_ref: "file:///test.wasm".into(),
         }],
         events,
+        1,
     );
 
     assert_eq!(
@@ -108,6 +109,7 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
             image_ref: "file:///test.wasm".into(),
         }],
         EventBus::default(),
+        1,
     );
     let (shutdown, calls) = (
         tokio_util::sync::CancellationToken::new(),
@@ -194,6 +196,7 @@ async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
             image_ref: "file:///old.wasm".into(),
         }],
         EventBus::default(),
+        1,
     );
     let pool = router.actor("test/replaced").unwrap().clone();
     let in_flight = tokio::spawn({
@@ -274,6 +277,7 @@ fn a_guest_looping_over_instant_host_calls_is_still_cut_off() {
                     image_ref: "file:///chatty.wasm".into(),
                 }],
                 EventBus::default(),
+                1,
             );
             router.call_actor("test/chatty", "Chatty.Spin", b"").await
         });

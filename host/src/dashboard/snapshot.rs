@@ -44,6 +44,9 @@ pub struct ActorView {
     /// `None`: no limit.
     pub max_instances: Option<u16>,
     pub live_instances: usize,
+    /// Instances started since the actor was: a count that keeps growing under a steady load
+    /// means instances are being dropped and made again.
+    pub instances_started: u64,
     /// `healthy`, `trapped` (in the last minute) or `stopped`.
     pub health: &'static str,
     pub claims: ClaimsView,
@@ -125,6 +128,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
                 running: status.running,
                 max_instances: status.max_instances,
                 live_instances: status.live_instances,
+                instances_started: status.instances_started,
                 health,
                 claims: ClaimsView {
                     issuer: identity.issuer.clone(),

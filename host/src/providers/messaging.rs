@@ -26,8 +26,6 @@ use wasmcloud_interface_messaging::{
 use crate::router::{ActorTransport, Router};
 use crate::workers::Workers;
 
-/// Messages handled at once per subscription; more wait in the client's buffer.
-const MAX_IN_FLIGHT: usize = 64;
 /// How long a start waits for the server to confirm the subscriptions before going on without.
 const READY_WAIT: Duration = Duration::from_secs(5);
 /// Longest a publish may wait for room in the client's buffer.
@@ -114,9 +112,10 @@ impl NatsMessaging {
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<()> {
+        let in_flight_per_worker = in_flight_per_worker(self.workers.len());
         for subject in subjects {
-            let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
             for (client, worker) in self.clients.iter().zip(self.workers.iter()) {
+                let in_flight = Arc::new(Semaphore::new(in_flight_per_worker));
                 let subscription = client
                     .queue_subscribe(subject.clone(), queue_group.to_string())
                     .await?;
@@ -124,7 +123,7 @@ impl NatsMessaging {
                     deliver(
                         subscription,
                         ActorTransport::new(router, actor),
-                        in_flight.clone(),
+                        in_flight,
                         crate::telemetry::nats_received(subject),
                         shutdown.clone(),
                         tracker.clone(),
@@ -162,6 +161,14 @@ impl NatsMessaging {
     pub async fn flush(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.flush_all()).await;
     }
+}
+
+/// How many of a subscription's messages each of `workers` workers handles at once; more wait
+/// in its client's buffer. A message holds an instance of each actor on its path, and this is
+/// the worker's share of the instances each actor keeps idle: with more, a steady load would
+/// start and drop instances (a third of a message's cost when it happened).
+fn in_flight_per_worker(workers: usize) -> usize {
+    (crate::pool::MAX_IDLE / workers.max(1)).max(1)
 }
 
 /// Hands a subscription's messages to the actor, each in a task of its own on this worker,
