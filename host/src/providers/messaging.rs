@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::Context;
@@ -100,7 +100,8 @@ impl NatsMessaging {
     }
 
     /// Subscribes to each subject in the queue group, once per worker, and delivers every
-    /// message to `actor` on the worker that received it, until `shutdown` is cancelled. Then
+    /// message to `actor` on the worker that received it (or, when all of that worker's slots
+    /// are taken, on another worker with one free), until `shutdown` is cancelled. Then
     /// each subscription drains: the server stops sending, and what it already sent to this
     /// host is still handled (the handlers join `tracker`).
     pub async fn subscribe(
@@ -112,10 +113,10 @@ impl NatsMessaging {
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<()> {
-        let in_flight_per_worker = in_flight_per_worker(self.workers.len());
         for subject in subjects {
-            for (client, worker) in self.clients.iter().zip(self.workers.iter()) {
-                let in_flight = Arc::new(Semaphore::new(in_flight_per_worker));
+            let slots = Arc::new(Slots::new(&self.workers));
+            for (home, (client, worker)) in self.clients.iter().zip(self.workers.iter()).enumerate()
+            {
                 let subscription = client
                     .queue_subscribe(subject.clone(), queue_group.to_string())
                     .await?;
@@ -123,7 +124,8 @@ impl NatsMessaging {
                     deliver(
                         subscription,
                         ActorTransport::new(router, actor),
-                        in_flight,
+                        slots.clone(),
+                        home,
                         crate::telemetry::nats_received(subject),
                         shutdown.clone(),
                         tracker.clone(),
@@ -163,12 +165,43 @@ impl NatsMessaging {
     }
 }
 
-/// How many of a subscription's messages each of `workers` workers handles at once; more wait
-/// in its client's buffer. A message holds an instance of each actor on its path, and this is
-/// the worker's share of the instances each actor keeps idle: with more, a steady load would
-/// start and drop instances (a third of a message's cost when it happened).
-fn in_flight_per_worker(workers: usize) -> usize {
-    (crate::pool::MAX_IDLE / workers.max(1)).max(1)
+/// The messages of one subject each worker may handle at once. A message holds an instance of
+/// each actor on its path, and a worker's slots are its share of the instances each actor keeps
+/// idle: with more, a steady load would start and drop instances (a third of a message's cost
+/// when it happened). The queue group splits messages between the workers at random, so a
+/// worker whose slots are all taken hands a message to one with a slot free.
+struct Slots {
+    free: Vec<Arc<Semaphore>>,
+    workers: Arc<[Handle]>,
+}
+
+impl Slots {
+    fn new(workers: &Arc<[Handle]>) -> Slots {
+        let share = (crate::pool::MAX_IDLE / workers.len().max(1)).max(1);
+        Slots {
+            free: (0..workers.len())
+                .map(|_| Arc::new(Semaphore::new(share)))
+                .collect(),
+            workers: workers.clone(),
+        }
+    }
+
+    /// A slot for a message that arrived on worker `home`: its own if one is free, else any
+    /// other worker's that is, else the first to come free. `None` once closed.
+    async fn take(&self, home: usize) -> Option<(OwnedSemaphorePermit, &Handle)> {
+        let order = (home..self.free.len()).chain(0..home);
+        for worker in order {
+            if let Ok(permit) = self.free[worker].clone().try_acquire_owned() {
+                return Some((permit, &self.workers[worker]));
+            }
+        }
+        let waits = self
+            .free
+            .iter()
+            .map(|free| Box::pin(free.clone().acquire_owned()));
+        let (permit, worker, _) = futures::future::select_all(waits).await;
+        Some((permit.ok()?, &self.workers[worker]))
+    }
 }
 
 /// Hands a subscription's messages to the actor, each in a task of its own on this worker,
@@ -176,7 +209,8 @@ fn in_flight_per_worker(workers: usize) -> usize {
 async fn deliver(
     mut subscription: async_nats::Subscriber,
     transport: ActorTransport,
-    in_flight: Arc<Semaphore>,
+    slots: Arc<Slots>,
+    home: usize,
     received: metrics::Counter,
     shutdown: CancellationToken,
     handlers: TaskTracker,
@@ -196,11 +230,11 @@ async fn deliver(
         };
         let Some(message) = message else { break };
         received.increment(1);
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+        let Some((permit, worker)) = slots.take(home).await else {
             break;
         };
         let sender = MessageSubscriberSender::via(transport.clone());
-        handlers.spawn(async move {
+        handlers.spawn_on(async move {
             let delivered = SubMessage {
                 subject: message.subject.to_string(),
                 reply_to: message.reply.map(|r| r.to_string()),
@@ -210,7 +244,7 @@ async fn deliver(
                 tracing::error!(subject = %delivered.subject, "actor failed to handle a message: {e}");
             }
             drop(permit);
-        });
+        }, worker);
     }
 }
 
