@@ -1,5 +1,5 @@
 //! One single-threaded runtime per core for the request paths. An HTTP connection or a NATS
-//! subscription is served on one worker from its first byte to its answer, with that worker's
+//! message is served on one worker from its first byte to its answer, with that worker's
 //! own Redis and NATS connections: a request's tasks, its actor instances and its sockets stay
 //! on one core. On a shared multi-thread runtime they moved between cores from call to call,
 //! which cost about a quarter more CPU per request (BENCHMARKS.md).
