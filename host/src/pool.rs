@@ -114,7 +114,7 @@ pub struct PoolStatus {
 
 /// How many of `keep` idle instances stack `index` of `stacks` holds: an equal share, the
 /// first stack the remainder, so together they never hold more than `keep`.
-fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize {
+pub(crate) fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize {
     let share = keep / stacks;
     if index == 0 {
         keep - share * (stacks - 1)

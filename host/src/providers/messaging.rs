@@ -177,10 +177,11 @@ struct Slots {
 
 impl Slots {
     fn new(workers: &Arc<[Handle]>) -> Slots {
-        let share = (crate::pool::MAX_IDLE / workers.len().max(1)).max(1);
+        let stack =
+            |worker| crate::pool::stack_capacity(crate::pool::MAX_IDLE, workers.len(), worker);
         Slots {
             free: (0..workers.len())
-                .map(|_| Arc::new(Semaphore::new(share)))
+                .map(|worker| Arc::new(Semaphore::new(stack(worker).max(1))))
                 .collect(),
             workers: workers.clone(),
         }
