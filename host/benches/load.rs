@@ -277,7 +277,7 @@ impl Running {
         let redis_url = format!("redis://127.0.0.1:{}", redis.port);
         let http_port = free_port();
         let http_addr = format!("127.0.0.1:{http_port}");
-        let release = root.join("target/release");
+        let release = release_dir();
         let mut command = match system {
             System::Native => {
                 let mut c = Command::new(release.join("native-reference"));
@@ -396,6 +396,16 @@ async fn prefill(kv: &mut redis::aio::MultiplexedConnection, history: usize) {
         let _: usize = rpush.query_async(kv).await.unwrap();
         left -= batch;
     }
+}
+
+/// Where cargo put the release binaries this bench starts: the folder above the bench's own
+/// `deps/`, so a `CARGO_TARGET_DIR` elsewhere is followed.
+fn release_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the bench runs from <target>/release/deps")
+        .to_path_buf()
 }
 
 /// `connections` clients each sending `chat.in` requests back to back for `seconds`.
