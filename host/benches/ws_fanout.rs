@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p mcchat-host --bench ws_fanout` (release build; needs nats-server).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! `GET /metrics` counts exactly the traffic this test sends. The only test in its binary: the
 //! metrics recorder is one per process.
 
+#[path = "e2e/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! own NATS and Redis. Every stored message reaches every WebSocket session (the sender's too)
 //! and NATS, each with its id.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

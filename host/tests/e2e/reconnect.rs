@@ -1,7 +1,7 @@
 //! The host rides out a restart of Redis or NATS: calls fail cleanly during the outage, and the
 //! providers reconnect on their own afterwards.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

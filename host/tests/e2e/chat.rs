@@ -1,6 +1,6 @@
 //! The chat end to end, as users drive it: curl on /messages, NATS on chat.in and rtchat.messages.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

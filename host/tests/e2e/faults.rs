@@ -1,7 +1,7 @@
 //! Faults injected by the tests themselves: NATS or Redis stops under load. A fault in one
 //! dependency never stalls the others, and nothing acknowledged is lost.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 

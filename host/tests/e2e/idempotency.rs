@@ -2,7 +2,7 @@
 //! NATS and WebSocket) makes a retry store nothing new and answer the first id, also when two
 //! hosts share one Redis.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;

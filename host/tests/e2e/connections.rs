@@ -1,6 +1,6 @@
 //! Connection hygiene: a thousand idle or trickling connections do not hold up a real client.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! `chat.in` payloads, from a seeded generator. No crash, no 5xx, every NATS request answered,
 //! and nothing malformed stored.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

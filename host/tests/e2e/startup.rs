@@ -1,6 +1,6 @@
 //! A host that cannot start says why, instead of running half a chat.
 
-mod support;
+use crate::support;
 
 use mcchat_host::precompile;
 use support::*;

@@ -1,7 +1,7 @@
 //! Stopping the real `mcchat` process under load: SIGTERM drains and exits in time with every
 //! acknowledged message stored once; `kill -9` with the embedded store loses nothing acked.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

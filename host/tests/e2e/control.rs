@@ -2,7 +2,7 @@
 //! own client (the one wash 0.24 uses): queries answered in its types with the right values,
 //! CloudEvents on start, scale, stop, link changes and traps, and commands that change what runs.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Actors through a real OCI registry (Debian's `docker-registry`): pushed as `cargo xtask push`
 //! pushes them, then run by the host from the manifest that push writes, pinned by digest.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

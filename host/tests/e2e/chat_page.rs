@@ -2,7 +2,7 @@
 //! two pages chat, curl and NATS messages appear live, scrolling up pages back through the
 //! history, and a dropped connection is reconnected with no gap and no duplicate.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::browser::{Chromedriver, Page, Proxy};

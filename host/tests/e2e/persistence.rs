@@ -1,6 +1,6 @@
 //! History outlives a host, and several hosts on one NATS and one Redis are one chat.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::*;

@@ -2,7 +2,7 @@
 //! its event feed shows a trap within a second, and an action without the token is refused
 //! while the same action with it is carried out.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

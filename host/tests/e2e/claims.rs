@@ -1,6 +1,6 @@
 //! The host runs only actors whose claims it can verify, and only lets them call what they claim.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

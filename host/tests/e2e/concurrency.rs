@@ -1,6 +1,6 @@
 //! Many clients at once over HTTP and NATS: every accepted message is in the history exactly once.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

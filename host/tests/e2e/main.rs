@@ -1,0 +1,24 @@
+//! The host end to end, with real servers: one test binary, so the suite links once and every
+//! test shares one scheduler. (`metrics.rs` is its own binary: the metrics recorder is one per
+//! process, and it counts exactly its own traffic.)
+
+mod support;
+
+mod blackbox;
+mod chat;
+mod chat_page;
+mod claims;
+mod concurrency;
+mod connections;
+mod control;
+mod dashboard;
+mod faults;
+mod idempotency;
+mod live_chat;
+mod persistence;
+mod reconnect;
+mod registry;
+mod shutdown;
+mod startup;
+mod traps;
+mod websocket;
