@@ -3,6 +3,7 @@
 pub mod actors;
 pub mod fuzz;
 pub mod lattice;
+pub mod phases;
 pub mod push;
 pub mod sign;
 pub mod toolchain;

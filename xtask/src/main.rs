@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::{
-    actors::ACTORS, build_dir, fuzz, lattice, push, sign, toolchain, up, wasm, workspace_root,
+    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, push, sign, toolchain, up, wasm,
+    workspace_root,
 };
 
 /// How long the test command fuzzes each target.
@@ -70,70 +71,64 @@ enum Task {
     },
 }
 
+// (program, Debian package) pairs that commands install when missing.
 /// The host's allocator (jemalloc) is built from C sources with `make`.
-const HOST_BUILD_TOOL: (&str, &str) = ("make", "make");
+const MAKE: (&str, &str) = ("make", "make");
+const NATS_SERVER: (&str, &str) = ("nats-server", "nats-server");
+const REDIS_SERVER: (&str, &str) = ("redis-server", "redis-server");
+const TEST_PROGRAMS: &[(&str, &str)] = &[
+    NATS_SERVER,
+    REDIS_SERVER,
+    // The chat page's tests drive Debian's Chromium over WebDriver.
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    // The registry tests push to and pull from a real OCI registry.
+    ("docker-registry", "docker-registry"),
+];
+const BENCH_PROGRAMS: &[(&str, &str)] = &[NATS_SERVER, REDIS_SERVER, ("wrk", "wrk")];
 
 fn main() -> Result<()> {
+    let phases = Phases::new();
     match Cli::parse().command {
         Task::Up { host_args } => {
-            build_actors()?;
-            toolchain::ensure_programs(&[("nats-server", "nats-server"), HOST_BUILD_TOOL])?;
+            build_with_actors(&phases, &[NATS_SERVER], || {
+                cargo(&[
+                    "build",
+                    "--locked",
+                    "--release",
+                    "--package",
+                    "mcchat-host",
+                    "--bin",
+                    "mcchat",
+                ])
+            })?;
+            drop(phases);
             up::run(&host_args)
         }
-        Task::Build => build_actors(),
+        Task::Build => {
+            phases.run("toolchain", || toolchain::ensure(&[]))?;
+            phases.run("actors", build_actors)
+        }
         Task::Test { cargo_test_args } => {
-            build_actors()?;
-            toolchain::ensure_programs(&[
-                HOST_BUILD_TOOL,
-                ("nats-server", "nats-server"),
-                ("redis-server", "redis-server"),
-                // The chat page's tests drive Debian's Chromium over WebDriver.
-                ("chromium", "chromium"),
-                ("chromedriver", "chromium-driver"),
-                // The registry tests push to and pull from a real OCI registry.
-                ("docker-registry", "docker-registry"),
-            ])?;
+            build_with_actors(&phases, TEST_PROGRAMS, build_native)?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
             if cargo_test_args.is_empty() {
-                fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)?;
+                phases.run("fuzz", || fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS))?;
             }
-            run_tests(&cargo_test_args)
+            phases.run("tests", || run_tests(&cargo_test_args))
         }
         Task::Bench { smoke, load_args } => {
-            build_actors()?;
-            toolchain::ensure_programs(&[
-                HOST_BUILD_TOOL,
-                ("wrk", "wrk"),
-                ("nats-server", "nats-server"),
-                ("redis-server", "redis-server"),
-            ])?;
-            cargo(&[
-                "build",
-                "--release",
-                "--locked",
-                "-p",
-                "mcchat-host",
-                "-p",
-                "native-reference",
-                "--bins",
-            ])?;
-            let mut args = vec![
-                "bench",
-                "--locked",
-                "-p",
-                "mcchat-host",
-                "--bench",
-                "load",
-                "--",
-            ];
+            build_with_actors(&phases, BENCH_PROGRAMS, build_native)?;
+            let mut args = vec!["bench", "--locked", "--workspace", "--bench", "load", "--"];
             if smoke {
                 args.push("--smoke");
             }
             args.extend(load_args.iter().map(String::as_str));
-            cargo(&args)
+            phases.run(if smoke { "bench smoke" } else { "bench" }, || cargo(&args))
         }
         Task::Push { registry, insecure } => {
-            build_actors()?;
+            phases.run("toolchain", || toolchain::ensure(&[]))?;
+            phases.run("actors", build_actors)?;
             let pushed = push::push_all(&registry, env!("CARGO_PKG_VERSION"), insecure)?;
             for actor in &pushed {
                 println!("pushed {} -> {}", actor.actor.package, actor.pinned());
@@ -158,8 +153,44 @@ fn main() -> Result<()> {
     }
 }
 
+/// Installs what is missing of the wasm toolchain and `programs`, then builds the actors
+/// (Debian's toolchain, `target/wasm`), all while `native` builds with rustup's toolchain: the
+/// two builds share nothing, and each leaves a core idle for part of its run (linking, the
+/// crates everything else waits for), as apt does throughout.
+fn build_with_actors(
+    phases: &Phases,
+    programs: &[(&str, &str)],
+    native: impl FnOnce() -> Result<()> + Send,
+) -> Result<()> {
+    // The native build itself needs make, for jemalloc's C sources.
+    toolchain::ensure_programs(&[MAKE])?;
+    std::thread::scope(|scope| {
+        let actors = scope.spawn(|| {
+            phases.run("toolchain", || toolchain::ensure(programs))?;
+            phases.run("actors", build_actors)
+        });
+        let native = phases.run("host", native);
+        let actors = actors.join().expect("the actors' build does not panic");
+        native.and(actors)
+    })
+}
+
+/// The one native build that the tests, the benchmarks and their `mcchat` and
+/// `native-reference` binaries share: the release profile, with the whole workspace and its
+/// dev-dependencies resolved together, so `cargo test` and `cargo bench` after it reuse every
+/// crate instead of building the host a second time.
+fn build_native() -> Result<()> {
+    cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "--workspace",
+        "--bins",
+        "--tests",
+    ])
+}
+
 fn build_actors() -> Result<()> {
-    toolchain::ensure_wasm_toolchain()?;
     wasm::build(ACTORS)?;
     for actor in ACTORS {
         let signed = build_dir().join(actor.signed_file_name());
@@ -201,11 +232,12 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs the tests on the release build `build_native` made.
 fn run_tests(extra: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["test", "--workspace", "--locked"])
+        .args(["test", "--release", "--workspace", "--locked"])
         .args(extra)
         .status()
         .context("running cargo test")?;

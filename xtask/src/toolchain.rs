@@ -13,28 +13,39 @@ const WASM_LD: &str = "/usr/bin/wasm-ld";
 
 const TOOLCHAIN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld"];
 
-/// Installs the wasm toolchain's Debian packages unless they are all there.
-pub fn ensure_wasm_toolchain() -> Result<()> {
-    let present = [DEBIAN_RUSTC, DEBIAN_CARGO, STD_SOURCE, WASM_LD]
+/// Installs, with one `apt-get` run, the wasm toolchain's Debian packages and the packages of
+/// the programs named (program, package), unless each is already there.
+pub fn ensure(programs_and_packages: &[(&str, &str)]) -> Result<()> {
+    let wasm_toolchain_present = [DEBIAN_RUSTC, DEBIAN_CARGO, STD_SOURCE, WASM_LD]
         .iter()
         .all(|p| Path::new(p).exists());
-    if !present {
-        apt_install(TOOLCHAIN_PACKAGES)?;
-    }
-    Ok(())
-}
-
-/// Installs Debian packages for the programs named, unless each is already on PATH.
-pub fn ensure_programs(programs_and_packages: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = programs_and_packages
-        .iter()
-        .filter(|(program, _)| which(program).is_none())
-        .map(|(_, package)| *package)
-        .collect();
+    let mut missing: Vec<&str> = if wasm_toolchain_present {
+        Vec::new()
+    } else {
+        TOOLCHAIN_PACKAGES.to_vec()
+    };
+    missing.extend(missing_programs(programs_and_packages));
     if missing.is_empty() {
         return Ok(());
     }
     apt_install(&missing)
+}
+
+/// Installs the Debian packages of the programs named (program, package) that are not on PATH.
+pub fn ensure_programs(programs_and_packages: &[(&str, &str)]) -> Result<()> {
+    let missing = missing_programs(programs_and_packages);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
+fn missing_programs<'a>(programs_and_packages: &[(&str, &'a str)]) -> Vec<&'a str> {
+    programs_and_packages
+        .iter()
+        .filter(|(program, _)| which(program).is_none())
+        .map(|(_, package)| *package)
+        .collect()
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

@@ -58,7 +58,9 @@ pub fn build(actors: &[ActorSpec]) -> Result<()> {
     }
     cmd.env("RUSTC", DEBIAN_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-ld");
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-ld")
+        // It runs beside the host's build, whose progress bar is the one on screen.
+        .env("CARGO_TERM_PROGRESS_WHEN", "never");
     let status = cmd.status().context("running Debian's cargo")?;
     if !status.success() {
         bail!("the wasm build of the actors failed ({status})");
