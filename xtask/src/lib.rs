@@ -4,6 +4,7 @@ pub mod actors;
 pub mod fuzz;
 pub mod lattice;
 pub mod phases;
+#[cfg(feature = "push")]
 pub mod push;
 pub mod sign;
 pub mod toolchain;

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::{
-    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, push, sign, toolchain, up, wasm,
+    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, sign, toolchain, up, wasm,
     workspace_root,
 };
 
@@ -126,22 +126,7 @@ fn main() -> Result<()> {
             args.extend(load_args.iter().map(String::as_str));
             phases.run(if smoke { "bench smoke" } else { "bench" }, || cargo(&args))
         }
-        Task::Push { registry, insecure } => {
-            phases.run("toolchain", || toolchain::ensure(&[]))?;
-            phases.run("actors", build_actors)?;
-            let pushed = push::push_all(&registry, env!("CARGO_PKG_VERSION"), insecure)?;
-            for actor in &pushed {
-                println!("pushed {} -> {}", actor.actor.package, actor.pinned());
-            }
-            let path = push::oci_manifest_path();
-            std::fs::write(&path, push::oci_manifest(&pushed)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "wrote {} (the actors pinned by digest, for wash app deploy)",
-                path.display()
-            );
-            Ok(())
-        }
+        Task::Push { registry, insecure } => push(&phases, &registry, insecure),
         Task::Fuzz { targets, seconds } => {
             let targets: Vec<&str> = if targets.is_empty() {
                 fuzz::TARGETS.to_vec()
@@ -151,6 +136,45 @@ fn main() -> Result<()> {
             fuzz::run(&targets, seconds)
         }
     }
+}
+
+#[cfg(feature = "push")]
+fn push(phases: &Phases, registry: &str, insecure: bool) -> Result<()> {
+    phases.run("toolchain", || toolchain::ensure(&[]))?;
+    phases.run("actors", build_actors)?;
+    let pushed = xtask::push::push_all(registry, env!("CARGO_PKG_VERSION"), insecure)?;
+    for actor in &pushed {
+        println!("pushed {} -> {}", actor.actor.package, actor.pinned());
+    }
+    let path = xtask::push::oci_manifest_path();
+    std::fs::write(&path, xtask::push::oci_manifest(&pushed)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "wrote {} (the actors pinned by digest, for wash app deploy)",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Built without the OCI client (the `push` feature): the same command, from a build with it.
+#[cfg(not(feature = "push"))]
+fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--locked",
+        "--package",
+        "xtask",
+        "--features",
+        "push",
+        "--",
+        "push",
+        registry,
+    ];
+    if insecure {
+        args.push("--insecure");
+    }
+    cargo(&args)
 }
 
 /// Installs what is missing of the wasm toolchain and `programs`, then builds the actors
