@@ -34,24 +34,42 @@ fn ensure_cargo_fuzz() -> Result<()> {
     Ok(())
 }
 
+/// `cargo fuzz SUBCOMMAND` in `fuzz_dir`. cargo-fuzz passes nightly flags (-Z sanitizer);
+/// RUSTC_BOOTSTRAP lets stable take them.
+fn cargo_fuzz(fuzz_dir: &std::path::Path, subcommand: &str) -> Command {
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(fuzz_dir)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", subcommand]);
+    command
+}
+
 /// Runs each target for `seconds`; a crash fails with the input saved under `fuzz/artifacts/`.
 pub fn run(targets: &[&str], seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
+    if let Some(unknown) = targets.iter().find(|target| !TARGETS.contains(target)) {
+        bail!("no fuzz target {unknown}; there are {}", TARGETS.join(", "));
+    }
     let fuzz_dir = workspace_root().join("fuzz");
+    // One build for every target: cargo compiles and links them side by side, where each
+    // `cargo fuzz run` would build its own in turn.
+    let mut build = cargo_fuzz(&fuzz_dir, "build");
+    if targets.len() == 1 {
+        build.arg(targets[0]);
+    }
+    let status = build.status().context("running cargo fuzz build")?;
+    if !status.success() {
+        bail!("cargo fuzz build failed ({status})");
+    }
     for target in targets {
-        if !TARGETS.contains(target) {
-            bail!("no fuzz target {target}; there are {}", TARGETS.join(", "));
-        }
         println!("fuzz: {target} for {seconds} s");
         // New inputs go to a folder git ignores; the committed corpus is only read.
         let found = fuzz_dir.join("target").join("new-corpus").join(target);
         std::fs::create_dir_all(&found)?;
         let corpus = fuzz_dir.join("corpus").join(target);
-        // cargo-fuzz passes nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP lets stable take them.
-        let status = Command::new(cargo())
-            .current_dir(&fuzz_dir)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", target])
+        let status = cargo_fuzz(&fuzz_dir, "run")
+            .arg(target)
             .arg(&found)
             .arg(&corpus)
             .arg("--")
