@@ -92,6 +92,10 @@ pub struct HostConfig {
     /// Redis and NATS (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
+    /// Keep compiled actors here instead of `DATA_DIR/compiled/`: hosts on one machine can
+    /// share one, and each module is then compiled once for all of them.
+    #[arg(long, value_name = "DIR")]
+    pub compile_cache: Option<PathBuf>,
     /// A program whose `compile-actors` subcommand compiles actors into the cache (the `mcchat`
     /// binary itself): the host then never maps the compiler. Without one, it compiles them.
     #[arg(skip)]
@@ -116,6 +120,7 @@ impl HostConfig {
             dashboard_addr: DashboardAddr(None),
             dashboard_token: None,
             workers: None,
+            compile_cache: None,
             compiler: None,
         }
     }
@@ -266,7 +271,10 @@ async fn load_actors(
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
     crate::telemetry::install();
     let app = manifest::load(&config.manifest)?;
-    let cache_dir = config.data_dir.join("compiled");
+    let cache_dir = config
+        .compile_cache
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("compiled"));
     let runtime = Runtime::with_compile_cache(&cache_dir)?;
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());

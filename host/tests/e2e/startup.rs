@@ -96,7 +96,10 @@ fn modules_with_times(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::ti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_runs_the_actors_compiled_by_the_first() {
     let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
-    let (host, _) = start(config(&nats, None, data.path())).await;
+    // This host's own cache, in its data dir, not the one the other tests share.
+    let mut own_cache = config(&nats, None, data.path());
+    own_cache.compile_cache = None;
+    let (host, _) = start(own_cache.clone()).await;
     host.shutdown().await;
     let compiled = data.path().join("compiled");
     // wasmtime writes its cache in the background.
@@ -113,7 +116,7 @@ async fn a_second_start_runs_the_actors_compiled_by_the_first() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
 
-    let (host, base) = start(config(&nats, None, data.path())).await;
+    let (host, base) = start(own_cache).await;
     let response = post(&base, r#"{"user_name":"ada","body":"warm start"}"#).await;
     assert_eq!(response.status(), 201);
     host.shutdown().await;
@@ -157,6 +160,8 @@ fn a_module_the_child_cannot_compile_is_reported() {
 async fn a_host_whose_compiler_cannot_run_compiles_the_actors_itself() {
     let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
     let mut config = config(&nats, None, data.path());
+    // A cache of its own, empty, so the host really compiles.
+    config.compile_cache = None;
     config.compiler = Some(data.path().join("no-such-compiler"));
     let (host, base) = start(config).await;
     let response = post(&base, r#"{"user_name":"ada","body":"compiled here"}"#).await;

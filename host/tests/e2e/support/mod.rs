@@ -184,7 +184,14 @@ pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostCon
     config.redis_url = redis.map(Server::redis_url);
     config.embedded_kv = redis.is_none();
     config.data_dir = data_dir.to_path_buf();
+    config.compile_cache = Some(shared_compile_cache());
     config
+}
+
+/// One compile cache for every host the tests start, so each actor is compiled once per run
+/// rather than once per host. The tests of the cache itself give their hosts their own.
+pub fn shared_compile_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled-actors")
 }
 
 /// One test's chat: its own NATS server, Redis or the embedded store, and a host.
