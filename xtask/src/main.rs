@@ -91,17 +91,7 @@ fn main() -> Result<()> {
     let phases = Phases::new();
     match Cli::parse().command {
         Task::Up { host_args } => {
-            build_with_actors(&phases, &[NATS_SERVER], || {
-                cargo(&[
-                    "build",
-                    "--locked",
-                    "--release",
-                    "--package",
-                    "mcchat-host",
-                    "--bin",
-                    "mcchat",
-                ])
-            })?;
+            build_with_actors(&phases, &[NATS_SERVER], up::build_host)?;
             drop(phases);
             up::run(&host_args)
         }

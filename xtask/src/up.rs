@@ -55,6 +55,35 @@ fn start_local_nats() -> Result<Option<LocalNats>> {
     Ok(Some(nats))
 }
 
+/// The `mcchat` binary of the release build, as `cargo build` and `cargo run` select it.
+const HOST_BINARY: [&str; 6] = [
+    "--locked",
+    "--release",
+    "--package",
+    "mcchat-host",
+    "--bin",
+    "mcchat",
+];
+
+fn cargo() -> Command {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(workspace_root());
+    cargo
+}
+
+/// Builds the `mcchat` binary `run` starts (only it: no test or dev-dependency).
+pub fn build_host() -> Result<()> {
+    let status = cargo()
+        .arg("build")
+        .args(HOST_BINARY)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building the mcchat host failed ({status})");
+    }
+    Ok(())
+}
+
 /// Runs `mcchat up --manifest wadm.yaml` (release build) until it exits.
 pub fn run(host_args: &[String]) -> Result<()> {
     let names = |flag: &str| {
@@ -67,21 +96,10 @@ pub fn run(host_args: &[String]) -> Result<()> {
     } else {
         start_local_nats()?
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root()).args([
-        "run",
-        "--locked",
-        "--release",
-        "--package",
-        "mcchat-host",
-        "--bin",
-        "mcchat",
-        "--",
-        "up",
-        "--manifest",
-        "wadm.yaml",
-    ]);
+    let mut cmd = cargo();
+    cmd.arg("run")
+        .args(HOST_BINARY)
+        .args(["--", "up", "--manifest", "wadm.yaml"]);
     // No Redis needed: the embedded store, unless Redis is asked for.
     if !names("--redis-url") {
         cmd.arg("--embedded-kv");
