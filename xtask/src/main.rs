@@ -71,8 +71,8 @@ enum Task {
     },
 }
 
-// (program, Debian package) pairs that commands install when missing.
-/// The host's allocator (jemalloc) is built from C sources with `make`.
+// (program, Debian package) pairs that commands install when missing. `make` builds the host's
+// allocator, jemalloc, from its C sources.
 const MAKE: (&str, &str) = ("make", "make");
 const NATS_SERVER: (&str, &str) = ("nats-server", "nats-server");
 const REDIS_SERVER: (&str, &str) = ("redis-server", "redis-server");
@@ -168,9 +168,9 @@ fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
 }
 
 /// Installs what is missing of the wasm toolchain and `programs`, then builds the actors
-/// (Debian's toolchain, `target/wasm`), all while `native` builds with rustup's toolchain: the
-/// two builds share nothing, and each leaves a core idle for part of its run (linking, the
-/// crates everything else waits for), as apt does throughout.
+/// (Debian's toolchain, `target/wasm`), all while `native` builds with rustup's toolchain. The
+/// two builds share nothing; apt's downloads and the builds' serial stretches (a big crate, a
+/// link) overlap the other's work (BENCHMARKS.md, "The build budget").
 fn build_with_actors(
     phases: &Phases,
     programs: &[(&str, &str)],
