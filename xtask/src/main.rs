@@ -95,10 +95,7 @@ fn main() -> Result<()> {
             drop(phases);
             up::run(&host_args)
         }
-        Task::Build => {
-            phases.run("toolchain", || toolchain::ensure(&[]))?;
-            phases.run("actors", build_actors)
-        }
+        Task::Build => install_and_build_actors(&phases, &[]),
         Task::Test { cargo_test_args } => {
             build_with_actors(&phases, TEST_PROGRAMS, build_native)?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
@@ -130,8 +127,7 @@ fn main() -> Result<()> {
 
 #[cfg(feature = "push")]
 fn push(phases: &Phases, registry: &str, insecure: bool) -> Result<()> {
-    phases.run("toolchain", || toolchain::ensure(&[]))?;
-    phases.run("actors", build_actors)?;
+    install_and_build_actors(phases, &[])?;
     let pushed = xtask::push::push_all(registry, env!("CARGO_PKG_VERSION"), insecure)?;
     for actor in &pushed {
         println!("pushed {} -> {}", actor.actor.package, actor.pinned());
@@ -167,10 +163,10 @@ fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
     cargo(&args)
 }
 
-/// Installs what is missing of the wasm toolchain and `programs`, then builds the actors
-/// (Debian's toolchain, `target/wasm`), all while `native` builds with rustup's toolchain. The
-/// two builds share nothing; apt's downloads and the builds' serial stretches (a big crate, a
-/// link) overlap the other's work (BENCHMARKS.md, "The build budget").
+/// Runs `install_and_build_actors` (Debian's toolchain, `target/wasm`) while `native` builds
+/// with rustup's toolchain. The two builds share nothing; apt's downloads and the builds'
+/// serial stretches (a big crate, a link) overlap the other's work (BENCHMARKS.md, "The build
+/// budget").
 fn build_with_actors(
     phases: &Phases,
     programs: &[(&str, &str)],
@@ -179,14 +175,17 @@ fn build_with_actors(
     // The native build itself needs make, for jemalloc's C sources.
     toolchain::ensure_programs(&[MAKE])?;
     std::thread::scope(|scope| {
-        let actors = scope.spawn(|| {
-            phases.run("toolchain", || toolchain::ensure(programs))?;
-            phases.run("actors", build_actors)
-        });
+        let actors = scope.spawn(|| install_and_build_actors(phases, programs));
         let native = phases.run("host", native);
         let actors = actors.join().expect("the actors' build does not panic");
         native.and(actors)
     })
+}
+
+/// Installs what is missing of the wasm toolchain and `programs`, then builds the actors.
+fn install_and_build_actors(phases: &Phases, programs: &[(&str, &str)]) -> Result<()> {
+    phases.run("toolchain", || toolchain::ensure(programs))?;
+    phases.run("actors", build_actors)
 }
 
 /// The one native build that the tests, the benchmarks and their `mcchat` and

@@ -25,19 +25,12 @@ pub fn ensure(programs_and_packages: &[(&str, &str)]) -> Result<()> {
         TOOLCHAIN_PACKAGES.to_vec()
     };
     missing.extend(missing_programs(programs_and_packages));
-    if missing.is_empty() {
-        return Ok(());
-    }
     apt_install(&missing)
 }
 
 /// Installs the Debian packages of the programs named (program, package) that are not on PATH.
 pub fn ensure_programs(programs_and_packages: &[(&str, &str)]) -> Result<()> {
-    let missing = missing_programs(programs_and_packages);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    apt_install(&missing)
+    apt_install(&missing_programs(programs_and_packages))
 }
 
 fn missing_programs<'a>(programs_and_packages: &[(&str, &'a str)]) -> Vec<&'a str> {
@@ -56,7 +49,11 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// Installs `packages` with apt-get; with none, runs nothing.
 fn apt_install(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
     eprintln!("xtask: installing Debian packages: {}", packages.join(" "));
     // Root runs apt-get directly; anyone else needs sudo.
     let is_root = Command::new("id")
