@@ -75,6 +75,15 @@ pub async fn get_messages(
                 None => response,
             }
         }
+        Err(e) if reply::timed_out(&e) => {
+            let detail = format!("the history was not read in time: {e}");
+            reply::timed_out_reply(
+                report,
+                "the chat log did not answer in time; try again",
+                detail,
+            )
+            .await
+        }
         Err(e) => {
             let detail = format!("could not read the history: {e}");
             reply::unavailable(report, "the chat log is unavailable; try again", detail).await

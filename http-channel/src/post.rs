@@ -11,6 +11,9 @@ use crate::CHANNEL_NAME;
 
 /// What a client is told when the message could not be stored for reasons of the chat's own.
 pub const UNAVAILABLE: &str = "the chat log is unavailable; nothing was stored, try again";
+/// What a client is told when the chat log did not answer in time: the write may have gone on.
+pub const TIMED_OUT: &str = "the chat log did not answer in time; the message may have been \
+     stored: retry with the same Idempotency-Key";
 
 /// Largest request body read, in bytes; the field limits themselves are the chat log's.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -102,6 +105,10 @@ pub async fn post_message(
             400,
             response.reason.unwrap_or_else(|| "message refused".into()),
         ),
+        Err(e) if reply::timed_out(&e) => {
+            let detail = format!("message {id} was not stored in time: {e}");
+            reply::timed_out_reply(report, TIMED_OUT, detail).await
+        }
         Err(e) => {
             let detail = format!("could not store message {id}: {e}");
             reply::unavailable(report, UNAVAILABLE, detail).await
@@ -144,6 +151,8 @@ mod tests {
     struct Api {
         written: Mutex<Vec<CanonicalChatMessage>>,
         down: bool,
+        /// Fails as a store that did not answer in time does, seen from here.
+        stuck: bool,
     }
 
     #[async_trait]
@@ -155,6 +164,13 @@ mod tests {
         ) -> RpcResult<WriteMessageResponse> {
             if self.down {
                 return Err(RpcError::HostError("mcchat/api is not running".into()));
+            }
+            if self.stuck {
+                return Err(RpcError::HostError(
+                    "actor: mcchat/chatlog WriteMessage: Host send error timeout: \
+                     wasmcloud:keyvalue KeyValue.ListAdd: no answer within 1s"
+                        .into(),
+                ));
             }
             if msg.body.trim().is_empty() {
                 return Ok(WriteMessageResponse {
@@ -298,6 +314,25 @@ mod tests {
             reported[0].contains("mcchat/api is not running"),
             "{reported:?}"
         );
+    }
+
+    #[test]
+    fn a_store_that_did_not_answer_in_time_is_504_with_a_reason() {
+        let reports = Reports::default();
+        let api = Api {
+            stuck: true,
+            ..Default::default()
+        };
+        let response = block_on(post_message(
+            br#"{"user_name":"frank","body":"hi"}"#,
+            None,
+            &FixedIds,
+            &api,
+            &reports,
+        ));
+        assert_eq!(response.status_code, 504);
+        assert_eq!(json_body(&response)["reason"], TIMED_OUT);
+        assert!(reports.0.lock().unwrap()[0].contains("no answer within 1s"));
     }
 
     #[test]

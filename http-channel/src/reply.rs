@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
+use wasmbus_rpc::error::RpcError;
 use wasmcloud_interface_httpserver::{HeaderMap, HttpResponse};
 
 /// A JSON response with the given status.
@@ -56,6 +57,24 @@ pub fn chat_page() -> HttpResponse {
 #[async_trait]
 pub trait Report {
     async fn failure(&self, detail: String);
+}
+
+/// Whether a failed call went past its deadline somewhere on its way: the host names a timeout
+/// `timeout: …` in the error text an actor gets (the wasmbus ABI carries text), and each actor
+/// on the way passes that text on.
+pub fn timed_out(error: &RpcError) -> bool {
+    matches!(error, RpcError::Timeout(_) | RpcError::DeadlineExceeded(_))
+        || error.to_string().contains("timeout: ")
+}
+
+/// A 504 with a short reason for the client; the details go to `report`.
+pub async fn timed_out_reply(
+    report: &(impl Report + Sync),
+    reason: &str,
+    detail: String,
+) -> HttpResponse {
+    report.failure(detail).await;
+    error(504, reason)
 }
 
 /// A 503 with a short reason for the client; the details go to `report`.
