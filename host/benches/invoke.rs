@@ -9,6 +9,7 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use mcchat_host::claims::{self, ActorIdentity};
+use mcchat_host::error::HostError;
 use mcchat_host::wapc::{ActorInstance, HostCalls, Runtime};
 use serde_json::json;
 
@@ -24,10 +25,12 @@ impl HostCalls for InstantStore {
         _namespace: String,
         operation: String,
         _payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, HostError> {
         match operation.as_str() {
-            "KeyValue.ListAdd" => wasmbus_rpc::common::serialize(&7u32).map_err(|e| e.to_string()),
-            other => Err(format!("{other} is not answered here")),
+            "KeyValue.ListAdd" => {
+                Ok(wasmbus_rpc::common::serialize(&7u32).expect("a number serializes"))
+            }
+            other => Err(HostError::NoActor(format!("{other} is not answered here"))),
         }
     }
 }

@@ -15,20 +15,20 @@ use tokio_util::task::TaskTracker;
 
 use crate::claims;
 use crate::control::events::EventBus;
-use crate::control::{mask, HostState, DEFAULT_LATTICE};
+use crate::control::{mask, HostState, Identity, DEFAULT_LATTICE};
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
 use crate::precompile;
-use crate::providers::messaging::NatsMessaging;
-use crate::providers::websocket::{self, WebSocketMessaging};
-use crate::providers::{messaging_implementation, MessagingImpl, MESSAGING};
+use crate::providers::registry::{HostContext, Overrides, Registry};
+use crate::providers::websocket;
+use crate::providers::{HTTPSERVER, MESSAGING};
 use crate::registry::{self, PullPolicy};
 use crate::router::{LoadedActor, Router};
 use crate::wapc::Runtime;
 use crate::workers::Workers;
 
-pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
-pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+pub use crate::providers::messaging::DEFAULT_NATS_URL;
+
 /// Hosts in the same queue group share a subscription's messages (each goes to one host).
 pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
 
@@ -103,6 +103,17 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// What this configuration overrides in the manifest's link values.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            http_addr: self.http_addr,
+            nats_url: self.nats_url.clone(),
+            ws_addr: self.ws_addr,
+            redis_url: self.redis_url.clone(),
+            embedded_kv: self.embedded_kv,
+        }
+    }
+
     pub fn new(manifest: impl Into<PathBuf>) -> Self {
         HostConfig {
             manifest: manifest.into(),
@@ -129,42 +140,86 @@ impl HostConfig {
 /// A started host. Dropping it without `shutdown` leaves its tasks running.
 pub struct RunningHost {
     pub app_name: String,
-    /// One line per thing started, for people.
-    pub started: Vec<String>,
-    /// The addresses the HTTP links are bound to.
-    pub http_addrs: Vec<SocketAddr>,
-    /// The WebSocket messaging links, servers and clients.
-    pub websockets: Vec<WebSocketMessaging>,
     /// Where the dashboard and /metrics are served, unless turned off.
     pub dashboard_addr: Option<SocketAddr>,
-    /// What the control interface and the dashboard read and steer.
+    /// What the control interface and the dashboard read and steer, links included.
     pub control: Arc<HostState>,
-    router: Arc<Router>,
     shutdown: CancellationToken,
+    /// The control interface and the dashboard.
     tasks: Vec<JoinHandle<()>>,
-    /// Work that finishes before a shutdown ends: WebSocket servers, sessions and clients, NATS
-    /// subscriptions and their handlers, and HTTP actor calls.
+    /// Work that finishes before a shutdown ends: WebSocket sessions, NATS subscriptions and
+    /// their handlers, and HTTP connections with their actor calls.
     tracker: TaskTracker,
-    messaging: Vec<NatsMessaging>,
     /// Where HTTP connections and NATS subscriptions are served; stopped last.
-    workers: Workers,
+    workers: Arc<Workers>,
 }
 
 impl RunningHost {
+    /// One line per thing running, for people: the actors, each link's provider, the control
+    /// interface.
+    pub fn started_lines(&self) -> Vec<String> {
+        let state = &self.control;
+        let actors = state.router.actors().map(|(_, pool)| {
+            let id = pool.identity();
+            format!(
+                "actor {} ({}) caps [{}]",
+                id.name,
+                id.label(),
+                id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        });
+        let links = state.router.links().all().into_iter().map(|link| {
+            format!(
+                "{} -> {}",
+                link.provider.describe(),
+                state.label(&link.definition.actor_id)
+            )
+        });
+        let control = format!(
+            "control interface: host {} on lattice {} (wasmbus.ctl.{}.*) at {}",
+            state.host_id(),
+            state.lattice,
+            state.lattice,
+            mask::url(&state.ctl_url)
+        );
+        actors
+            .chain(links)
+            .chain(std::iter::once(control))
+            .collect()
+    }
+
+    /// Where the links of `contract` listen (HTTP servers, WebSocket servers), in link order.
+    fn listening(&self, contract: &str) -> Vec<SocketAddr> {
+        self.control
+            .router
+            .links()
+            .all()
+            .iter()
+            .filter(|link| link.definition.contract_id == contract)
+            .filter_map(|link| link.provider.listen_address())
+            .collect()
+    }
+
+    /// The addresses the HTTP links are bound to.
+    pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.listening(HTTPSERVER)
+    }
+
+    /// The addresses the WebSocket server links are bound to.
+    pub fn ws_addrs(&self) -> Vec<SocketAddr> {
+        self.listening(MESSAGING)
+    }
+
     /// Where a person opens the chat: the HTTP server's page, told where the WebSocket server
     /// is when it is not on the page's own host name at port 8081 (the page's default).
     pub fn chat_page_url(&self) -> Option<String> {
-        let http = self.http_addrs.first()?;
-        let page = format!("http://{}/", local_name(*http));
-        let ws = self.websockets.iter().find_map(|ws| match ws {
-            WebSocketMessaging::Server(server) => Some(server.address()),
-            WebSocketMessaging::Client(_) => None,
-        });
-        Some(match ws {
+        let http = *self.http_addrs().first()?;
+        let page = format!("http://{}/", local_name(http));
+        Some(match self.ws_addrs().first() {
             Some(ws) if ws.port() != 8081 => {
                 format!(
                     "{page}?ws=ws://{}{}",
-                    local_name(ws),
+                    local_name(*ws),
                     websocket::server::UPGRADE_PATH
                 )
             }
@@ -179,7 +234,7 @@ impl RunningHost {
     }
 
     /// Stops taking requests (listeners close, NATS subscriptions drain), lets what is in
-    /// flight finish, flushes NATS (the acks), then drops the providers; within
+    /// flight finish, then stops each link's provider (NATS flushes the acks); within
     /// `SHUTDOWN_BUDGET` however stuck anything is.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
@@ -195,10 +250,7 @@ impl RunningHost {
                 "shutdown: work still in flight after {SHUTDOWN_BUDGET:?}; stopping anyway"
             );
         }
-        for nats in &self.messaging {
-            nats.flush().await;
-        }
-        self.router.unlink_all();
+        self.control.stop_links().await;
         self.workers.stop();
     }
 }
@@ -297,22 +349,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         .iter()
         .map(|actor| actor.identity.public_key.clone())
         .collect();
-    let started = actors
-        .iter()
-        .map(|actor| {
-            let id = &actor.identity;
-            format!(
-                "actor {} ({}) caps [{}]",
-                id.name,
-                id.label(),
-                id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
-        .collect();
-    let workers = match config.workers {
+    let providers = links::providers(&Registry::builtin(), &app.actors)?;
+    let workers = Arc::new(match config.workers {
         Some(count) => Workers::start(usize::from(count)),
         None => Workers::per_core(),
-    }?;
+    }?);
     let events = EventBus::default();
     let router = Router::new(actors, events.clone(), workers.count());
     let ctl_url = config
@@ -321,37 +362,50 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         .or_else(|| config.nats_url.clone())
         .or_else(|| manifest_nats_url(&app.actors))
         .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let context = HostContext {
+        router: router.clone(),
+        workers: workers.clone(),
+        tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
+        queue_group: config.queue_group.clone(),
+        data_dir: config.data_dir.clone(),
+    };
+    let identity = Identity {
+        lattice: &config.lattice,
+        app_name: &app.name,
+        ctl_url: &ctl_url,
+    };
+    for (_, pool) in router.actors() {
+        events.publish("actor_started", pool.started_event(None));
+    }
     let control = Arc::new(HostState::new(
-        &config.lattice,
-        &app.name,
-        &ctl_url,
-        router.clone(),
+        identity,
+        context,
+        providers,
         events,
         runtime.clone(),
         trusted_issuers.clone(),
     ));
-    for (_, pool) in router.actors() {
-        control
-            .events
-            .publish("actor_started", pool.started_event(None));
-    }
     let mut host = RunningHost {
         app_name: app.name.clone(),
-        started,
-        http_addrs: Vec::new(),
-        websockets: Vec::new(),
         dashboard_addr: None,
         control,
-        router,
-        shutdown: CancellationToken::new(),
+        shutdown,
         tasks: Vec::new(),
-        tracker: TaskTracker::new(),
-        messaging: Vec::new(),
+        tracker,
         workers,
     };
     // A start that fails part-way stops what it already started (listeners, subscriptions).
     let started = async {
-        links::apply_links(&config, &mut host, &app.actors, public_keys).await?;
+        links::put_all(
+            &host.control,
+            &config.overrides(),
+            &app.actors,
+            &public_keys,
+        )
+        .await?;
         start_operator_interfaces(&config, &mut host, &ctl_url, pull_policy).await
     };
     if let Err(e) = started.await {
@@ -376,13 +430,6 @@ async fn start_operator_interfaces(
     )
     .await?;
     host.tasks.push(control);
-    host.started.push(format!(
-        "control interface: host {} on lattice {} (wasmbus.ctl.{}.*) at {}",
-        host.control.host_id(),
-        host.control.lattice,
-        host.control.lattice,
-        mask::url(ctl_url)
-    ));
     if let DashboardAddr(Some(address)) = config.dashboard_addr {
         let (bound, task) = dashboard::serve(
             address,
@@ -399,12 +446,13 @@ async fn start_operator_interfaces(
 
 /// The NATS server the manifest's first NATS messaging link names.
 fn manifest_nats_url(decls: &[ActorDecl]) -> Option<String> {
+    let nats = crate::providers::messaging::Registration;
     decls
         .iter()
         .flat_map(|decl| &decl.links)
         .filter(|link| {
             link.contract == MESSAGING
-                && messaging_implementation(&link.provider_image).ok() == Some(MessagingImpl::Nats)
+                && crate::providers::registry::Registration::is_image(&nats, &link.provider_image)
         })
         .find_map(|link| link.value("URI").or(link.value("URL")).map(String::from))
 }
@@ -416,11 +464,4 @@ fn local_name(address: SocketAddr) -> String {
     } else {
         address.to_string()
     }
-}
-
-fn label(host: &RunningHost, actor: &str) -> String {
-    host.router.actor(actor).map_or_else(
-        || actor.to_string(),
-        |pool| pool.identity().label().to_string(),
-    )
 }

@@ -5,9 +5,12 @@
 pub mod claims;
 pub mod control;
 pub mod dashboard;
+pub mod error;
 pub mod host;
+pub mod links;
 pub mod manifest;
 pub mod nats_cli;
+pub mod net;
 pub mod pool;
 pub mod precompile;
 pub mod providers;

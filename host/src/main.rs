@@ -62,7 +62,7 @@ async fn run() -> Result<()> {
             config.compiler = std::env::current_exe().ok();
             let host = mcchat_host::start(config).await?;
             println!("mcchat host running {}:", host.app_name);
-            for line in &host.started {
+            for line in host.started_lines() {
                 println!("  {line}");
             }
             if let Some(page) = host.chat_page_url() {

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
+use crate::error::HostError;
 use crate::stats::CallStats;
 use crate::telemetry::Outcome;
 use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
@@ -25,17 +26,6 @@ pub const MAX_IDLE: usize = 64;
 /// Longest one call (with everything it calls) may take. Below the HTTP server's request
 /// deadline, so a stuck actor is reported by the layer that knows which actor it was.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a call to an actor failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ActorCallError {
-    /// The call did not finish within `CALL_TIMEOUT`; its instance was dropped.
-    #[error("{0}")]
-    TimedOut(String),
-    /// Anything else: the actor's own error, a trap, or no instance could be started.
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// What bounds how long a call may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +95,16 @@ pub struct PoolStatus {
     pub identity: Arc<ActorIdentity>,
     pub image_ref: String,
     pub instance_id: String,
-    pub running: bool,
-    /// `None`: no limit.
+    /// `None`: no limit; `Some(0)`: stopped.
     pub max_instances: Option<u16>,
     pub live_instances: usize,
     pub instances_started: u64,
+}
+
+impl PoolStatus {
+    pub fn is_running(&self) -> bool {
+        self.max_instances != Some(0)
+    }
 }
 
 /// How many of `keep` idle instances stack `index` of `stacks` holds: an equal share, the
@@ -164,16 +159,15 @@ impl ActorPool {
     }
 
     pub fn status(&self) -> PoolStatus {
-        let (running, max_instances) = match &*self.scale.read().expect("scale lock") {
-            Scale::Stopped => (false, Some(0)),
-            Scale::Unbounded => (true, None),
-            Scale::Bounded(max, _) => (true, Some(*max)),
+        let max_instances = match &*self.scale.read().expect("scale lock") {
+            Scale::Stopped => Some(0),
+            Scale::Unbounded => None,
+            Scale::Bounded(max, _) => Some(*max),
         };
         PoolStatus {
             identity: self.identity(),
             image_ref: self.image_ref.read().expect("image lock").clone(),
             instance_id: self.instance_id.read().expect("instance id lock").clone(),
-            running,
             max_instances,
             live_instances: self.live.load(Ordering::Relaxed),
             instances_started: self.started.load(Ordering::Relaxed),
@@ -290,14 +284,14 @@ impl ActorPool {
         operation: &str,
         payload: Vec<u8>,
         deadline: Deadline,
-    ) -> Result<Vec<u8>, ActorCallError> {
+    ) -> Result<Vec<u8>, HostError> {
         let started = Instant::now();
         let generation = self.generation();
         let label = generation.identity.label();
         let scale = self.scale.read().expect("scale lock").clone();
         let _permit = match scale {
             Scale::Stopped => {
-                return Err(ActorCallError::Failed(format!(
+                return Err(HostError::NoActor(format!(
                     "{label} is stopped on this host"
                 )))
             }
@@ -309,7 +303,7 @@ impl ActorPool {
                     Ok(Err(_)) | Err(_) => {
                         self.stats
                             .record(operation, Outcome::TimedOut, started.elapsed());
-                        return Err(ActorCallError::TimedOut(format!(
+                        return Err(HostError::TimedOut(format!(
                             "{label} {operation}: no instance free within {CALL_TIMEOUT:?}"
                         )));
                     }
@@ -329,7 +323,7 @@ impl ActorPool {
         operation: &str,
         payload: Vec<u8>,
         deadline: Deadline,
-    ) -> (Outcome, Result<Vec<u8>, ActorCallError>) {
+    ) -> (Outcome, Result<Vec<u8>, HostError>) {
         let label = generation.identity.label();
         let idle = self.idle[self.stack_index()]
             .lock()
@@ -355,7 +349,7 @@ impl ActorPool {
                 Err(e) => {
                     return (
                         Outcome::Error,
-                        Err(ActorCallError::Failed(format!(
+                        Err(HostError::Trapped(format!(
                             "could not start an instance of {label}: {e:#}"
                         ))),
                     )
@@ -376,9 +370,7 @@ impl ActorPool {
                 self.release(pooled);
                 (
                     Outcome::Error,
-                    Err(ActorCallError::Failed(format!(
-                        "{label} {operation}: {error}"
-                    ))),
+                    Err(HostError::Actor(format!("{label} {operation}: {error}"))),
                 )
             }
             Ok(Err(CallError::Trap(trap))) => {
@@ -398,7 +390,7 @@ impl ActorPool {
                 );
                 (
                     Outcome::Trap,
-                    Err(ActorCallError::Failed(format!(
+                    Err(HostError::Trapped(format!(
                         "{label} {operation} failed: the actor trapped"
                     ))),
                 )
@@ -411,7 +403,7 @@ impl ActorPool {
                 );
                 (
                     Outcome::TimedOut,
-                    Err(ActorCallError::TimedOut(format!(
+                    Err(HostError::TimedOut(format!(
                         "{label} {operation} timed out after {CALL_TIMEOUT:?}"
                     ))),
                 )

@@ -3,7 +3,7 @@
 //! A call to a contract the caller's claims do not list is denied here, before anything runs.
 
 use std::borrow::Cow;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +12,9 @@ use wasmbus_rpc::error::RpcError;
 
 use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
-use crate::pool::{ActorCallError, ActorPool, Deadline};
+use crate::error::HostError;
+use crate::links::LinkTable;
+use crate::pool::{ActorPool, Deadline};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::wapc::{ActorModule, HostCalls};
 
@@ -54,15 +56,6 @@ pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
 /// disk can take seconds, and a refusal then would say the message was not stored while the
 /// commit goes on. Still well inside the actor's own call deadline.
 pub const LOCAL_DISK_DEADLINE: Duration = Duration::from_secs(5);
-/// The operation that delivers a stored message to a channel actor (counted as fanned out).
-const FAN_OUT_OPERATION: &str = "Outbound.PublishMessage";
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LinkKey {
-    pub actor: String,
-    pub contract: String,
-    pub link_name: String,
-}
 
 /// An actor to run: its verified identity, its compiled module and where it came from.
 pub struct LoadedActor {
@@ -82,9 +75,7 @@ pub struct Router {
     /// A host runs a handful of actors: a scan finds one without hashing the name on each of a
     /// message's host calls.
     actors: Vec<RoutedActor>,
-    /// Every link: a host has a handful, so a scan finds one without building an owned key or
-    /// hashing one per call.
-    links: RwLock<Vec<(LinkKey, ProviderHandle)>>,
+    links: LinkTable,
     numbergen: Dispatcher,
     logging: Dispatcher,
 }
@@ -115,7 +106,7 @@ impl Router {
             }
             Router {
                 actors: routed,
-                links: RwLock::new(Vec::new()),
+                links: LinkTable::default(),
                 numbergen: Arc::new(NumberGenProvider),
                 logging: Arc::new(LoggingProvider),
             }
@@ -138,62 +129,21 @@ impl Router {
             .map(|actor| (&actor.public_key, &actor.pool))
     }
 
+    /// The host's link table, which routes actors' calls to providers.
+    pub fn links(&self) -> &LinkTable {
+        &self.links
+    }
+
     pub async fn call_actor(
         &self,
         target: &str,
         operation: &str,
         payload: impl Into<Vec<u8>>,
-    ) -> Result<Vec<u8>, ActorCallError> {
+    ) -> Result<Vec<u8>, HostError> {
         let pool = self
             .actor(target)
-            .ok_or_else(|| ActorCallError::Failed(format!("no actor is running as {target}")))?;
-        Self::call_pool(pool, operation, payload.into(), Deadline::Own).await
-    }
-
-    async fn call_pool(
-        pool: &ActorPool,
-        operation: &str,
-        payload: Vec<u8>,
-        deadline: Deadline,
-    ) -> Result<Vec<u8>, ActorCallError> {
-        let answer = pool.call(operation, payload, deadline).await;
-        if answer.is_ok() && operation == FAN_OUT_OPERATION {
-            crate::telemetry::fanned_out();
-        }
-        answer
-    }
-
-    pub fn link(&self, key: LinkKey, provider: ProviderHandle) {
-        let mut links = self.links.write().expect("links lock");
-        match links.iter_mut().find(|(known, _)| *known == key) {
-            Some((_, existing)) => *existing = provider,
-            None => links.push((key, provider)),
-        }
-    }
-
-    /// Removes a link; the actor's calls to that contract are refused from now on.
-    pub fn unlink(&self, key: &LinkKey) -> Option<ProviderHandle> {
-        let mut links = self.links.write().expect("links lock");
-        let position = links.iter().position(|(known, _)| known == key)?;
-        Some(links.remove(position).1)
-    }
-
-    fn linked_provider(
-        &self,
-        actor: &str,
-        contract: &str,
-        link_name: &str,
-    ) -> Option<ProviderHandle> {
-        let links = self.links.read().expect("links lock");
-        links.iter().find_map(|(key, provider)| {
-            (key.actor == actor && key.contract == contract && key.link_name == link_name)
-                .then(|| provider.clone())
-        })
-    }
-
-    /// Drops every link, ending the provider ↔ router references at shutdown.
-    pub fn unlink_all(&self) {
-        self.links.write().expect("links lock").clear();
+            .ok_or_else(|| HostError::NoActor(format!("no actor is running as {target}")))?;
+        pool.call(operation, payload.into(), Deadline::Own).await
     }
 
     async fn call_provider(
@@ -203,12 +153,13 @@ impl Router {
         contract: &str,
         operation: &str,
         payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, HostError> {
         if !caller.caps.contains(contract) {
-            return Err(format!(
-                "{} is not signed for {contract}: call to {operation} denied",
-                caller.label()
-            ));
+            return Err(HostError::Denied {
+                actor: caller.label().to_string(),
+                contract: contract.to_string(),
+                operation: operation.to_string(),
+            });
         }
         // Providers get the method without its service prefix, as wasmbus receivers expect.
         let method = operation
@@ -228,19 +179,21 @@ impl Router {
             LOGGING => Some(&self.logging),
             _ => None,
         };
+        let failed = |error| HostError::Provider {
+            contract: contract.to_string(),
+            operation: operation.to_string(),
+            error,
+        };
         if let Some(builtin) = builtin {
-            return builtin
-                .dispatch(&ctx, message)
-                .await
-                .map_err(|e| format!("{contract} {operation}: {e}"));
+            return builtin.dispatch(&ctx, message).await.map_err(failed);
         }
         let provider = self
-            .linked_provider(&caller.public_key, contract, link_name)
-            .ok_or_else(|| {
-                format!(
-                    "{} has no link to {contract} (link name {link_name})",
-                    caller.label()
-                )
+            .links
+            .provider(&caller.public_key, contract, link_name)
+            .ok_or_else(|| HostError::NoLink {
+                actor: caller.label().to_string(),
+                contract: contract.to_string(),
+                link_name: link_name.to_string(),
             })?;
         // A messaging request waits as long as the actor asked (the provider enforces it).
         let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
@@ -250,10 +203,10 @@ impl Router {
         };
         let call = provider.dispatcher.dispatch(&ctx, message);
         match tokio::time::timeout(deadline, call).await {
-            Ok(answer) => answer.map_err(|e| format!("{contract} {operation}: {e}")),
-            Err(_) => Err(format!(
+            Ok(answer) => answer.map_err(failed),
+            Err(_) => Err(HostError::TimedOut(format!(
                 "{contract} {operation}: no answer within {deadline:?}"
-            )),
+            ))),
         }
     }
 }
@@ -267,11 +220,9 @@ impl HostCalls for Router {
         namespace: String,
         operation: String,
         payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, HostError> {
         if let Some(pool) = self.actor(&namespace) {
-            return Self::call_pool(pool, &operation, payload, Deadline::Callers)
-                .await
-                .map_err(|e| e.to_string());
+            return pool.call(&operation, payload, Deadline::Callers).await;
         }
         let link_name = if binding.is_empty() {
             DEFAULT_LINK
@@ -308,17 +259,8 @@ impl Transport for ActorTransport {
         req: Message<'_>,
         _opts: Option<SendOpts>,
     ) -> Result<Vec<u8>, RpcError> {
-        let router = self
-            .router
-            .upgrade()
-            .ok_or_else(|| RpcError::HostError("the host is shutting down".into()))?;
-        router
-            .call_actor(&self.target, req.method, req.arg)
-            .await
-            .map_err(|e| match e {
-                ActorCallError::TimedOut(e) => RpcError::Timeout(e),
-                ActorCallError::Failed(e) => RpcError::HostError(e),
-            })
+        let router = self.router.upgrade().ok_or(HostError::ShuttingDown)?;
+        Ok(router.call_actor(&self.target, req.method, req.arg).await?)
     }
 
     fn set_timeout(&self, _interval: std::time::Duration) {
@@ -329,6 +271,9 @@ impl Transport for ActorTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::ConnectionState;
+    use crate::links::Link;
+    use crate::providers::registry::Started;
     use crate::providers::KEYVALUE;
 
     /// A provider that answers every call after the time it holds.
@@ -342,6 +287,26 @@ mod tests {
         }
     }
 
+    /// A started provider that is only its handle.
+    struct Serves(ProviderHandle);
+
+    #[async_trait]
+    impl Started for Serves {
+        fn handle(&self) -> ProviderHandle {
+            self.0.clone()
+        }
+        fn target(&self) -> String {
+            "test".into()
+        }
+        fn state(&self) -> ConnectionState {
+            ConnectionState::Connected
+        }
+        fn describe(&self) -> String {
+            "test".into()
+        }
+        async fn stop(&self) {}
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_store_on_local_disk_has_longer_than_a_server_to_answer() {
         let caller = ActorIdentity {
@@ -350,10 +315,16 @@ mod tests {
             ..Default::default()
         };
         let router = Router::new(Vec::new(), EventBus::default(), 1);
-        let key = LinkKey {
-            actor: caller.public_key.clone(),
-            contract: KEYVALUE.into(),
-            link_name: DEFAULT_LINK.into(),
+        let link = |handle| {
+            let definition = wasmcloud_control_interface::LinkDefinition {
+                actor_id: caller.public_key.clone(),
+                contract_id: KEYVALUE.into(),
+                link_name: DEFAULT_LINK.into(),
+                ..Default::default()
+            };
+            router
+                .links()
+                .insert(Link::new(definition, Box::new(Serves(handle))));
         };
         let list_add = || {
             router.host_call(
@@ -366,11 +337,15 @@ mod tests {
         };
         let slow_commit: Dispatcher = Arc::new(AnswersAfter(Duration::from_secs(3)));
 
-        router.link(key.clone(), ProviderHandle::new(slow_commit.clone()));
+        link(ProviderHandle::new(slow_commit.clone()));
         let refused = list_add().await.unwrap_err();
-        assert!(refused.ends_with("no answer within 1s"), "{refused}");
+        assert!(refused.is_timeout(), "{refused}");
+        assert!(
+            refused.to_string().ends_with("no answer within 1s"),
+            "{refused}"
+        );
 
-        router.link(key, ProviderHandle::local_disk(slow_commit));
+        link(ProviderHandle::local_disk(slow_commit));
         assert_eq!(list_add().await.unwrap(), b"stored");
     }
 }

@@ -83,10 +83,15 @@ impl Outcome {
     }
 }
 
+/// The actor operation that delivers a stored message to a channel (counted as fanned out).
+const FAN_OUT_OPERATION: &str = "Outbound.PublishMessage";
+
 /// The metric handles of one actor operation, made once (labels are hashed on creation only).
 pub struct OperationMetrics {
     calls: [metrics::Counter; 4],
     seconds: metrics::Histogram,
+    /// For the chat's fan-out operation: each call that succeeded is a delivery.
+    delivered: Option<metrics::Counter>,
 }
 
 impl OperationMetrics {
@@ -100,12 +105,17 @@ impl OperationMetrics {
                 counter(Outcome::TimedOut),
             ],
             seconds: metrics::histogram!(ACTOR_CALL_SECONDS, "actor" => actor.to_string(), "operation" => operation.to_string()),
+            delivered: (operation == FAN_OUT_OPERATION)
+                .then(|| metrics::counter!(MESSAGES_FANNED_OUT)),
         }
     }
 
     pub fn record(&self, outcome: Outcome, took: Duration) {
         self.calls[outcome as usize].increment(1);
         self.seconds.record(took.as_secs_f64());
+        if let (Some(delivered), Outcome::Ok) = (&self.delivered, outcome) {
+            delivered.increment(1);
+        }
     }
 }
 
@@ -202,6 +212,15 @@ impl KeyValueMetrics {
     }
 }
 
-pub fn fanned_out() {
-    cached_counter!(MESSAGES_FANNED_OUT).increment(1);
+/// Whether each link's provider is connected (or listening) now: 1, or 0 while it reconnects.
+pub const LINK_CONNECTED: &str = "mcchat_link_connected";
+
+/// Sets `LINK_CONNECTED` for every link of `state`, as a scrape reads it.
+pub fn links_connected(state: &crate::control::HostState) {
+    for link in state.router.links().all() {
+        let d = &link.definition;
+        let up = link.provider.state() != crate::control::ConnectionState::Reconnecting;
+        metrics::gauge!(LINK_CONNECTED, "actor" => state.label(&d.actor_id), "contract" => d.contract_id.clone(), "link_name" => d.link_name.clone())
+            .set(f64::from(u8::from(up)));
+    }
 }

@@ -21,6 +21,8 @@ use wasmtime::{
 };
 
 use crate::claims::ActorIdentity;
+use crate::error::HostError;
+use wasmbus_rpc::error::RpcError;
 
 /// How often running guests are interrupted to yield to other tasks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -52,7 +54,7 @@ pub trait HostCalls: Send + Sync {
         namespace: String,
         operation: String,
         payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String>;
+    ) -> Result<Vec<u8>, HostError>;
 }
 
 /// The wasmtime engine all actors share, with async support and epoch interruption.
@@ -358,7 +360,7 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                         )
                         .await
                     }
-                    None => (Err("the host is shutting down".to_string()), false),
+                    None => (Err(HostError::ShuttingDown), false),
                 };
                 // Waiting on the host is not running: after a wait the guest gets a fresh tick,
                 // or nearly every write (which waits on Redis for milliseconds) would yield on
@@ -376,7 +378,8 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                         1
                     }
                     Err(error) => {
-                        state.host_error = Some(error);
+                        // The ABI carries text: the conversion names the kind (`timeout: …`).
+                        state.host_error = Some(RpcError::from(error).to_string());
                         0
                     }
                 })

@@ -34,7 +34,7 @@ pub fn host_inventory(state: &HostState) -> HostInventory {
         .router
         .actors()
         .map(|(_, pool)| pool.status())
-        .filter(|status| status.running)
+        .filter(|status| status.is_running())
         .map(|status| ActorDescription {
             id: status.identity.public_key.clone(),
             image_ref: Some(status.image_ref.clone()),
@@ -52,13 +52,13 @@ pub fn host_inventory(state: &HostState) -> HostInventory {
     actors.sort_by(|a, b| a.name.cmp(&b.name));
     let providers = state
         .providers()
-        .into_iter()
+        .iter()
         .map(|provider| ProviderDescription {
-            id: provider.id,
-            contract_id: provider.contract,
-            link_name: provider.link_name,
-            image_ref: Some(provider.image_ref),
-            name: Some(provider.name),
+            id: provider.id.clone(),
+            contract_id: provider.contract.clone(),
+            link_name: provider.link_name.clone(),
+            image_ref: Some(provider.image_ref.clone()),
+            name: Some(provider.name.clone()),
             annotations: Some(HashMap::new()),
             revision: 0,
         })

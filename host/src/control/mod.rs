@@ -10,7 +10,7 @@ pub mod mask;
 pub mod nats;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use nkeys::{KeyPair, KeyPairType};
@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 use wasmcloud_control_interface::LinkDefinition;
 
 use crate::claims;
-use crate::router::{LinkKey, ProviderHandle, Router};
+use crate::links::{Link, LinkKey};
+use crate::providers::registry::{HostContext, LinkStart, LinkValues, Overrides, Registration};
+use crate::router::Router;
 use crate::wapc::Runtime;
 use events::EventBus;
 
@@ -47,17 +49,16 @@ pub enum ControlError {
     Refused(String),
 }
 
-pub type StateProbe = Arc<dyn Fn() -> ConnectionState + Send + Sync>;
-
 /// One thing a provider is connected to (a NATS server, a Redis, a listen address).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Connection {
     /// Secrets masked.
     pub target: String,
-    pub state: StateProbe,
+    pub state: ConnectionState,
 }
 
-/// A built-in provider: one per contract, link name and implementation, however many links use it.
+/// A provider this host runs: one per capability component and link name in the manifest,
+/// however many links use it. Fixed at start; links to it come and go.
 #[derive(Clone)]
 pub struct Provider {
     pub id: String,
@@ -65,9 +66,26 @@ pub struct Provider {
     pub link_name: String,
     pub image_ref: String,
     pub name: String,
-    pub connections: Vec<Connection>,
-    /// Serves links put later through the control interface.
-    pub handle: ProviderHandle,
+    registration: Arc<dyn Registration>,
+}
+
+impl Provider {
+    pub fn new(link_name: &str, image_ref: &str, registration: Arc<dyn Registration>) -> Self {
+        let contract = registration.contract();
+        Provider {
+            id: provider_id(contract, link_name, image_ref),
+            contract: contract.to_string(),
+            link_name: link_name.to_string(),
+            image_ref: image_ref.to_string(),
+            name: registration.name().to_string(),
+            registration,
+        }
+    }
+
+    /// Writes the host's command-line overrides into a manifest link's values.
+    pub fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {
+        self.registration.apply_overrides(overrides, values);
+    }
 }
 
 pub struct HostState {
@@ -84,18 +102,25 @@ pub struct HostState {
     started: Instant,
     pub router: Arc<Router>,
     pub events: EventBus,
-    providers: RwLock<Vec<Provider>>,
-    links: RwLock<Vec<LinkDefinition>>,
+    providers: Vec<Provider>,
+    /// What the providers start with for a link.
+    context: HostContext,
     runtime: Runtime,
     trusted_issuers: Vec<String>,
 }
 
+/// Who the host is and where it answers.
+pub struct Identity<'a> {
+    pub lattice: &'a str,
+    pub app_name: &'a str,
+    pub ctl_url: &'a str,
+}
+
 impl HostState {
     pub fn new(
-        lattice: &str,
-        app_name: &str,
-        ctl_url: &str,
-        router: Arc<Router>,
+        identity: Identity<'_>,
+        context: HostContext,
+        providers: Vec<Provider>,
         events: EventBus,
         runtime: Runtime,
         trusted_issuers: Vec<String>,
@@ -111,25 +136,41 @@ impl HostState {
                 "hostcore.osfamily".to_string(),
                 std::env::consts::FAMILY.to_string(),
             ),
-            ("mcchat.app".to_string(), app_name.to_string()),
+            ("mcchat.app".to_string(), identity.app_name.to_string()),
         ]);
         let public_key = key.public_key();
-        HostState {
+        let state = HostState {
             friendly_name: format!("mcchat-{}", &public_key[public_key.len() - 6..]).to_lowercase(),
             key,
             cluster_key: KeyPair::new_cluster(),
-            lattice: lattice.to_string(),
+            lattice: identity.lattice.to_string(),
             labels,
             version: env!("CARGO_PKG_VERSION"),
-            ctl_url: ctl_url.to_string(),
+            ctl_url: identity.ctl_url.to_string(),
             started: Instant::now(),
-            router,
+            router: context.router.clone(),
             events,
-            providers: RwLock::new(Vec::new()),
-            links: RwLock::new(Vec::new()),
+            providers,
+            context,
             runtime,
             trusted_issuers,
+        };
+        for provider in &state.providers {
+            state.events.publish(
+                "provider_started",
+                json!({
+                    "host_id": state.host_id(),
+                    "public_key": provider.id,
+                    "image_ref": provider.image_ref,
+                    "link_name": provider.link_name,
+                    "contract_id": provider.contract,
+                    "instance_id": uuid::Uuid::new_v4().to_string(),
+                    "annotations": {},
+                    "claims": { "name": provider.name, "issuer": "", "tags": null, "version": state.version },
+                }),
+            );
         }
+        state
     }
 
     pub fn host_id(&self) -> String {
@@ -144,95 +185,140 @@ impl HostState {
         self.started.elapsed()
     }
 
-    /// Registers a started provider connection; returns the provider's id.
-    pub fn add_provider(
-        &self,
-        contract: &str,
-        link_name: &str,
-        image_ref: &str,
-        name: &str,
-        connection: Connection,
-        handle: ProviderHandle,
-    ) -> String {
-        let id = provider_id(contract, link_name, image_ref);
-        let mut providers = self.providers.write().expect("providers lock");
-        if let Some(existing) = providers.iter_mut().find(|p| p.id == id) {
-            if !existing
-                .connections
-                .iter()
-                .any(|c| c.target == connection.target)
-            {
-                existing.connections.push(connection);
-            }
-            return id;
-        }
-        providers.push(Provider {
-            id: id.clone(),
-            contract: contract.to_string(),
-            link_name: link_name.to_string(),
-            image_ref: image_ref.to_string(),
-            name: name.to_string(),
-            connections: vec![connection],
-            handle,
-        });
-        drop(providers);
-        self.events.publish(
-            "provider_started",
-            json!({
-                "host_id": self.host_id(),
-                "public_key": id,
-                "image_ref": image_ref,
-                "link_name": link_name,
-                "contract_id": contract,
-                "instance_id": uuid::Uuid::new_v4().to_string(),
-                "annotations": {},
-                "claims": { "name": name, "issuer": "", "tags": null, "version": self.version },
-            }),
-        );
-        id
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
     }
 
-    pub fn providers(&self) -> Vec<Provider> {
-        self.providers.read().expect("providers lock").clone()
+    /// What the links to a provider are connected to, now.
+    pub fn connections(&self, provider_id: &str) -> Vec<Connection> {
+        self.router
+            .links()
+            .all()
+            .iter()
+            .filter(|link| link.definition.provider_id == provider_id)
+            .map(|link| Connection {
+                target: mask::url(&link.provider.target()),
+                state: link.provider.state(),
+            })
+            .collect()
     }
 
     pub fn links(&self) -> Vec<LinkDefinition> {
-        self.links.read().expect("links lock").clone()
+        self.router
+            .links()
+            .all()
+            .iter()
+            .map(|link| link.definition.clone())
+            .collect()
     }
 
-    /// Routes `definition.actor_id`'s calls to `definition.contract_id` (under its link name) to
-    /// the provider `definition.provider_id`, which must run on this host.
-    pub fn put_link(&self, definition: LinkDefinition) -> Result<(), ControlError> {
+    /// Serves `definition.actor_id`'s calls to `definition.contract_id` (under its link name)
+    /// with the provider `definition.provider_id`, started for this link with its values. A
+    /// link put again is restarted with the new values; if they are refused, it keeps serving
+    /// with the old ones.
+    pub async fn put_link(&self, definition: LinkDefinition) -> Result<(), ControlError> {
         let pool = self.router.actor(&definition.actor_id).ok_or_else(|| {
             ControlError::NotFound(format!("no actor {} on this host", definition.actor_id))
         })?;
-        let actor_id = pool.identity().public_key.clone();
-        let handle = self
-            .providers()
-            .into_iter()
+        let definition = LinkDefinition {
+            actor_id: pool.identity().public_key.clone(),
+            ..definition
+        };
+        let provider = self.provider(&definition)?;
+        let values: LinkValues = definition.values.clone().into_iter().collect();
+        if let Err(e) = provider.registration.check(&values) {
+            let refused = self.refusal(provider, &definition, e);
+            tracing::warn!("{refused}");
+            return Err(refused);
+        }
+        // The old provider lets go of what the new one may take (its address, say) first.
+        let previous = self.router.links().remove(&link_key(&definition));
+        if let Some(previous) = &previous {
+            previous.provider.stop().await;
+        }
+        match self.start_link(provider, &definition).await {
+            Ok(link) => {
+                self.router.links().insert(link);
+                self.events.publish("linkdef_set", link_event(&definition));
+                Ok(())
+            }
+            Err(refused) => {
+                tracing::warn!("{refused}");
+                if let Some(previous) = previous {
+                    self.restore(previous).await;
+                }
+                Err(refused)
+            }
+        }
+    }
+
+    /// Starts a link that was stopped for a put that was refused, with its old values.
+    async fn restore(&self, previous: Arc<Link>) {
+        let definition = previous.definition.clone();
+        drop(previous);
+        let restarted = match self.provider(&definition) {
+            Ok(provider) => self.start_link(provider, &definition).await,
+            Err(e) => Err(e),
+        };
+        match restarted {
+            Ok(link) => {
+                self.router.links().insert(link);
+            }
+            Err(e) => {
+                tracing::warn!("the link's old values could not be restored either: {e}");
+                self.events
+                    .publish("linkdef_deleted", link_event(&definition));
+            }
+        }
+    }
+
+    fn provider(&self, definition: &LinkDefinition) -> Result<&Provider, ControlError> {
+        self.providers
+            .iter()
             .find(|p| p.id == definition.provider_id && p.contract == definition.contract_id)
-            .map(|p| p.handle)
             .ok_or_else(|| {
                 ControlError::NotFound(format!(
                     "no provider {} for {} on this host",
                     definition.provider_id, definition.contract_id
                 ))
-            })?;
-        let definition = LinkDefinition {
-            actor_id,
-            ..definition
-        };
-        self.router.link(link_key(&definition), handle);
-        let mut links = self.links.write().expect("links lock");
-        links.retain(|l| link_key(l) != link_key(&definition));
-        links.push(definition.clone());
-        drop(links);
-        self.events.publish("linkdef_set", link_event(&definition));
-        Ok(())
+            })
     }
 
-    /// Unlinks an actor from a contract: its calls to it are refused from now on.
-    pub fn delete_link(
+    async fn start_link(
+        &self,
+        provider: &Provider,
+        definition: &LinkDefinition,
+    ) -> Result<Arc<Link>, ControlError> {
+        let values: LinkValues = definition.values.clone().into_iter().collect();
+        let start = LinkStart {
+            host: &self.context,
+            actor: &definition.actor_id,
+            values: &values,
+            stop: self.context.shutdown.child_token(),
+        };
+        match provider.registration.start(start).await {
+            Ok(started) => Ok(Link::new(definition.clone(), started)),
+            Err(e) => Err(self.refusal(provider, definition, e)),
+        }
+    }
+
+    fn refusal(
+        &self,
+        provider: &Provider,
+        definition: &LinkDefinition,
+        e: anyhow::Error,
+    ) -> ControlError {
+        ControlError::Refused(format!(
+            "{} refused the link from {} ({}): {e:#}",
+            provider.name,
+            self.label(&definition.actor_id),
+            definition.link_name
+        ))
+    }
+
+    /// Unlinks an actor from a contract: the provider stops serving it both ways (its listener
+    /// closes, its subscriptions drain, its sessions close), and its calls are refused.
+    pub async fn delete_link(
         &self,
         actor_id: &str,
         contract_id: &str,
@@ -248,25 +334,31 @@ impl HostState {
             contract: contract_id.to_string(),
             link_name: link_name.to_string(),
         };
-        let mut links = self.links.write().expect("links lock");
-        let Some(position) = links.iter().position(|l| link_key(l) == key) else {
+        let Some(link) = self.router.links().remove(&key) else {
             return Err(ControlError::NotFound(format!(
                 "no link from {} to {contract_id} ({link_name})",
                 key.actor
             )));
         };
-        let definition = links.remove(position);
-        drop(links);
-        self.router.unlink(&key);
+        link.provider.stop().await;
         self.events
-            .publish("linkdef_deleted", link_event(&definition));
+            .publish("linkdef_deleted", link_event(&link.definition));
         Ok(())
     }
 
-    /// Records a link the manifest made (its provider is already routed).
-    pub fn record_link(&self, definition: LinkDefinition) {
-        self.events.publish("linkdef_set", link_event(&definition));
-        self.links.write().expect("links lock").push(definition);
+    /// Stops every link's provider, at the end of a shutdown.
+    pub async fn stop_links(&self) {
+        for link in self.router.links().take_all() {
+            link.provider.stop().await;
+        }
+    }
+
+    /// An actor's call alias or name, for people; its key if it is not on this host.
+    pub fn label(&self, actor_id: &str) -> String {
+        self.router.actor(actor_id).map_or_else(
+            || actor_id.to_string(),
+            |pool| pool.identity().label().to_string(),
+        )
     }
 
     /// Sets an actor's instance limit (`Some(0)` stops it, `None` lifts the limit).

@@ -19,13 +19,10 @@ use wasmcloud_control_interface::{
 
 use super::events::LatticeEvent;
 use super::{inventory, HostState};
+use crate::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
 use crate::registry::{self, PullPolicy};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
-/// How long a start waits for the server to confirm the control subscription.
-const READY_WAIT: Duration = Duration::from_secs(5);
-/// Longest a publish (an event, a reply) may wait for room in the client's buffer.
-const PUBLISH_DEADLINE: Duration = Duration::from_millis(100);
 const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// What a request on the control subjects gets back, if anything.
@@ -77,7 +74,7 @@ pub async fn serve(
         .context("subscribing to the control subjects")?;
     // Answer queries as soon as the start returns; a server that is not up yet gets the
     // subscription when the client connects.
-    let _ = tokio::time::timeout(READY_WAIT, client.flush()).await;
+    let _ = tokio::time::timeout(NATS_READY_WAIT, client.flush()).await;
     let (recent, mut events) = state.events.subscribe();
     let task = tokio::spawn(async move {
         // What happened before NATS was there (the start itself) is published first.
@@ -94,7 +91,7 @@ pub async fn serve(
                 Some(request) = requests.next() => {
                     let reply = handle(&state, &pull_policy, &prefix, &request.subject, &request.payload).await;
                     if let (Some(reply_to), Reply::Json(body)) = (request.reply, reply) {
-                        let sent = tokio::time::timeout(PUBLISH_DEADLINE, client.publish(reply_to, body.into())).await;
+                        let sent = tokio::time::timeout(NATS_PUBLISH_DEADLINE, client.publish(reply_to, body.into())).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             tracing::warn!("control interface: a reply was not sent (NATS unreachable)");
                         }
@@ -154,17 +151,15 @@ async fn handle(
         }
         ["linkdefs", "put"] => match parse::<LinkDefinition>(payload, "link definition") {
             Ok(definition) if state.router.actor(&definition.actor_id).is_none() => Reply::Silent,
-            Ok(definition) => ack(state.put_link(definition)),
+            Ok(definition) => ack(state.put_link(definition).await),
             Err(e) => ack(Err(e)),
         },
         ["linkdefs", "del"] => {
             match parse::<RemoveLinkDefinitionRequest>(payload, "link removal") {
                 Ok(request) if state.router.actor(&request.actor_id).is_none() => Reply::Silent,
-                Ok(request) => ack(state.delete_link(
-                    &request.actor_id,
-                    &request.contract_id,
-                    &request.link_name,
-                )),
+                Ok(request) => ack(state
+                    .delete_link(&request.actor_id, &request.contract_id, &request.link_name)
+                    .await),
                 Err(e) => ack(Err(e)),
             }
         }
@@ -236,7 +231,8 @@ async fn publish_event(client: &async_nats::Client, state: &HostState, event: &L
     let named = format!("{general}.{}", event.name);
     for subject in [general, named] {
         let sent =
-            tokio::time::timeout(PUBLISH_DEADLINE, client.publish(subject, body.clone())).await;
+            tokio::time::timeout(NATS_PUBLISH_DEADLINE, client.publish(subject, body.clone()))
+                .await;
         if !matches!(sent, Ok(Ok(()))) {
             tracing::debug!("event {} not published (NATS unreachable)", event.name);
         }

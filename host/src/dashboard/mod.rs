@@ -23,7 +23,6 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures::Stream;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +30,7 @@ use wasmcloud_control_interface::{LinkDefinition, RemoveLinkDefinitionRequest};
 
 use crate::control::events::LatticeEvent;
 use crate::control::{ControlError, HostState};
+use crate::net::{self, refusal};
 
 pub use snapshot::Snapshot;
 
@@ -118,23 +118,17 @@ fn app(dashboard: Dashboard) -> Router {
         .with_state(dashboard)
 }
 
-fn refusal(status: StatusCode, reason: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "reason": reason.into() }))).into_response()
-}
-
 async fn require_token(
     State(dashboard): State<Dashboard>,
     request: Request,
     next: Next,
 ) -> Response {
     if let Some(expected) = &dashboard.token {
-        let given = request
+        let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            .and_then(|value| value.to_str().ok());
+        if net::check_token(authorization, None, expected).is_err() {
             return refusal(
                 StatusCode::UNAUTHORIZED,
                 "this action needs the dashboard token (Authorization: Bearer TOKEN)",
@@ -144,7 +138,8 @@ async fn require_token(
     next.run(request).await
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(dashboard): State<Dashboard>) -> impl IntoResponse {
+    crate::telemetry::links_connected(&dashboard.state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::render(),
@@ -230,8 +225,8 @@ fn lattice_event(event: &LatticeEvent) -> Event {
 fn answer(result: Result<(), ControlError>) -> Response {
     match result {
         Ok(()) => Json(serde_json::json!({ "accepted": true })).into_response(),
-        Err(ControlError::NotFound(reason)) => refusal(StatusCode::NOT_FOUND, reason),
-        Err(ControlError::Refused(reason)) => refusal(StatusCode::BAD_REQUEST, reason),
+        Err(ControlError::NotFound(reason)) => refusal(StatusCode::NOT_FOUND, &reason),
+        Err(ControlError::Refused(reason)) => refusal(StatusCode::BAD_REQUEST, &reason),
     }
 }
 
@@ -251,7 +246,7 @@ async fn scale_actor(
         Err(e) => {
             return refusal(
                 StatusCode::BAD_REQUEST,
-                format!("expected JSON {{\"max_instances\": number or null}}: {e}"),
+                &format!("expected JSON {{\"max_instances\": number or null}}: {e}"),
             )
         }
     };
@@ -280,24 +275,25 @@ async fn replace_actor(
 
 async fn put_link(State(dashboard): State<Dashboard>, body: Bytes) -> Response {
     match serde_json::from_slice::<LinkDefinition>(&body) {
-        Ok(definition) => answer(dashboard.state.put_link(definition)),
+        Ok(definition) => answer(dashboard.state.put_link(definition).await),
         Err(e) => refusal(
             StatusCode::BAD_REQUEST,
-            format!("expected a link definition {{actor_id, provider_id, contract_id, link_name, values}}: {e}"),
+            &format!("expected a link definition {{actor_id, provider_id, contract_id, link_name, values}}: {e}"),
         ),
     }
 }
 
 async fn delete_link(State(dashboard): State<Dashboard>, body: Bytes) -> Response {
     match serde_json::from_slice::<RemoveLinkDefinitionRequest>(&body) {
-        Ok(request) => answer(dashboard.state.delete_link(
-            &request.actor_id,
-            &request.contract_id,
-            &request.link_name,
-        )),
+        Ok(request) => answer(
+            dashboard
+                .state
+                .delete_link(&request.actor_id, &request.contract_id, &request.link_name)
+                .await,
+        ),
         Err(e) => refusal(
             StatusCode::BAD_REQUEST,
-            format!("expected {{actor_id, contract_id, link_name}}: {e}"),
+            &format!("expected {{actor_id, contract_id, link_name}}: {e}"),
         ),
     }
 }

@@ -114,7 +114,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
                 .stats
                 .last_trap()
                 .is_some_and(|at| at.elapsed() < TRAP_HEALTH_WINDOW);
-            let health = match (status.running, trapped_recently) {
+            let health = match (status.is_running(), trapped_recently) {
                 (false, _) => "stopped",
                 (true, true) => "trapped",
                 (true, false) => "healthy",
@@ -125,7 +125,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
                 call_alias: identity.call_alias.clone(),
                 image_ref: status.image_ref.clone(),
                 instance_id: status.instance_id.clone(),
-                running: status.running,
+                running: status.is_running(),
                 max_instances: status.max_instances,
                 live_instances: status.live_instances,
                 instances_started: status.instances_started,
@@ -146,19 +146,19 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
     actors.sort_by(|a, b| a.name.cmp(&b.name));
     let providers = state
         .providers()
-        .into_iter()
+        .iter()
         .map(|p| ProviderView {
-            id: p.id,
-            name: p.name,
-            contract: p.contract,
-            link_name: p.link_name,
-            image_ref: p.image_ref,
-            connections: p
-                .connections
-                .iter()
+            id: p.id.clone(),
+            name: p.name.clone(),
+            contract: p.contract.clone(),
+            link_name: p.link_name.clone(),
+            image_ref: p.image_ref.clone(),
+            connections: state
+                .connections(&p.id)
+                .into_iter()
                 .map(|c| ConnectionView {
-                    target: c.target.clone(),
-                    state: (c.state)(),
+                    target: c.target,
+                    state: c.state,
                 })
                 .collect(),
         })
@@ -167,11 +167,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
         .links()
         .into_iter()
         .map(|link| LinkView {
-            actor: state
-                .router
-                .actor(&link.actor_id)
-                .map(|pool| pool.identity().label().to_string())
-                .unwrap_or_else(|| link.actor_id.clone()),
+            actor: state.label(&link.actor_id),
             actor_id: link.actor_id,
             provider_id: link.provider_id,
             contract_id: link.contract_id,

@@ -7,28 +7,38 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use async_trait::async_trait;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router as HttpRouter;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wasmbus_rpc::common::Context;
+use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::error::RpcError;
 use wasmcloud_interface_httpserver::{HttpRequest, HttpServer, HttpServerSender};
 
+use super::registry::{
+    self, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+};
+use super::HTTPSERVER;
+use crate::control::ConnectionState;
+use crate::net;
 use crate::pool::CALL_TIMEOUT;
-use crate::router::{ActorTransport, Router};
+use crate::router::{ActorTransport, ProviderHandle};
+
+/// Where the server listens unless the link's `address` says otherwise.
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
 
 /// Largest request body passed to an actor.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -65,74 +75,161 @@ fn app(actor: ActorTransport, calls: TaskTracker) -> HttpRouter {
     HttpRouter::new().fallback(forward).with_state(state)
 }
 
-/// Binds `address` and serves until `shutdown` is cancelled; then open connections get
-/// `DRAIN_TIMEOUT` to finish what they started. Connections are dealt to `workers` in turn, and
-/// each is served, with its actor calls, on the one it was dealt to. Returns the bound address.
-pub async fn serve(
-    address: SocketAddr,
-    router: &Arc<Router>,
-    actor: &str,
-    shutdown: CancellationToken,
-    calls: &TaskTracker,
-    workers: &[Handle],
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    anyhow::ensure!(
-        !workers.is_empty(),
-        "an HTTP server needs a worker to run on"
-    );
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding HTTP address {address}"))?;
-    let bound = listener.local_addr()?;
-    let app = app(ActorTransport::new(router, actor), calls.clone());
-    let workers = workers.to_vec();
-    let task = tokio::spawn(async move {
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let open = TaskTracker::new();
-        for worker in workers.iter().cycle() {
-            let tcp = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => tcp,
-                    Err(e) => {
-                        tracing::warn!("HTTP server on {bound}: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.cancelled() => break,
-            };
-            let Ok(slot) = connections.clone().try_acquire_owned() else {
-                tracing::warn!(
-                    "HTTP server on {bound}: {MAX_CONNECTIONS} connections open; refusing another"
-                );
-                continue;
-            };
-            // A socket belongs to the runtime that registered it: it moves as a plain one.
-            let tcp = match tcp.into_std() {
-                Ok(tcp) => tcp,
-                Err(e) => {
-                    tracing::warn!("HTTP server on {bound}: could not hand a connection on: {e}");
-                    continue;
-                }
-            };
-            let service = TowerToHyperService::new(app.clone());
-            let shutdown = shutdown.clone();
-            open.spawn_on(
-                async move {
-                    let _slot = slot;
-                    match TcpStream::from_std(tcp) {
-                        Ok(tcp) => serve_connection(tcp, service, shutdown).await,
-                        Err(e) => tracing::warn!("HTTP server on {bound}: {e}"),
-                    }
-                },
-                worker,
-            );
+/// The `wasmcloud:httpserver` provider: one listener per link, on the link's `address`.
+pub struct Registration;
+
+#[async_trait]
+impl registry::Registration for Registration {
+    fn contract(&self) -> &'static str {
+        HTTPSERVER
+    }
+
+    fn name(&self) -> &'static str {
+        "HTTP server (built in)"
+    }
+
+    fn is_image(&self, _: &str) -> bool {
+        true
+    }
+
+    fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {
+        if let Some(address) = overrides.http_addr {
+            set_link_value(values, "address", address.to_string());
         }
-        drop(listener);
-        open.close();
-        open.wait().await;
-    });
-    Ok((bound, task))
+    }
+
+    fn check(&self, values: &LinkValues) -> anyhow::Result<()> {
+        listen_address(values).map(drop)
+    }
+
+    async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
+        let address = listen_address(link.values)?;
+        Ok(Box::new(Listener::start(address, link).await?))
+    }
+}
+
+/// The link's `address`, or `DEFAULT_HTTP_ADDR`.
+fn listen_address(values: &LinkValues) -> anyhow::Result<SocketAddr> {
+    let address = link_value(values, "address").unwrap_or(DEFAULT_HTTP_ADDR);
+    address
+        .parse()
+        .with_context(|| format!("the link value address {address:?} is not HOST:PORT"))
+}
+
+/// A listener serving one actor.
+struct Listener {
+    bound: SocketAddr,
+    stop: CancellationToken,
+    /// Ends, closing the listener, once `stop` is cancelled.
+    accepting: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Listener {
+    /// Binds `address` and serves until the link's `stop`; then each open connection gets
+    /// `DRAIN_TIMEOUT` to finish what it started. Connections are dealt to the host's workers
+    /// in turn, and each is served, with its actor calls, on the one it was dealt to.
+    async fn start(address: SocketAddr, link: LinkStart<'_>) -> anyhow::Result<Listener> {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding HTTP address {address}"))?;
+        let bound = listener.local_addr()?;
+        let host = link.host;
+        let app = app(
+            ActorTransport::new(&host.router, link.actor),
+            host.tracker.clone(),
+        );
+        let workers = host.workers.handles().to_vec();
+        let open = host.tracker.clone();
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut next_worker = (0..workers.len()).cycle();
+        let stop = link.stop.clone();
+        let accepting = tokio::spawn(net::accept_until(
+            listener,
+            link.stop.clone(),
+            "HTTP server",
+            move |tcp, _| {
+                let Ok(slot) = connections.clone().try_acquire_owned() else {
+                    tracing::warn!(
+                        "HTTP server on {bound}: {MAX_CONNECTIONS} connections open; refusing another"
+                    );
+                    return;
+                };
+                // A socket belongs to the runtime that registered it: it moves as a plain one.
+                let tcp = match tcp.into_std() {
+                    Ok(tcp) => tcp,
+                    Err(e) => {
+                        tracing::warn!(
+                            "HTTP server on {bound}: could not hand a connection on: {e}"
+                        );
+                        return;
+                    }
+                };
+                let service = TowerToHyperService::new(app.clone());
+                let stop = stop.clone();
+                let worker = &workers[next_worker.next().unwrap_or_default()];
+                open.spawn_on(
+                    async move {
+                        let _slot = slot;
+                        match TcpStream::from_std(tcp) {
+                            Ok(tcp) => serve_connection(tcp, service, stop).await,
+                            Err(e) => tracing::warn!("HTTP server on {bound}: {e}"),
+                        }
+                    },
+                    worker,
+                );
+            },
+        ));
+        Ok(Listener {
+            bound,
+            stop: link.stop,
+            accepting: Mutex::new(Some(accepting)),
+        })
+    }
+}
+
+#[async_trait]
+impl Started for Listener {
+    fn handle(&self) -> ProviderHandle {
+        ProviderHandle::new(Arc::new(NoOperations))
+    }
+
+    fn target(&self) -> String {
+        format!("http://{}", self.bound)
+    }
+
+    fn state(&self) -> ConnectionState {
+        ConnectionState::Listening
+    }
+
+    fn describe(&self) -> String {
+        format!("HTTP server on http://{}", self.bound)
+    }
+
+    fn listen_address(&self) -> Option<SocketAddr> {
+        Some(self.bound)
+    }
+
+    /// Closes the listener; open connections finish their requests and close.
+    async fn stop(&self) {
+        self.stop.cancel();
+        let accepting = self.accepting.lock().expect("accepting lock").take();
+        if let Some(accepting) = accepting {
+            let _ = accepting.await;
+        }
+    }
+}
+
+/// The contract has no operations for actors to call: the HTTP server only calls in.
+struct NoOperations;
+
+#[async_trait]
+impl MessageDispatch for NoOperations {
+    async fn dispatch(&self, _: &Context, message: Message<'_>) -> Result<Vec<u8>, RpcError> {
+        Err(RpcError::MethodNotHandled(format!(
+            "{HTTPSERVER} has no operation {}",
+            message.method
+        )))
+    }
 }
 
 /// Serves one connection's requests until it closes, or until `shutdown`; then it gets
@@ -157,10 +254,6 @@ async fn serve_connection(
     }
 }
 
-fn json_error(status: StatusCode, reason: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "reason": reason }))).into_response()
-}
-
 async fn forward(State(forward): State<Forward>, request: Request) -> Response {
     let response = respond(forward, request).await;
     crate::telemetry::http_response(response.status().as_u16());
@@ -172,13 +265,13 @@ async fn respond(forward: Forward, request: Request) -> Response {
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,
         Ok(Err(_)) => {
-            return json_error(
+            return net::refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("request body is larger than {MAX_BODY_BYTES} bytes"),
             )
         }
         Err(_) => {
-            return json_error(
+            return net::refusal(
                 StatusCode::REQUEST_TIMEOUT,
                 &format!("the request body did not arrive within {BODY_READ_TIMEOUT:?}"),
             )
@@ -186,7 +279,7 @@ async fn respond(forward: Forward, request: Request) -> Response {
     };
     // Only a request that has arrived whole waits for an actor slot.
     let Ok(permit) = forward.in_flight.clone().acquire_owned().await else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the host is shutting down");
+        return net::refusal(StatusCode::SERVICE_UNAVAILABLE, "the host is shutting down");
     };
     let mut header: HashMap<String, Vec<String>> = HashMap::with_capacity(parts.headers.keys_len());
     for (name, value) in &parts.headers {
@@ -239,7 +332,7 @@ async fn respond(forward: Forward, request: Request) -> Response {
                 parts.method,
                 parts.uri
             );
-            json_error(
+            net::refusal(
                 StatusCode::GATEWAY_TIMEOUT,
                 "the chat did not answer in time; try again",
             )
@@ -250,7 +343,7 @@ async fn respond(forward: Forward, request: Request) -> Response {
                 parts.method,
                 parts.uri
             );
-            json_error(
+            net::refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the request failed inside the host; see its log",
             )

@@ -23,24 +23,37 @@ use wasmcloud_interface_messaging::{
     ReplyMessage, RequestMessage, SubMessage,
 };
 
-use crate::router::{ActorTransport, Router};
+use super::registry::{
+    self, image_name, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+};
+use super::MESSAGING;
+use crate::control::ConnectionState;
+use crate::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
+use crate::router::{ActorTransport, ProviderHandle};
 use crate::workers::Workers;
 
-/// How long a start waits for the server to confirm the subscriptions before going on without.
-const READY_WAIT: Duration = Duration::from_secs(5);
-/// Longest a publish may wait for room in the client's buffer.
-const PUBLISH_DEADLINE: Duration = Duration::from_millis(100);
+/// The server a link connects to unless its `URI` (or `URL`) names another.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// How long a link delete waits for its subscriptions to drain.
+const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
-/// What the client went through, for operators: counted here, and each logged when it happens.
-#[derive(Debug, Default)]
-pub struct NatsCounters {
-    pub published: AtomicU64,
-    /// Publishes dropped because the server was unreachable or the buffer stayed full.
-    pub dropped: AtomicU64,
-    pub disconnects: AtomicU64,
-    /// Connections made, the first one included.
-    pub connects: AtomicU64,
-    pub slow_consumer: AtomicU64,
+/// Why the NATS provider could not do what an actor asked.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("not published on {subject}: {why}")]
+    Dropped { subject: String, why: String },
+    #[error("request on {subject}: {error}")]
+    Request {
+        subject: String,
+        error: async_nats::RequestError,
+    },
+}
+
+/// The one place a NATS failure becomes the error an actor sees.
+impl From<NatsError> for RpcError {
+    fn from(error: NatsError) -> RpcError {
+        RpcError::Nats(error.to_string())
+    }
 }
 
 #[derive(Clone)]
@@ -49,17 +62,121 @@ pub struct NatsMessaging {
     /// messages, and publishes what its actors send, on its own connection.
     clients: Arc<[async_nats::Client]>,
     workers: Arc<[Handle]>,
-    pub counters: Arc<NatsCounters>,
+    /// Publishes dropped so far, for a log line per hundred.
+    dropped: Arc<AtomicU64>,
 }
 
-fn err(e: impl std::fmt::Display) -> RpcError {
-    RpcError::Nats(e.to_string())
+/// The `wasmcloud:messaging` provider on NATS: per link, a connection per worker and a queue
+/// subscription to each subject in `SUBSCRIPTION`.
+pub struct Registration;
+
+#[async_trait]
+impl registry::Registration for Registration {
+    fn contract(&self) -> &'static str {
+        MESSAGING
+    }
+
+    fn name(&self) -> &'static str {
+        "NATS messaging (built in)"
+    }
+
+    /// `nats_messaging`, `messaging-nats`, …
+    fn is_image(&self, image: &str) -> bool {
+        image_name(image).contains("nats")
+    }
+
+    fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {
+        if let Some(url) = &overrides.nats_url {
+            values.retain(|k, _| !k.eq_ignore_ascii_case("URL"));
+            set_link_value(values, "URI", url.clone());
+        }
+    }
+
+    async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
+        let url = link_value(link.values, "URI")
+            .or(link_value(link.values, "URL"))
+            .unwrap_or(DEFAULT_NATS_URL)
+            .to_string();
+        let subjects: Vec<String> = link_value(link.values, "SUBSCRIPTION")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let host = link.host;
+        let nats = NatsMessaging::connect(&url, &host.workers).await?;
+        let subscriptions = TaskTracker::new();
+        nats.subscribe(&subjects, &link, &subscriptions).await?;
+        if !nats.wait_until_ready().await {
+            tracing::warn!("NATS at {url} is not reachable yet; subscribing as soon as it is");
+        }
+        Ok(Box::new(NatsLink {
+            nats,
+            url,
+            subjects,
+            queue_group: host.queue_group.clone(),
+            stop: link.stop,
+            subscriptions,
+        }))
+    }
+}
+
+/// The NATS provider serving one link.
+struct NatsLink {
+    nats: NatsMessaging,
+    url: String,
+    subjects: Vec<String>,
+    queue_group: String,
+    stop: CancellationToken,
+    /// The subscriptions' delivery loops.
+    subscriptions: TaskTracker,
+}
+
+#[async_trait]
+impl Started for NatsLink {
+    fn handle(&self) -> ProviderHandle {
+        ProviderHandle::new(Arc::new(self.nats.clone()))
+    }
+
+    fn target(&self) -> String {
+        self.url.clone()
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.nats.connection_state()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "NATS {}: subscribed to [{}] in queue group {}",
+            crate::control::mask::url(&self.url),
+            self.subjects.join(", "),
+            self.queue_group
+        )
+    }
+
+    /// Drains the subscriptions (what the server already sent is still handled), then flushes
+    /// what the actor published.
+    async fn stop(&self) {
+        self.stop.cancel();
+        self.subscriptions.close();
+        if tokio::time::timeout(DRAIN_WAIT, self.subscriptions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "NATS {}: subscriptions still draining after {DRAIN_WAIT:?}",
+                self.url
+            );
+        }
+        self.nats.flush().await;
+    }
 }
 
 impl NatsMessaging {
     /// Connects each of `workers` to `url` (in the background if the server is not up yet).
-    pub async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
-        let counters = Arc::new(NatsCounters::default());
+    async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
         // Each client's connection task runs on the worker the client is made on.
         let clients = workers
             .on_each(|index| {
@@ -69,13 +186,12 @@ impl NatsMessaging {
                     of: workers.count(),
                     connected_before: Arc::new(AtomicBool::new(false)),
                 };
-                let events = counters.clone();
                 async_nats::ConnectOptions::new()
                     .name("mcchat-host")
                     .retry_on_initial_connect()
                     .event_callback(move |event| {
-                        let (counters, connection) = (events.clone(), connection.clone());
-                        async move { log_event(&counters, &connection, event) }
+                        let connection = connection.clone();
+                        async move { log_event(&connection, event) }
                     })
                     .connect(url.to_string())
             })
@@ -85,7 +201,7 @@ impl NatsMessaging {
         Ok(NatsMessaging {
             clients,
             workers: workers.handles().into(),
-            counters,
+            dropped: Arc::default(),
         })
     }
 
@@ -99,37 +215,41 @@ impl NatsMessaging {
         &self.clients[crate::workers::slot(self.clients.len())]
     }
 
-    /// Subscribes to each subject in the queue group, once per worker, and delivers every
-    /// message to `actor` on the worker that received it (or, when all of that worker's slots
-    /// are taken, on another worker with one free), until `shutdown` is cancelled. Then
+    /// Subscribes to each subject in the link's queue group, once per worker, and delivers
+    /// every message to the linked actor on the worker that received it (or, when all of that
+    /// worker's slots are taken, on another worker with one free), until the link stops. Then
     /// each subscription drains: the server stops sending, and what it already sent to this
-    /// host is still handled (the handlers join `tracker`).
-    pub async fn subscribe(
+    /// host is still handled (the handlers join the host's tracker).
+    async fn subscribe(
         &self,
         subjects: &[String],
-        queue_group: &str,
-        router: &Arc<Router>,
-        actor: &str,
-        shutdown: CancellationToken,
-        tracker: &TaskTracker,
+        link: &LinkStart<'_>,
+        loops: &TaskTracker,
     ) -> anyhow::Result<()> {
+        let host = link.host;
         for subject in subjects {
             let slots = Arc::new(Slots::new(&self.workers));
             for (home, (client, worker)) in self.clients.iter().zip(self.workers.iter()).enumerate()
             {
                 let subscription = client
-                    .queue_subscribe(subject.clone(), queue_group.to_string())
+                    .queue_subscribe(subject.clone(), host.queue_group.clone())
                     .await?;
-                tracker.spawn_on(
-                    deliver(
-                        subscription,
-                        ActorTransport::new(router, actor),
-                        slots.clone(),
-                        home,
-                        crate::telemetry::nats_received(subject),
-                        shutdown.clone(),
-                        tracker.clone(),
-                    ),
+                let delivery = deliver(
+                    subscription,
+                    ActorTransport::new(&host.router, link.actor),
+                    slots.clone(),
+                    home,
+                    crate::telemetry::nats_received(subject),
+                    link.stop.clone(),
+                    host.tracker.clone(),
+                );
+                // A host shutdown waits for the drain too.
+                let draining = host.tracker.token();
+                loops.spawn_on(
+                    async move {
+                        delivery.await;
+                        drop(draining);
+                    },
                     worker,
                 );
             }
@@ -140,27 +260,27 @@ impl NatsMessaging {
     /// Waits (up to a few seconds) until the server has the subscriptions, so that a host is
     /// ready for `chat.in` when its start returns. `false`: not connected yet; the client keeps
     /// trying in the background and subscribes once it connects.
-    pub async fn wait_until_ready(&self) -> bool {
+    async fn wait_until_ready(&self) -> bool {
         matches!(
-            tokio::time::timeout(READY_WAIT, self.flush_all()).await,
+            tokio::time::timeout(NATS_READY_WAIT, self.flush_all()).await,
             Ok(answers) if answers.iter().all(Result::is_ok)
         )
     }
 
     /// Whether every connection is up now (each reconnects by itself when not).
-    pub fn connection_state(&self) -> crate::control::ConnectionState {
+    fn connection_state(&self) -> ConnectionState {
         let connected = |client: &async_nats::Client| {
             client.connection_state() == async_nats::connection::State::Connected
         };
         if self.clients.iter().all(connected) {
-            crate::control::ConnectionState::Connected
+            ConnectionState::Connected
         } else {
-            crate::control::ConnectionState::Reconnecting
+            ConnectionState::Reconnecting
         }
     }
 
     /// Sends everything published so far to the server.
-    pub async fn flush(&self) {
+    async fn flush(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.flush_all()).await;
     }
 }
@@ -258,7 +378,7 @@ struct Connection {
     connected_before: Arc<AtomicBool>,
 }
 
-fn log_event(counters: &NatsCounters, connection: &Connection, event: async_nats::Event) {
+fn log_event(connection: &Connection, event: async_nats::Event) {
     use async_nats::Event;
     let server = format!(
         "{} (connection {} of {})",
@@ -266,20 +386,17 @@ fn log_event(counters: &NatsCounters, connection: &Connection, event: async_nats
     );
     match event {
         Event::Connected => {
-            counters.connects.fetch_add(1, Ordering::Relaxed);
             if connection.connected_before.swap(true, Ordering::Relaxed) {
                 tracing::info!("NATS {server}: reconnected; real-time copies flow again");
             }
         }
         Event::Disconnected => {
-            counters.disconnects.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 "NATS {server}: disconnected; writes go on, their real-time copies on NATS are \
                  dropped until it is back"
             );
         }
         Event::SlowConsumer(sid) => {
-            counters.slow_consumer.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("NATS {server}: slow consumer on subscription {sid}; messages were dropped by the client");
         }
         other => tracing::info!("NATS {server}: {other}"),
@@ -287,14 +404,17 @@ fn log_event(counters: &NatsCounters, connection: &Connection, event: async_nats
 }
 
 impl NatsMessaging {
-    fn dropped(&self, subject: &str, why: &str) -> RpcError {
-        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    fn dropped(&self, subject: &str, why: &str) -> NatsError {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         crate::telemetry::nats_dropped();
         // One line per 100 drops: an outage must not flood the log.
         if n % 100 == 1 {
             tracing::warn!("NATS: dropped a publish on {subject} ({why}); {n} dropped so far");
         }
-        RpcError::Nats(format!("not published on {subject}: {why}"))
+        NatsError::Dropped {
+            subject: subject.to_string(),
+            why: why.to_string(),
+        }
     }
 }
 
@@ -304,7 +424,7 @@ impl Messaging for NatsMessaging {
     async fn publish(&self, _: &Context, msg: &PubMessage) -> RpcResult<()> {
         let client = self.client();
         if client.connection_state() != async_nats::connection::State::Connected {
-            return Err(self.dropped(&msg.subject, "NATS is not connected"));
+            return Err(self.dropped(&msg.subject, "NATS is not connected").into());
         }
         let body = bytes::Bytes::from(msg.body.clone());
         let publish = async {
@@ -317,28 +437,28 @@ impl Messaging for NatsMessaging {
                 None => client.publish(msg.subject.clone(), body).await,
             }
         };
-        match tokio::time::timeout(PUBLISH_DEADLINE, publish).await {
+        let dropped = match tokio::time::timeout(NATS_PUBLISH_DEADLINE, publish).await {
             Ok(Ok(())) => {
-                self.counters.published.fetch_add(1, Ordering::Relaxed);
                 crate::telemetry::nats_published();
-                Ok(())
+                return Ok(());
             }
-            Ok(Err(e)) => Err(self.dropped(&msg.subject, &e.to_string())),
-            Err(_) => Err(self.dropped(&msg.subject, "the client's buffer stayed full")),
-        }
+            Ok(Err(e)) => self.dropped(&msg.subject, &e.to_string()),
+            Err(_) => self.dropped(&msg.subject, "the client's buffer stayed full"),
+        };
+        Err(dropped.into())
     }
 
     async fn request(&self, _: &Context, msg: &RequestMessage) -> RpcResult<ReplyMessage> {
-        let timeout = Duration::from_millis(u64::from(msg.timeout_ms.max(1)));
         let request = self
             .client()
             .request(msg.subject.clone(), bytes::Bytes::from(msg.body.clone()));
-        let reply = tokio::time::timeout(timeout, request)
-            .await
-            .map_err(|_| {
-                RpcError::Timeout(format!("no reply on {} within {timeout:?}", msg.subject))
-            })?
-            .map_err(err)?;
+        let reply = super::await_reply(msg, async {
+            request.await.map_err(|error| NatsError::Request {
+                subject: msg.subject.clone(),
+                error,
+            })
+        })
+        .await?;
         Ok(ReplyMessage {
             subject: reply.subject.to_string(),
             reply_to: reply.reply.map(|r| r.to_string()),

@@ -1,5 +1,6 @@
-//! Capability providers, built into the host: each answers its contract's operations through
-//! the interface crate's generated receiver, so the wire encoding is the one actors use.
+//! Capability providers, built into the host and registered in `registry`: each answers its
+//! contract's operations through the interface crate's generated receiver, so the wire encoding
+//! is the one actors use.
 
 /// Implements `MessageDispatch` for a provider through its contract's generated receiver, which
 /// decodes the arguments, calls the provider's trait method and encodes the answer.
@@ -23,6 +24,7 @@ pub mod builtins;
 pub mod httpserver;
 pub mod keyvalue;
 pub mod messaging;
+pub mod registry;
 pub mod websocket;
 
 /// Contract ids of the providers linked from a manifest.
@@ -30,67 +32,21 @@ pub const HTTPSERVER: &str = "wasmcloud:httpserver";
 pub const MESSAGING: &str = "wasmcloud:messaging";
 pub const KEYVALUE: &str = "wasmcloud:keyvalue";
 
-/// The implementations of `wasmcloud:messaging` built into the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessagingImpl {
-    Nats,
-    WebSocket,
-}
-
-/// Which messaging provider a capability component's image is, as a lattice host would know it
-/// from the image it pulls: by the repository's name (`…/nats_messaging:0.17.2`,
-/// `…/messaging-websocket:0.1.0`), ignoring registry, tag and digest.
-pub fn messaging_implementation(image: &str) -> anyhow::Result<MessagingImpl> {
-    let repository = image.split(['@']).next().unwrap_or(image);
-    let name = repository.rsplit('/').next().unwrap_or(repository);
-    let name = name.split(':').next().unwrap_or(name).to_ascii_lowercase();
-    if name.contains("websocket") {
-        Ok(MessagingImpl::WebSocket)
-    } else if name.contains("nats") {
-        Ok(MessagingImpl::Nats)
-    } else {
-        anyhow::bail!(
-            "no built-in {MESSAGING} provider is image {image}: the local host has NATS (an image \
-             named like nats_messaging) and WebSocket (an image named like messaging-websocket)"
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picks_the_messaging_implementation_from_the_image_name() {
-        for (image, expected) in [
-            (
-                "wasmcloud.azurecr.io/nats_messaging:0.17.2",
-                MessagingImpl::Nats,
-            ),
-            (
-                "ghcr.io/wasmcloud/messaging-nats:canary",
-                MessagingImpl::Nats,
-            ),
-            (
-                "localhost:5000/mcchat/messaging-websocket:0.1.0",
-                MessagingImpl::WebSocket,
-            ),
-            (
-                "file:///opt/providers/messaging-websocket.par.gz",
-                MessagingImpl::WebSocket,
-            ),
-            (
-                "registry:5000/x/messaging-websocket@sha256:abc",
-                MessagingImpl::WebSocket,
-            ),
-        ] {
-            assert_eq!(
-                messaging_implementation(image).unwrap(),
-                expected,
-                "{image}"
-            );
-        }
-        let e = messaging_implementation("wasmcloud.azurecr.io/kafka:0.1").unwrap_err();
-        assert!(e.to_string().contains("no built-in"), "{e}");
+/// Waits for a messaging request's reply as long as the actor asked (at least 1 ms); past
+/// that, or when the reply can no longer come, the request times out.
+async fn await_reply<T, E>(
+    msg: &wasmcloud_interface_messaging::RequestMessage,
+    reply: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, wasmbus_rpc::error::RpcError>
+where
+    E: Into<wasmbus_rpc::error::RpcError>,
+{
+    let timeout = std::time::Duration::from_millis(u64::from(msg.timeout_ms.max(1)));
+    match tokio::time::timeout(timeout, reply).await {
+        Ok(answer) => answer.map_err(Into::into),
+        Err(_) => Err(wasmbus_rpc::error::RpcError::Timeout(format!(
+            "no reply on {} within {timeout:?}",
+            msg.subject
+        ))),
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::frame::{self, Frame};
 use super::session::{self, Inbound, Outbox, Refused};
-use super::{take_frame, Config, Inboxes, Subscriber};
+use super::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
@@ -23,10 +23,11 @@ pub struct Client {
     connection: Mutex<Option<Outbox>>,
     subscriber: Subscriber,
     pub(super) inboxes: Inboxes,
+    stop: CancellationToken,
 }
 
 impl Client {
-    /// Starts dialling `uri` in the background; returns at once.
+    /// Starts dialling `uri` in the background, until `shutdown`; returns at once.
     pub fn start(
         config: Config,
         uri: String,
@@ -52,6 +53,7 @@ impl Client {
             connection: Mutex::default(),
             subscriber,
             inboxes: Inboxes::default(),
+            stop: shutdown.clone(),
         });
         let dialling = client.clone();
         tracker.spawn(async move {
@@ -97,6 +99,16 @@ impl Client {
         Ok(client)
     }
 
+    /// The server it dials.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Hangs up, and dials no more.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
     /// Whether a connection is open now (it redials by itself when not).
     pub fn is_connected(&self) -> bool {
         self.connection.lock().expect("connection lock").is_some()
@@ -108,16 +120,16 @@ impl Client {
         subject: &str,
         body: &[u8],
         reply_to: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WebSocketError> {
         let outbox = self.connection.lock().expect("connection lock").clone();
         let Some(outbox) = outbox else {
-            return Err(format!("not connected to {} (reconnecting)", self.uri));
+            return Err(WebSocketError::NotConnected(self.uri.clone()));
         };
         outbox
             .push(frame::encode(subject, body, reply_to).into())
             .map_err(|refused| match refused {
-                Refused::TooSlow => format!("{} is not keeping up; reconnecting", self.uri),
-                Refused::Gone => format!("not connected to {} (reconnecting)", self.uri),
+                Refused::TooSlow => WebSocketError::ServerTooSlow(self.uri.clone()),
+                Refused::Gone => WebSocketError::NotConnected(self.uri.clone()),
             })
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use crate::providers::registry::link_value;
+
 /// Where a server listens unless `URI` says otherwise.
 pub const DEFAULT_SERVER_ADDR: &str = "0.0.0.0:8081";
 
@@ -60,14 +62,6 @@ impl Default for Limits {
     }
 }
 
-fn value<'a>(values: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
-    values
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 fn number<T: std::str::FromStr>(
     values: &BTreeMap<String, String>,
     key: &str,
@@ -76,7 +70,7 @@ fn number<T: std::str::FromStr>(
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    value(values, key).map_or(Ok(default), |v| {
+    link_value(values, key).map_or(Ok(default), |v| {
         v.parse().with_context(|| format!("link value {key}={v:?}"))
     })
 }
@@ -84,8 +78,8 @@ where
 impl Config {
     /// Reads the link values; `MODE` defaults to `server`.
     pub fn from_link(values: &BTreeMap<String, String>) -> Result<Config> {
-        let uri = value(values, "URI");
-        let mode = match value(values, "MODE")
+        let uri = link_value(values, "URI");
+        let mode = match link_value(values, "MODE")
             .unwrap_or("server")
             .to_ascii_lowercase()
             .as_str()
@@ -136,7 +130,7 @@ impl Config {
             .collect();
         Ok(Config {
             mode,
-            auth_token: value(values, "AUTH_TOKEN").map(String::from),
+            auth_token: link_value(values, "AUTH_TOKEN").map(String::from),
             connect_timeout: Duration::from_secs(number(values, "CONNECT_TIMEOUT_SEC", 30)?),
             headers,
             limits,

@@ -8,8 +8,8 @@ pub mod server;
 mod session;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
@@ -18,14 +18,43 @@ use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_messaging::{
-    MessageSubscriber, Messaging, MessagingReceiver, PubMessage, ReplyMessage, RequestMessage,
-    SubMessage,
+    MessageSubscriber, MessageSubscriberSender, Messaging, MessagingReceiver, PubMessage,
+    ReplyMessage, RequestMessage, SubMessage,
 };
+
+use super::registry::{
+    self, image_name, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+};
+use super::MESSAGING;
+use crate::control::ConnectionState;
+use crate::router::{ActorTransport, ProviderHandle};
 
 pub use client::Client;
 pub use config::{Config, Limits, Mode};
 pub use frame::Frame;
 pub use server::Server;
+
+/// Why a frame could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum WebSocketError {
+    #[error("WebSocket session {0} has ended")]
+    SessionEnded(server::SessionId),
+    #[error("WebSocket session {0} is too slow")]
+    SessionTooSlow(server::SessionId),
+    #[error("not connected to {0} (reconnecting)")]
+    NotConnected(String),
+    #[error("{0} is not keeping up; reconnecting")]
+    ServerTooSlow(String),
+    #[error("the request's reply inbox closed")]
+    InboxClosed,
+}
+
+/// The one place a WebSocket failure becomes the error an actor sees.
+impl From<WebSocketError> for RpcError {
+    fn from(error: WebSocketError) -> RpcError {
+        RpcError::Other(error.to_string())
+    }
+}
 
 /// `MessageSubscriber` as a trait object (the generated trait has an associated function).
 #[async_trait]
@@ -108,6 +137,47 @@ async fn take_frame(
     subscriber.deliver(message).await
 }
 
+/// The `wasmcloud:messaging` provider over WebSocket: per link, a server browsers connect to,
+/// or a client of a remote server.
+pub struct Registration;
+
+#[async_trait]
+impl registry::Registration for Registration {
+    fn contract(&self) -> &'static str {
+        MESSAGING
+    }
+
+    fn name(&self) -> &'static str {
+        "WebSocket messaging (built in)"
+    }
+
+    /// `messaging-websocket`, …
+    fn is_image(&self, image: &str) -> bool {
+        image_name(image).contains("websocket")
+    }
+
+    /// `--ws-addr` moves a server; a client dials where its link says.
+    fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {
+        let server = link_value(values, "MODE").is_none_or(|m| m.eq_ignore_ascii_case("server"));
+        if let (Some(address), true) = (overrides.ws_addr, server) {
+            set_link_value(values, "URI", address.to_string());
+        }
+    }
+
+    fn check(&self, values: &LinkValues) -> anyhow::Result<()> {
+        Config::from_link(values).map(drop)
+    }
+
+    async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
+        let config = Config::from_link(link.values)?;
+        let transport = ActorTransport::new(&link.host.router, link.actor);
+        let subscriber = Subscriber(Arc::new(MessageSubscriberSender::via(transport)));
+        let provider =
+            WebSocketMessaging::start(config, subscriber, link.stop, &link.host.tracker).await?;
+        Ok(Box::new(provider))
+    }
+}
+
 /// The provider for one link, in either mode.
 #[derive(Clone)]
 pub enum WebSocketMessaging {
@@ -116,24 +186,29 @@ pub enum WebSocketMessaging {
 }
 
 impl WebSocketMessaging {
-    /// Starts the link's server or client; its tasks end on `shutdown` and join `tracker`.
+    /// Starts the link's server or client; it stops on `stop`, and its sessions join `tracker`.
     pub async fn start(
         config: Config,
         subscriber: Subscriber,
-        shutdown: CancellationToken,
+        stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<WebSocketMessaging> {
         Ok(match config.mode.clone() {
             Mode::Server(address) => WebSocketMessaging::Server(
-                Server::start(config, address, subscriber, shutdown, tracker).await?,
+                Server::start(config, address, subscriber, stop, tracker).await?,
             ),
-            Mode::Client(uri) => WebSocketMessaging::Client(Client::start(
-                config, uri, subscriber, shutdown, tracker,
-            )?),
+            Mode::Client(uri) => {
+                WebSocketMessaging::Client(Client::start(config, uri, subscriber, stop, tracker)?)
+            }
         })
     }
 
-    fn send(&self, subject: &str, body: &[u8], reply_to: Option<&str>) -> Result<(), String> {
+    fn send(
+        &self,
+        subject: &str,
+        body: &[u8],
+        reply_to: Option<&str>,
+    ) -> Result<(), WebSocketError> {
         match self {
             WebSocketMessaging::Server(server) => server.publish(subject, body, reply_to).map(drop),
             WebSocketMessaging::Client(client) => client.publish(subject, body, reply_to),
@@ -149,35 +224,86 @@ impl WebSocketMessaging {
 }
 
 #[async_trait]
+impl Started for WebSocketMessaging {
+    fn handle(&self) -> ProviderHandle {
+        ProviderHandle::new(Arc::new(self.clone()))
+    }
+
+    fn target(&self) -> String {
+        match self {
+            WebSocketMessaging::Server(server) => {
+                format!("ws://{}{}", server.address(), server::UPGRADE_PATH)
+            }
+            WebSocketMessaging::Client(client) => client.uri().to_string(),
+        }
+    }
+
+    fn state(&self) -> ConnectionState {
+        match self {
+            WebSocketMessaging::Server(_) => ConnectionState::Listening,
+            WebSocketMessaging::Client(client) if client.is_connected() => {
+                ConnectionState::Connected
+            }
+            WebSocketMessaging::Client(_) => ConnectionState::Reconnecting,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            WebSocketMessaging::Server(_) => format!("WebSocket server on {}", self.target()),
+            WebSocketMessaging::Client(client) => {
+                format!(
+                    "WebSocket client of {}",
+                    crate::control::mask::url(client.uri())
+                )
+            }
+        }
+    }
+
+    fn listen_address(&self) -> Option<SocketAddr> {
+        match self {
+            WebSocketMessaging::Server(server) => Some(server.address()),
+            WebSocketMessaging::Client(_) => None,
+        }
+    }
+
+    /// A server closes every session with the reason, then its listener; a client hangs up.
+    async fn stop(&self) {
+        match self {
+            WebSocketMessaging::Server(server) => {
+                server
+                    .stop("the chat's link to this server was deleted")
+                    .await
+            }
+            WebSocketMessaging::Client(client) => client.stop(),
+        }
+    }
+}
+
+#[async_trait]
 impl Messaging for WebSocketMessaging {
     async fn publish(&self, _: &Context, msg: &PubMessage) -> RpcResult<()> {
-        self.send(&msg.subject, &msg.body, msg.reply_to.as_deref())
-            .map_err(RpcError::Other)
+        Ok(self.send(&msg.subject, &msg.body, msg.reply_to.as_deref())?)
     }
 
     /// Sends the request (to every session in server mode) and waits for the first reply.
     async fn request(&self, _: &Context, msg: &RequestMessage) -> RpcResult<ReplyMessage> {
-        let timeout = Duration::from_millis(u64::from(msg.timeout_ms.max(1)));
         let (inbox, reply) = self.inboxes().open();
-        let answered = match self.send(&msg.subject, &msg.body, Some(&inbox)) {
-            Ok(()) => tokio::time::timeout(timeout, reply).await,
-            Err(e) => {
-                self.inboxes().close(&inbox);
-                return Err(RpcError::Other(e));
-            }
-        };
-        self.inboxes().close(&inbox);
-        match answered {
-            Ok(Ok(frame)) => Ok(ReplyMessage {
-                subject: frame.subject,
-                reply_to: frame.reply_to,
-                body: frame.body,
-            }),
-            _ => Err(RpcError::Timeout(format!(
-                "no reply on {} within {timeout:?}",
-                msg.subject
-            ))),
+        if let Err(e) = self.send(&msg.subject, &msg.body, Some(&inbox)) {
+            self.inboxes().close(&inbox);
+            return Err(e.into());
         }
+        let answered = super::await_reply(msg, async {
+            reply.await.map_err(|_| WebSocketError::InboxClosed)
+        })
+        .await;
+        self.inboxes().close(&inbox);
+        let frame = answered?;
+        Ok(ReplyMessage {
+            subject: frame.subject,
+            reply_to: frame.reply_to,
+            body: frame.body,
+        })
     }
 }
 

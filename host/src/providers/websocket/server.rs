@@ -5,21 +5,23 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use subtle::ConstantTimeEq;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::frame::{self, Frame};
 use super::session::{self, Inbound, Outbox, Refused};
-use super::{take_frame, Config, Inboxes, Subscriber};
+use super::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
+use crate::net::{self, TokenRefused};
 
 /// The path browsers upgrade on.
 pub const UPGRADE_PATH: &str = "/ws";
@@ -37,6 +39,9 @@ pub struct Server {
     subscriber: Subscriber,
     pub(super) inboxes: Inboxes,
     address: SocketAddr,
+    stop: CancellationToken,
+    /// Ends, closing the listener, once `stop` is cancelled.
+    accepting: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Where a publish goes.
@@ -60,12 +65,12 @@ fn reply_subject(session: SessionId, reply_to: &str) -> String {
 }
 
 impl Server {
-    /// Binds the listen address and accepts sessions until `shutdown`.
+    /// Binds the listen address and accepts sessions until `stop`.
     pub async fn start(
         config: Config,
         address: SocketAddr,
         subscriber: Subscriber,
-        shutdown: CancellationToken,
+        stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<Arc<Server>> {
         let listener = TcpListener::bind(address)
@@ -78,27 +83,33 @@ impl Server {
             subscriber,
             inboxes: Inboxes::default(),
             address: listener.local_addr()?,
+            stop: stop.clone(),
+            accepting: Mutex::default(),
         });
-        let accepting = server.clone();
-        let sessions = tracker.clone();
-        tracker.spawn(async move {
-            loop {
-                let (tcp, peer) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(accepted) => accepted,
-                        Err(e) => {
-                            tracing::warn!("WebSocket server on {}: accept failed: {e}", accepting.address);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = shutdown.cancelled() => break,
-                };
-                let (server, shutdown) = (accepting.clone(), shutdown.clone());
-                sessions.spawn(async move { server.serve(tcp, peer, shutdown).await });
-            }
-        });
+        let (accepting, sessions) = (server.clone(), tracker.clone());
+        let accept = net::accept_until(
+            listener,
+            stop.clone(),
+            "WebSocket server",
+            move |tcp, peer| {
+                let (server, stop) = (accepting.clone(), stop.clone());
+                sessions.spawn(async move { server.serve(tcp, peer, stop).await });
+            },
+        );
+        *server.accepting.lock().expect("accepting lock") = Some(tokio::spawn(accept));
         Ok(server)
+    }
+
+    /// Closes every session with `reason`, then the listener.
+    pub async fn stop(&self, reason: &str) {
+        for outbox in self.sessions.read().expect("sessions lock").values() {
+            outbox.close(CloseCode::Away, reason.to_string());
+        }
+        self.stop.cancel();
+        let accepting = self.accepting.lock().expect("accepting lock").take();
+        if let Some(accepting) = accepting {
+            let _ = accepting.await;
+        }
     }
 
     /// The bound address.
@@ -115,8 +126,7 @@ impl Server {
     #[allow(clippy::result_large_err)] // the error is the HTTP answer tungstenite sends
     fn check_upgrade(&self, request: &Request) -> Result<(), ErrorResponse> {
         let refuse = |status: StatusCode, reason: &str| {
-            let body = serde_json::json!({ "reason": reason }).to_string();
-            let mut response = ErrorResponse::new(Some(body));
+            let mut response = ErrorResponse::new(Some(net::reason_body(reason)));
             *response.status_mut() = status;
             response.headers_mut().insert(
                 "content-type",
@@ -133,22 +143,21 @@ impl Server {
         let Some(expected) = &self.config.auth_token else {
             return Ok(());
         };
-        let bearer = request
+        let authorization = request
             .headers()
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
+            .and_then(|v| v.to_str().ok());
         let query = request.uri().query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "token")
                 .map(|(_, v)| v.into_owned())
         });
-        let presented = bearer.or(query);
-        match presented {
-            Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-            Some(_) => Err(refuse(StatusCode::UNAUTHORIZED, "the token is not valid")),
-            None => Err(refuse(
+        match net::check_token(authorization, query.as_deref(), expected) {
+            Ok(()) => Ok(()),
+            Err(TokenRefused::Wrong) => {
+                Err(refuse(StatusCode::UNAUTHORIZED, "the token is not valid"))
+            }
+            Err(TokenRefused::Missing) => Err(refuse(
                 StatusCode::UNAUTHORIZED,
                 "a token is required: send Authorization: Bearer <token> or ?token=<token>",
             )),
@@ -206,7 +215,7 @@ impl Server {
         subject: &str,
         body: &[u8],
         reply_to: Option<&str>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, WebSocketError> {
         match destination(subject) {
             Destination::Session(id, client_reply_to) => {
                 let outbox = self
@@ -216,13 +225,13 @@ impl Server {
                     .get(&id)
                     .cloned();
                 let Some(outbox) = outbox else {
-                    return Err(format!("WebSocket session {id} has ended"));
+                    return Err(WebSocketError::SessionEnded(id));
                 };
                 let text = frame::encode(client_reply_to, body, reply_to);
                 match outbox.push(text.into()) {
                     Ok(()) => Ok(1),
-                    Err(Refused::TooSlow) => Err(format!("WebSocket session {id} is too slow")),
-                    Err(Refused::Gone) => Err(format!("WebSocket session {id} has ended")),
+                    Err(Refused::TooSlow) => Err(WebSocketError::SessionTooSlow(id)),
+                    Err(Refused::Gone) => Err(WebSocketError::SessionEnded(id)),
                 }
             }
             Destination::Everyone => {

@@ -1,0 +1,231 @@
+//! The providers this host can start, one registration each. A registration is picked by the
+//! link's contract and the capability component's image, as a lattice host knows a provider by
+//! the image it pulls. Its `start` serves one link: the provider it returns answers the linked
+//! actor's calls, describes itself for the inventory, the dashboard and `/metrics`, and stops
+//! when the link is deleted or the host stops.
+//!
+//! Adding a provider is one `Registration` in `Registry::builtin`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::control::ConnectionState;
+use crate::router::{ProviderHandle, Router};
+use crate::workers::Workers;
+
+/// A link's values, as a manifest or `wash link put` gives them.
+pub type LinkValues = BTreeMap<String, String>;
+
+/// A link value by key, ignoring case (providers differ: `address`, `URL`, `SUBSCRIPTION`),
+/// with blanks counted as absent.
+pub fn link_value<'a>(values: &'a LinkValues, key: &str) -> Option<&'a str> {
+    values
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Sets a link value, replacing it under any case of its key.
+pub fn set_link_value(values: &mut LinkValues, key: &str, value: String) {
+    values.retain(|k, _| !k.eq_ignore_ascii_case(key));
+    values.insert(key.to_string(), value);
+}
+
+/// What every provider of this host starts with.
+#[derive(Clone)]
+pub struct HostContext {
+    pub router: Arc<Router>,
+    pub workers: Arc<Workers>,
+    /// Work a host shutdown waits for: sessions, subscription handlers, actor calls.
+    pub tracker: TaskTracker,
+    /// Cancelled when the host stops; each provider stops on a child of it.
+    pub shutdown: CancellationToken,
+    /// NATS queue group shared by every host that serves the same chat.
+    pub queue_group: String,
+    /// Where the embedded key-value store keeps its file.
+    pub data_dir: PathBuf,
+}
+
+/// One link to start a provider for.
+pub struct LinkStart<'a> {
+    pub host: &'a HostContext,
+    /// The linked actor's public key.
+    pub actor: &'a str,
+    pub values: &'a LinkValues,
+    /// Cancelled when the link is deleted or the host stops.
+    pub stop: CancellationToken,
+}
+
+/// What the host's command line overrides in the manifest's link values.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub http_addr: Option<SocketAddr>,
+    pub nats_url: Option<String>,
+    pub ws_addr: Option<SocketAddr>,
+    pub redis_url: Option<String>,
+    pub embedded_kv: bool,
+}
+
+/// A provider this host can start for links.
+#[async_trait]
+pub trait Registration: Send + Sync {
+    /// The contract it serves (`wasmcloud:messaging`).
+    fn contract(&self) -> &'static str;
+    /// What the inventory and the dashboard call it.
+    fn name(&self) -> &'static str;
+    /// Whether the capability component `image` is this provider.
+    fn is_image(&self, image: &str) -> bool;
+    /// Writes the host's command-line overrides into a manifest link's values.
+    fn apply_overrides(&self, _overrides: &Overrides, _values: &mut LinkValues) {}
+    /// Refuses link values it cannot serve with, before a link put stops the link it replaces.
+    fn check(&self, _values: &LinkValues) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Starts serving one link; a bad link value is refused with its reason.
+    async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>>;
+}
+
+/// A provider serving one link.
+#[async_trait]
+pub trait Started: Send + Sync {
+    /// What answers the actor's calls, and how long an answer may take.
+    fn handle(&self) -> ProviderHandle;
+    /// What it is connected to or listens on (a URL, secrets not yet masked).
+    fn target(&self) -> String;
+    fn state(&self) -> ConnectionState;
+    /// One line for people: what it is and where (`HTTP server on http://127.0.0.1:8080`).
+    fn describe(&self) -> String;
+    /// Where it listens, if it does.
+    fn listen_address(&self) -> Option<SocketAddr> {
+        None
+    }
+    /// Stops serving the link: listeners close, subscriptions drain, sessions are closed with a
+    /// reason. Returns once nothing new reaches the actor through it.
+    async fn stop(&self);
+}
+
+/// The registrations, looked up in order.
+pub struct Registry(Vec<Arc<dyn Registration>>);
+
+impl Registry {
+    /// The providers built into the host.
+    pub fn builtin() -> Registry {
+        Registry(vec![
+            Arc::new(super::httpserver::Registration),
+            Arc::new(super::websocket::Registration),
+            Arc::new(super::messaging::Registration),
+            Arc::new(super::keyvalue::Registration::default()),
+        ])
+    }
+
+    /// The provider that serves `contract` as the capability component `image`.
+    pub fn find(&self, contract: &str, image: &str) -> anyhow::Result<Arc<dyn Registration>> {
+        if let Some(found) = self
+            .0
+            .iter()
+            .find(|r| r.contract() == contract && r.is_image(image))
+        {
+            return Ok(found.clone());
+        }
+        let known: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|r| r.contract() == contract)
+            .map(|r| r.name())
+            .collect();
+        if known.is_empty() {
+            bail!("the local host has no provider for {contract}");
+        }
+        bail!(
+            "no built-in {contract} provider is image {image}: the local host has {}",
+            known.join(" and ")
+        )
+    }
+}
+
+/// The repository name an image reference ends in, lower case, without registry, tag or
+/// digest (`…/nats_messaging:0.17.2` → `nats_messaging`).
+pub fn image_name(image: &str) -> String {
+    let repository = image.split('@').next().unwrap_or(image);
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    name.split(':')
+        .next()
+        .unwrap_or(name)
+        .trim_end_matches(".par.gz")
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{HTTPSERVER, KEYVALUE, MESSAGING};
+
+    #[test]
+    fn picks_the_provider_from_the_contract_and_the_image_name() {
+        let registry = Registry::builtin();
+        for (contract, image, expected) in [
+            (
+                MESSAGING,
+                "wasmcloud.azurecr.io/nats_messaging:0.17.2",
+                "NATS messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "ghcr.io/wasmcloud/messaging-nats:canary",
+                "NATS messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "localhost:5000/mcchat/messaging-websocket:0.1.0",
+                "WebSocket messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "file:///opt/providers/messaging-websocket.par.gz",
+                "WebSocket messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "registry:5000/x/messaging-websocket@sha256:abc",
+                "WebSocket messaging (built in)",
+            ),
+            (
+                HTTPSERVER,
+                "wasmcloud.azurecr.io/httpserver:0.19.1",
+                "HTTP server (built in)",
+            ),
+            (
+                KEYVALUE,
+                "wasmcloud.azurecr.io/kvredis:0.22.0",
+                "key-value: Redis or embedded (built in)",
+            ),
+        ] {
+            let found = registry.find(contract, image).unwrap();
+            assert_eq!(found.name(), expected, "{image}");
+        }
+        let e = registry
+            .find(MESSAGING, "wasmcloud.azurecr.io/kafka:0.1")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("no built-in"), "{e}");
+        let e = registry.find("wasmcloud:blobstore", "x").err().unwrap();
+        assert!(e.to_string().contains("no provider for"), "{e}");
+    }
+
+    #[test]
+    fn link_values_are_read_ignoring_case_and_set_replacing_any_case() {
+        let mut values = LinkValues::from([("uri".to_string(), " nats://a ".to_string())]);
+        assert_eq!(link_value(&values, "URI"), Some("nats://a"));
+        set_link_value(&mut values, "URI", "nats://b".into());
+        assert_eq!(values.len(), 1);
+        assert_eq!(link_value(&values, "uri"), Some("nats://b"));
+    }
+}
