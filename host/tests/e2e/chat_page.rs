@@ -129,10 +129,7 @@ async fn scrolling_up_loads_older_pages_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_reconnected_with_no_gap_and_no_duplicate() {
     let chat = TestChat::start(true).await;
-    let ws_address = match &chat.host.websockets[0] {
-        mcchat_host::providers::websocket::WebSocketMessaging::Server(server) => server.address(),
-        _ => unreachable!(),
-    };
+    let ws_address = chat.host.ws_addrs()[0];
     let proxy = Proxy::start(ws_address).await;
     let driver = Chromedriver::start();
     let url = page_url(&chat, &format!("ws://{}/ws", proxy.address));

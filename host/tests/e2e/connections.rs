@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_trickling_connections_do_not_delay_a_real_post() {
     let chat = TestChat::start(false).await;
-    let address = chat.host.http_addrs[0];
+    let address = chat.host.http_addrs()[0];
     let mut quiet = Vec::new();
     for n in 0..1_000 {
         let mut tcp = TcpStream::connect(address).await.unwrap();

@@ -158,7 +158,7 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
             (
                 "wasmcloud:keyvalue",
                 "default",
-                "Redis key-value (built in)".to_string()
+                "key-value: Redis or embedded (built in)".to_string()
             ),
             (
                 "wasmcloud:messaging",

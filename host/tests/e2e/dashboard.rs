@@ -134,10 +134,11 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     let kv_provider = host
         .control
         .providers()
-        .into_iter()
+        .iter()
         .find(|p| p.contract == "wasmcloud:keyvalue")
         .unwrap()
-        .id;
+        .id
+        .clone();
     page.eval(&format!(
         "document.getElementById('link-actor').value = '{chatlog_id}'; \
          document.getElementById('link-provider').value = '{kv_provider}'; return true"

@@ -4,18 +4,18 @@
 use crate::support;
 
 use std::collections::HashSet;
-
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::*;
 
-/// One POST, timed: its status, its id when it was acknowledged, and how long it took.
-async fn timed_post(
-    client: &reqwest::Client,
-    base: &str,
-    body: String,
-) -> (u16, Option<String>, Duration) {
+/// One POST: its status, its id when it was acknowledged, how long it took and when it was sent.
+type Posted = (u16, Option<String>, Duration, Instant);
+
+/// One POST, timed.
+async fn timed_post(client: &reqwest::Client, base: &str, body: String) -> Posted {
     let started = Instant::now();
     let response = client
         .post(format!("{base}/messages"))
@@ -33,27 +33,46 @@ async fn timed_post(
             "{status} without a reason: {json}"
         );
     }
-    (status, id, started.elapsed())
+    (status, id, started.elapsed(), started)
+}
+
+/// What a load has been answered so far.
+#[derive(Default)]
+struct Progress {
+    acked: AtomicUsize,
+    refused: AtomicUsize,
 }
 
 /// `writers` clients posting one after another until `duration` has passed.
-async fn load(
+async fn load(base: &str, writers: usize, duration: Duration) -> Vec<Posted> {
+    load_counted(base, writers, duration, Arc::default()).await
+}
+
+/// `load`, counting its answers in `progress` as they come.
+async fn load_counted(
     base: &str,
     writers: usize,
     duration: Duration,
-) -> Vec<(u16, Option<String>, Duration)> {
+    progress: Arc<Progress>,
+) -> Vec<Posted> {
     let client = reqwest::Client::new();
     let until = Instant::now() + duration;
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
-            let (client, base) = (client.clone(), base.to_string());
+            let (client, base, progress) = (client.clone(), base.to_string(), progress.clone());
             tokio::spawn(async move {
                 let mut results = Vec::new();
                 let mut n = 0;
                 while Instant::now() < until {
                     let body =
                         json!({"user_name": format!("writer{w}"), "body": format!("{w}/{n}")});
-                    results.push(timed_post(&client, &base, body.to_string()).await);
+                    let posted = timed_post(&client, &base, body.to_string()).await;
+                    let counter = match posted.0 {
+                        201 => &progress.acked,
+                        _ => &progress.refused,
+                    };
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    results.push(posted);
                     n += 1;
                 }
                 results
@@ -67,7 +86,7 @@ async fn load(
     all
 }
 
-fn p99(results: &[(u16, Option<String>, Duration)]) -> Duration {
+fn p99(results: &[Posted]) -> Duration {
     let mut latencies: Vec<Duration> = results.iter().map(|r| r.2).collect();
     latencies.sort();
     latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
@@ -122,7 +141,7 @@ async fn writes_go_on_while_nats_is_down_and_fan_out_resumes_when_it_is_back() {
             "fan-out did not resume within 30 s"
         );
         let marker = format!("after the outage {n}");
-        let (status, _, _) = timed_post(
+        let (status, ..) = timed_post(
             &http,
             &chat.base,
             json!({"user_name": "m", "body": marker}).to_string(),
@@ -153,7 +172,7 @@ async fn a_redis_outage_answers_503_quickly_and_writes_resume_when_it_is_back() 
     // Down before the first write.
     redis.kill();
     for n in 0..3 {
-        let (status, id, took) = timed_post(
+        let (status, id, took, _) = timed_post(
             &http,
             &chat.base,
             json!({"user_name": "a", "body": format!("lost {n}")}).to_string(),
@@ -174,21 +193,28 @@ async fn a_redis_outage_answers_503_quickly_and_writes_resume_when_it_is_back() 
     wait_until_writes_succeed(&http, &chat.base).await;
 
     // Down in the middle of a load.
+    let progress = Arc::new(Progress::default());
     let writing = {
-        let base = chat.base.clone();
-        tokio::spawn(async move { load(&base, 8, Duration::from_secs(6)).await })
+        let (base, progress) = (chat.base.clone(), progress.clone());
+        tokio::spawn(async move { load_counted(&base, 8, Duration::from_secs(6), progress).await })
     };
-    tokio::time::sleep(Duration::from_secs(2)).await; // let the load run before the fault
+    until("the load is being stored", || {
+        progress.acked.load(Ordering::SeqCst) >= 20
+    })
+    .await;
     chat.redis.as_mut().unwrap().kill();
-    tokio::time::sleep(Duration::from_secs(2)).await; // the outage lasts a while
+    until("the load sees the outage", || {
+        progress.refused.load(Ordering::SeqCst) >= 8
+    })
+    .await;
     chat.redis.as_mut().unwrap().restart_redis();
+    let restarted = Instant::now();
     let results = writing.await.unwrap();
     let statuses: HashSet<u16> = results.iter().map(|r| r.0).collect();
     assert!(
         statuses.is_subset(&HashSet::from([201, 503])),
         "{statuses:?}"
     );
-    assert!(statuses.contains(&503), "the outage was never seen");
     let slowest = results.iter().map(|r| r.2).max().unwrap();
     assert!(
         slowest < Duration::from_millis(1500),
@@ -196,31 +222,27 @@ async fn a_redis_outage_answers_503_quickly_and_writes_resume_when_it_is_back() 
     );
     wait_until_writes_succeed(&http, &chat.base).await;
     // Redis kept nothing on disk: what was acknowledged after the restart is stored once.
-    let stored: HashSet<String> = all_messages(&chat.base, 500)
-        .await
+    let acked_after: Vec<&str> = results
         .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
+        .filter(|r| r.3 >= restarted)
+        .filter_map(|r| r.1.as_deref())
         .collect();
-    assert!(!stored.is_empty());
+    assert!(
+        !acked_after.is_empty(),
+        "nothing was acknowledged after the restart"
+    );
+    let stored = all_messages(&chat.base, 500).await;
+    for id in acked_after {
+        let copies = stored.iter().filter(|m| m["id"] == id).count();
+        assert_eq!(copies, 1, "acknowledged {id} is stored {copies} times");
+    }
     chat.stop().await;
 }
 
 async fn wait_until_writes_succeed(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, _, _) = timed_post(
-            http,
-            base,
-            json!({"user_name": "probe", "body": "back?"}).to_string(),
-        )
-        .await;
-        if status == 201 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "writes did not resume within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_async("writes resume", || async {
+        let probe = json!({"user_name": "probe", "body": "back?"}).to_string();
+        timed_post(http, base, probe).await.0 == 201
+    })
+    .await;
 }

@@ -53,7 +53,7 @@ async fn an_http_retry_with_the_same_key_is_stored_once_and_answers_the_first_id
     // A first attempt whose answer the client never reads (as after a client-side timeout),
     // then retries: one message, and every retry answers its id.
     let body = json!({"user_name": "ida", "body": "after a timeout"}).to_string();
-    let mut abandoned = tokio::net::TcpStream::connect(chat.host.http_addrs[0])
+    let mut abandoned = tokio::net::TcpStream::connect(chat.host.http_addrs()[0])
         .await
         .unwrap();
     let request = format!(

@@ -14,6 +14,7 @@ mod control;
 mod dashboard;
 mod faults;
 mod idempotency;
+mod links;
 mod live_chat;
 mod persistence;
 mod reconnect;

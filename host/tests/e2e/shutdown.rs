@@ -6,7 +6,7 @@ use crate::support;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,14 +39,17 @@ async fn start_host(nats: &Server, store: &[&str], http_port: u16) -> HostProces
         .spawn()
         .expect("starting mcchat");
     let base = format!("http://127.0.0.1:{http_port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("{base}/messages"))
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "mcchat did not start serving");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The first start of a run compiles the actors.
+    until_async_within(
+        "mcchat serves its history",
+        Duration::from_secs(30),
+        || async {
+            reqwest::get(format!("{base}/messages"))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
     HostProcess { child, base }
 }
 
@@ -59,10 +62,11 @@ fn start_load(
     base: &str,
     nats: &Server,
     stop: Arc<AtomicBool>,
+    acks: Arc<AtomicUsize>,
 ) -> Vec<tokio::task::JoinHandle<Outcome>> {
     let mut tasks = Vec::new();
     for w in 0..4 {
-        let (base, stop) = (base.to_string(), stop.clone());
+        let (base, stop, acks) = (base.to_string(), stop.clone(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut acked = Vec::new();
@@ -78,7 +82,10 @@ fn start_load(
                     .send()
                     .await;
                 match sent {
-                    Ok(response) if response.status() == 201 => acked.push(body),
+                    Ok(response) if response.status() == 201 => {
+                        acks.fetch_add(1, Ordering::SeqCst);
+                        acked.push(body)
+                    }
                     Ok(response) => {
                         assert_eq!(response.status(), 503, "only 201, or 503 while stopping")
                     }
@@ -89,7 +96,7 @@ fn start_load(
         }));
     }
     for w in 0..4 {
-        let (url, stop) = (nats.nats_url(), stop.clone());
+        let (url, stop, acks) = (nats.nats_url(), stop.clone(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let client = async_nats::connect(url).await.unwrap();
             let mut acked = Vec::new();
@@ -107,6 +114,7 @@ fn start_load(
                         let ack: serde_json::Value =
                             serde_json::from_slice(&reply.payload).unwrap();
                         if ack["accepted"] == true {
+                            acks.fetch_add(1, Ordering::SeqCst);
                             acked.push(body);
                         }
                     }
@@ -117,6 +125,14 @@ fn start_load(
         }));
     }
     tasks
+}
+
+/// Waits until the load is well under way, so the signal comes in the middle of it.
+async fn under_load(acks: &AtomicUsize) {
+    until("the load has 100 acks", || {
+        acks.load(Ordering::SeqCst) >= 100
+    })
+    .await;
 }
 
 /// The bodies acknowledged, and those whose client saw the connection fail.
@@ -185,8 +201,9 @@ async fn sigterm_mid_load_exits_in_time_with_every_ack_stored_once() {
     let redis_args = ["--redis-url", &redis.redis_url()];
     let mut host = start_host(&nats, &redis_args, port).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&host.base, &nats, stop.clone());
-    tokio::time::sleep(Duration::from_secs(2)).await; // under load when the signal comes
+    let acks = Arc::new(AtomicUsize::new(0));
+    let load = start_load(&host.base, &nats, stop.clone(), acks.clone());
+    under_load(&acks).await;
 
     signal(&host.child, "TERM");
     let signalled = Instant::now();
@@ -218,8 +235,9 @@ async fn kill_9_mid_load_loses_nothing_acknowledged_in_the_embedded_store() {
     let port = free_port();
     let host = start_host(&nats, &embedded, port).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&host.base, &nats, stop.clone());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let acks = Arc::new(AtomicUsize::new(0));
+    let load = start_load(&host.base, &nats, stop.clone(), acks.clone());
+    under_load(&acks).await;
 
     signal(&host.child, "KILL");
     drop(host);

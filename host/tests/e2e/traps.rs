@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use mcchat_host::claims::ActorIdentity;
 use mcchat_host::control::events::EventBus;
+use mcchat_host::providers::httpserver;
+use mcchat_host::providers::registry::{HostContext, LinkStart, LinkValues, Registration as _};
 use mcchat_host::router::{LoadedActor, Router};
 use mcchat_host::wapc::Runtime;
 
@@ -111,20 +113,24 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         EventBus::default(),
         1,
     );
-    let (shutdown, calls) = (
-        tokio_util::sync::CancellationToken::new(),
-        tokio_util::task::TaskTracker::new(),
-    );
-    let (address, server) = mcchat_host::providers::httpserver::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        &router,
-        "test/stuck",
-        shutdown.clone(),
-        &calls,
-        &[tokio::runtime::Handle::current()],
-    )
-    .await
-    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostContext {
+        router: router.clone(),
+        workers: std::sync::Arc::new(mcchat_host::workers::Workers::start(1).unwrap()),
+        tracker: tokio_util::task::TaskTracker::new(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+        queue_group: "test".into(),
+        data_dir: data.path().to_path_buf(),
+    };
+    let values = LinkValues::from([("address".to_string(), "127.0.0.1:0".to_string())]);
+    let link = LinkStart {
+        host: &host,
+        actor: "test/stuck",
+        values: &values,
+        stop: host.shutdown.child_token(),
+    };
+    let server = httpserver::Registration.start(link).await.unwrap();
+    let address = server.listen_address().unwrap();
 
     let started = std::time::Instant::now();
     let response = reqwest::Client::new()
@@ -147,8 +153,8 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         took < mcchat_host::pool::CALL_TIMEOUT + std::time::Duration::from_secs(2),
         "{took:?}"
     );
-    shutdown.cancel();
-    server.await.unwrap();
+    server.stop().await;
+    host.workers.stop();
 }
 
 /// A waPC guest that answers `old`, after spinning long enough to be caught mid-call.

@@ -18,9 +18,9 @@ use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::RpcResult;
 use wasmcloud_interface_messaging::{MessageSubscriber, Messaging, RequestMessage, SubMessage};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::support::{until, WAIT};
 
-const WAIT: Duration = Duration::from_secs(10);
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Stands in for the actor: records every message, and answers those with a reply subject
 /// with `{"echo": <body>}` through the provider, as ws-channel acks.
@@ -153,18 +153,6 @@ async fn next_frame(socket: &mut Socket) -> Value {
         if let Message::Text(text) = message {
             return serde_json::from_str(&text).unwrap();
         }
-    }
-}
-
-/// Waits until `condition` holds, polling briefly.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

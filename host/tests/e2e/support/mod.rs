@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use mcchat_host::providers::websocket::WebSocketMessaging;
 use mcchat_host::{HostConfig, RunningHost};
 
 pub fn workspace_root() -> PathBuf {
@@ -225,9 +224,40 @@ impl TestChat {
 
 /// `ws://127.0.0.1:PORT/ws` of a host's WebSocket server.
 pub fn ws_url(host: &RunningHost) -> String {
-    match &host.websockets[0] {
-        WebSocketMessaging::Server(server) => format!("ws://{}/ws", server.address()),
-        WebSocketMessaging::Client(_) => panic!("the manifest links a WebSocket client"),
+    let address = host.ws_addrs()[0];
+    format!("ws://{address}/ws")
+}
+
+/// How long a test waits for a condition before it fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until `condition` holds, checking every 10 ms; fails the test, naming `what`, after
+/// `WAIT`.
+pub async fn until(what: &str, condition: impl Fn() -> bool) {
+    until_async(what, || std::future::ready(condition())).await
+}
+
+/// `until` for a condition that has to ask over the network.
+pub async fn until_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    condition: impl Fn() -> F,
+) {
+    until_async_within(what, WAIT, condition).await
+}
+
+/// `until_async`, for a condition that may take longer than `WAIT`.
+pub async fn until_async_within<F: std::future::Future<Output = bool>>(
+    what: &str,
+    limit: Duration,
+    condition: impl Fn() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -242,7 +272,7 @@ fn log_to_test_output() {
 pub async fn start(config: HostConfig) -> (RunningHost, String) {
     log_to_test_output();
     let host = mcchat_host::start(config).await.expect("host starts");
-    let base = base_url(host.http_addrs[0]);
+    let base = base_url(host.http_addrs()[0]);
     (host, base)
 }
 
@@ -401,6 +431,22 @@ impl WsSession {
             }
             received
         })
+    }
+
+    /// Reads until the server closes the session; returns the close frame's reason.
+    pub async fn closed_with(&mut self) -> String {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(WAIT, self.0.next())
+                .await
+                .expect("the session closes within 10 s");
+            match message {
+                Some(Ok(Message::Close(Some(close)))) => return close.reason.to_string(),
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return String::new(),
+                Some(Ok(_)) => continue,
+            }
+        }
     }
 
     /// The next frame on `subject`, skipping others.
