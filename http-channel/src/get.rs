@@ -77,8 +77,9 @@ pub async fn get_messages(
         }
         Err(e) if reply::timed_out(&e) => {
             let detail = format!("the history was not read in time: {e}");
-            reply::timed_out_reply(
+            reply::failure(
                 report,
+                504,
                 "the chat log did not answer in time; try again",
                 detail,
             )
@@ -86,7 +87,13 @@ pub async fn get_messages(
         }
         Err(e) => {
             let detail = format!("could not read the history: {e}");
-            reply::unavailable(report, "the chat log is unavailable; try again", detail).await
+            reply::failure(
+                report,
+                503,
+                "the chat log is unavailable; try again",
+                detail,
+            )
+            .await
         }
     }
 }

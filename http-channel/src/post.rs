@@ -78,7 +78,7 @@ pub async fn post_message(
         Ok(id) => id,
         Err(e) => {
             let detail = format!("could not assign a message id: {e}");
-            return reply::unavailable(report, UNAVAILABLE, detail).await;
+            return reply::failure(report, 503, UNAVAILABLE, detail).await;
         }
     };
     let msg = CanonicalChatMessage {
@@ -107,11 +107,11 @@ pub async fn post_message(
         ),
         Err(e) if reply::timed_out(&e) => {
             let detail = format!("message {id} was not stored in time: {e}");
-            reply::timed_out_reply(report, TIMED_OUT, detail).await
+            reply::failure(report, 504, TIMED_OUT, detail).await
         }
         Err(e) => {
             let detail = format!("could not store message {id}: {e}");
-            reply::unavailable(report, UNAVAILABLE, detail).await
+            reply::failure(report, 503, UNAVAILABLE, detail).await
         }
     }
 }
@@ -293,46 +293,33 @@ mod tests {
     }
 
     #[test]
-    fn a_store_that_is_down_is_503_with_a_short_reason_and_the_details_reported() {
-        let reports = Reports::default();
-        let api = Api {
+    fn a_store_that_is_down_or_stuck_is_503_or_504_with_a_short_reason_and_the_details_reported() {
+        let down = Api {
             down: true,
             ..Default::default()
         };
-        let response = block_on(post_message(
-            br#"{"user_name":"frank","body":"hi"}"#,
-            None,
-            &FixedIds,
-            &api,
-            &reports,
-        ));
-        assert_eq!(response.status_code, 503);
-        assert_eq!(json_body(&response)["reason"], UNAVAILABLE);
-        // The details go to the operator, not the client.
-        let reported = reports.0.lock().unwrap();
-        assert!(
-            reported[0].contains("mcchat/api is not running"),
-            "{reported:?}"
-        );
-    }
-
-    #[test]
-    fn a_store_that_did_not_answer_in_time_is_504_with_a_reason() {
-        let reports = Reports::default();
-        let api = Api {
+        let stuck = Api {
             stuck: true,
             ..Default::default()
         };
-        let response = block_on(post_message(
-            br#"{"user_name":"frank","body":"hi"}"#,
-            None,
-            &FixedIds,
-            &api,
-            &reports,
-        ));
-        assert_eq!(response.status_code, 504);
-        assert_eq!(json_body(&response)["reason"], TIMED_OUT);
-        assert!(reports.0.lock().unwrap()[0].contains("no answer within 1s"));
+        for (api, status, reason, detail) in [
+            (down, 503, UNAVAILABLE, "mcchat/api is not running"),
+            (stuck, 504, TIMED_OUT, "no answer within 1s"),
+        ] {
+            let reports = Reports::default();
+            let response = block_on(post_message(
+                br#"{"user_name":"frank","body":"hi"}"#,
+                None,
+                &FixedIds,
+                &api,
+                &reports,
+            ));
+            assert_eq!(response.status_code, status);
+            assert_eq!(json_body(&response)["reason"], reason);
+            // The details go to the operator, not the client.
+            let reported = reports.0.lock().unwrap();
+            assert!(reported[0].contains(detail), "{reported:?}");
+        }
     }
 
     #[test]

@@ -67,22 +67,14 @@ pub fn timed_out(error: &RpcError) -> bool {
         || error.to_string().contains("timeout: ")
 }
 
-/// A 504 with a short reason for the client; the details go to `report`.
-pub async fn timed_out_reply(
+/// A failure the chat itself had (503, or 504 when it took too long): a short reason for the
+/// client; the details go to `report`.
+pub async fn failure(
     report: &(impl Report + Sync),
+    status_code: u16,
     reason: &str,
     detail: String,
 ) -> HttpResponse {
     report.failure(detail).await;
-    error(504, reason)
-}
-
-/// A 503 with a short reason for the client; the details go to `report`.
-pub async fn unavailable(
-    report: &(impl Report + Sync),
-    reason: &str,
-    detail: String,
-) -> HttpResponse {
-    report.failure(detail).await;
-    error(503, reason)
+    error(status_code, reason)
 }

@@ -29,7 +29,7 @@ use wasmbus_rpc::error::RpcError;
 use wasmcloud_interface_httpserver::{HttpRequest, HttpServer, HttpServerSender};
 
 use super::registry::{
-    self, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
 };
 use super::HTTPSERVER;
 use crate::control::ConnectionState;
@@ -80,16 +80,12 @@ pub struct Registration;
 
 #[async_trait]
 impl registry::Registration for Registration {
-    fn contract(&self) -> &'static str {
-        HTTPSERVER
-    }
-
-    fn name(&self) -> &'static str {
-        "HTTP server (built in)"
-    }
-
-    fn is_image(&self, _: &str) -> bool {
-        true
+    fn about(&self) -> About {
+        About {
+            contract: HTTPSERVER,
+            name: "HTTP server (built in)",
+            image_names: &[],
+        }
     }
 
     fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {

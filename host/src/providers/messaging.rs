@@ -24,7 +24,7 @@ use wasmcloud_interface_messaging::{
 };
 
 use super::registry::{
-    self, image_name, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
 };
 use super::MESSAGING;
 use crate::control::ConnectionState;
@@ -72,17 +72,12 @@ pub struct Registration;
 
 #[async_trait]
 impl registry::Registration for Registration {
-    fn contract(&self) -> &'static str {
-        MESSAGING
-    }
-
-    fn name(&self) -> &'static str {
-        "NATS messaging (built in)"
-    }
-
-    /// `nats_messaging`, `messaging-nats`, …
-    fn is_image(&self, image: &str) -> bool {
-        image_name(image).contains("nats")
+    fn about(&self) -> About {
+        About {
+            contract: MESSAGING,
+            name: "NATS messaging (built in)",
+            image_names: &["nats"],
+        }
     }
 
     fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {

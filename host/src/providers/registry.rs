@@ -74,15 +74,33 @@ pub struct Overrides {
     pub embedded_kv: bool,
 }
 
+/// What a provider is, for picking it and for people.
+pub struct About {
+    /// The contract it serves (`wasmcloud:messaging`).
+    pub contract: &'static str,
+    /// What the inventory and the dashboard call it.
+    pub name: &'static str,
+    /// Words one of which its capability components' image names contain (`nats` for
+    /// `nats_messaging` and `messaging-nats`); none: every image of the contract.
+    pub image_names: &'static [&'static str],
+}
+
 /// A provider this host can start for links.
 #[async_trait]
 pub trait Registration: Send + Sync {
-    /// The contract it serves (`wasmcloud:messaging`).
-    fn contract(&self) -> &'static str;
-    /// What the inventory and the dashboard call it.
-    fn name(&self) -> &'static str;
+    fn about(&self) -> About;
+    fn contract(&self) -> &'static str {
+        self.about().contract
+    }
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
     /// Whether the capability component `image` is this provider.
-    fn is_image(&self, image: &str) -> bool;
+    fn is_image(&self, image: &str) -> bool {
+        let name = image_name(image);
+        let words = self.about().image_names;
+        words.is_empty() || words.iter().any(|word| name.contains(word))
+    }
     /// Writes the host's command-line overrides into a manifest link's values.
     fn apply_overrides(&self, _overrides: &Overrides, _values: &mut LinkValues) {}
     /// Refuses link values it cannot serve with, before a link put stops the link it replaces.

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -28,20 +28,11 @@ async fn redis_restarts_are_survived() {
     );
 
     chat.redis = Some(Server::redis_on(port));
-    let deadline = Instant::now() + RECOVERY;
-    loop {
-        let status = post(&chat.base, r#"{"user_name":"lee","body":"after"}"#)
-            .await
-            .status();
-        if status == 201 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {status} after Redis came back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_async_within("writes succeed after Redis came back", RECOVERY, || async {
+        let after = post(&chat.base, r#"{"user_name":"lee","body":"after"}"#).await;
+        after.status() == 201
+    })
+    .await;
     let bodies: Vec<String> = all_messages(&chat.base, 50)
         .await
         .iter()
@@ -69,23 +60,23 @@ async fn nats_restarts_are_survived() {
     let client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
         .await
         .unwrap();
-    let deadline = Instant::now() + RECOVERY;
-    loop {
-        let request = client.request(
-            "chat.in",
-            r#"{"user_name":"max","body":"after the restart"}"#.into(),
-        );
-        if let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(2), request).await {
+    until_async_within(
+        "the host resubscribes after NATS came back",
+        RECOVERY,
+        || async {
+            let request = client.request(
+                "chat.in",
+                r#"{"user_name":"max","body":"after the restart"}"#.into(),
+            );
+            let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(2), request).await else {
+                return false;
+            };
             let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
             assert_eq!(ack["accepted"], true, "{ack}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the host did not resubscribe after NATS came back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            true
+        },
+    )
+    .await;
     assert_eq!(all_messages(&base, 50).await.len(), 1);
     host.shutdown().await;
     drop((data, redis));

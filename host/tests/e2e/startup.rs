@@ -103,18 +103,11 @@ async fn a_second_start_runs_the_actors_compiled_by_the_first() {
     host.shutdown().await;
     let compiled = data.path().join("compiled");
     // wasmtime writes its cache in the background.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let first = loop {
-        let files = modules_with_times(&compiled);
-        if files.len() == 5 {
-            break files;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the compiled actors were not cached: {files:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    until("the five compiled actors are cached", || {
+        modules_with_times(&compiled).len() == 5
+    })
+    .await;
+    let first = modules_with_times(&compiled);
 
     let (host, base) = start(own_cache).await;
     let response = post(&base, r#"{"user_name":"ada","body":"warm start"}"#).await;

@@ -15,7 +15,7 @@ use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::error::RpcError;
 
 use super::registry::{
-    self, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
 };
 use super::KEYVALUE;
 use crate::control::ConnectionState;
@@ -43,16 +43,12 @@ impl Registration {
 
 #[async_trait]
 impl registry::Registration for Registration {
-    fn contract(&self) -> &'static str {
-        KEYVALUE
-    }
-
-    fn name(&self) -> &'static str {
-        "key-value: Redis or embedded (built in)"
-    }
-
-    fn is_image(&self, _: &str) -> bool {
-        true
+    fn about(&self) -> About {
+        About {
+            contract: KEYVALUE,
+            name: "key-value: Redis or embedded (built in)",
+            image_names: &[],
+        }
     }
 
     /// `--redis-url` names the Redis; `--embedded-kv` keeps data in the embedded store.

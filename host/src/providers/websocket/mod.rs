@@ -23,7 +23,7 @@ use wasmcloud_interface_messaging::{
 };
 
 use super::registry::{
-    self, image_name, link_value, set_link_value, LinkStart, LinkValues, Overrides, Started,
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
 };
 use super::MESSAGING;
 use crate::control::ConnectionState;
@@ -143,17 +143,12 @@ pub struct Registration;
 
 #[async_trait]
 impl registry::Registration for Registration {
-    fn contract(&self) -> &'static str {
-        MESSAGING
-    }
-
-    fn name(&self) -> &'static str {
-        "WebSocket messaging (built in)"
-    }
-
-    /// `messaging-websocket`, …
-    fn is_image(&self, image: &str) -> bool {
-        image_name(image).contains("websocket")
+    fn about(&self) -> About {
+        About {
+            contract: MESSAGING,
+            name: "WebSocket messaging (built in)",
+            image_names: &["websocket"],
+        }
     }
 
     /// `--ws-addr` moves a server; a client dials where its link says.
