@@ -239,6 +239,26 @@ async fn a_redis_outage_answers_503_quickly_and_writes_resume_when_it_is_back() 
     chat.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_hangs_answers_504_with_a_reason_within_the_provider_deadline() {
+    let chat = TestChat::start(true).await;
+    post_stored(&chat.base, r#"{"user_name":"a","body":"before"}"#).await;
+    let redis = chat.redis.as_ref().unwrap();
+    redis.pause();
+    let (status, id, took, _) = timed_post(
+        &reqwest::Client::new(),
+        &chat.base,
+        json!({"user_name": "a", "body": "into a hung store"}).to_string(),
+    )
+    .await;
+    redis.resume();
+    assert_eq!((status, id), (504, None));
+    assert!(took < Duration::from_secs(3), "504 took {took:?}");
+    let answer = post(&chat.base, r#"{"user_name":"a","body":"after"}"#).await;
+    assert_eq!(answer.status(), 201);
+    chat.stop().await;
+}
+
 async fn wait_until_writes_succeed(http: &reqwest::Client, base: &str) {
     until_async("writes resume", || async {
         let probe = json!({"user_name": "probe", "body": "back?"}).to_string();

@@ -151,6 +151,24 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers, as with a
+    /// server that hangs. `resume` thaws it.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{name} failed");
+    }
+
     pub fn restart_nats(&mut self) {
         let port = self.port;
         self.kill();
