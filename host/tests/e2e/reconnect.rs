@@ -21,10 +21,12 @@ async fn redis_restarts_are_survived() {
 
     let port = chat.redis.take().unwrap().port; // dropping it stops the server
     let during = post(&chat.base, r#"{"user_name":"lee","body":"during"}"#).await;
-    assert_eq!(
-        during.status(),
-        503,
-        "an outage is the server's trouble, reported as such"
+    // An outage is the server's trouble, reported as such: refused (503), or past the provider
+    // deadline while the client reconnects (504).
+    assert!(
+        [503, 504].contains(&during.status().as_u16()),
+        "{}",
+        during.status()
     );
 
     chat.redis = Some(Server::redis_on(port));
