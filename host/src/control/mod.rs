@@ -50,7 +50,7 @@ pub enum ControlError {
 }
 
 /// One thing a provider is connected to (a NATS server, a Redis, a listen address).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Connection {
     /// Secrets masked.
     pub target: String,
@@ -225,7 +225,7 @@ impl HostState {
             ..definition
         };
         let provider = self.provider(&definition)?;
-        let values: LinkValues = definition.values.clone().into_iter().collect();
+        let values = link_values(&definition);
         if let Err(e) = provider.registration.check(&values) {
             let refused = self.refusal(provider, &definition, e);
             tracing::warn!("{refused}");
@@ -236,7 +236,7 @@ impl HostState {
         if let Some(previous) = &previous {
             previous.provider.stop().await;
         }
-        match self.start_link(provider, &definition).await {
+        match self.start_link(provider, &definition, &values).await {
             Ok(link) => {
                 self.router.links().insert(link);
                 self.events.publish("linkdef_set", link_event(&definition));
@@ -257,7 +257,10 @@ impl HostState {
         let definition = previous.definition.clone();
         drop(previous);
         let restarted = match self.provider(&definition) {
-            Ok(provider) => self.start_link(provider, &definition).await,
+            Ok(provider) => {
+                self.start_link(provider, &definition, &link_values(&definition))
+                    .await
+            }
             Err(e) => Err(e),
         };
         match restarted {
@@ -288,12 +291,12 @@ impl HostState {
         &self,
         provider: &Provider,
         definition: &LinkDefinition,
+        values: &LinkValues,
     ) -> Result<Arc<Link>, ControlError> {
-        let values: LinkValues = definition.values.clone().into_iter().collect();
         let start = LinkStart {
             host: &self.context,
             actor: &definition.actor_id,
-            values: &values,
+            values,
             stop: self.context.shutdown.child_token(),
         };
         match provider.registration.start(start).await {
@@ -402,6 +405,11 @@ impl HostState {
             })
             .ok_or_else(|| ControlError::NotFound(format!("actor {actor_ref} is not on this host")))
     }
+}
+
+/// A link definition's values, as providers read them.
+fn link_values(definition: &LinkDefinition) -> LinkValues {
+    definition.values.clone().into_iter().collect()
 }
 
 fn link_key(definition: &LinkDefinition) -> LinkKey {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::control::{inventory, mask, ConnectionState, HostState};
+use crate::control::{inventory, mask, Connection, HostState};
 use crate::stats::OperationStats;
 
 /// An actor that trapped this recently is shown as unhealthy.
@@ -72,13 +72,7 @@ pub struct ProviderView {
     pub contract: String,
     pub link_name: String,
     pub image_ref: String,
-    pub connections: Vec<ConnectionView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConnectionView {
-    pub target: String,
-    pub state: ConnectionState,
+    pub connections: Vec<Connection>,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,14 +147,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
             contract: p.contract.clone(),
             link_name: p.link_name.clone(),
             image_ref: p.image_ref.clone(),
-            connections: state
-                .connections(&p.id)
-                .into_iter()
-                .map(|c| ConnectionView {
-                    target: c.target,
-                    state: c.state,
-                })
-                .collect(),
+            connections: state.connections(&p.id),
         })
         .collect();
     let links = state
