@@ -47,6 +47,10 @@ structure WriteMessageResponse {
 
     /// True when another write with the same `clientId` is still in progress: retry shortly.
     inProgress: Boolean
+
+    /// The stored message's position in the history (0 is the oldest), the number `before`
+    /// cursors count in. Set when this write stored it.
+    index: U64
 }
 
 structure CanonicalChatMessage {
@@ -65,6 +69,9 @@ structure CanonicalChatMessage {
     /// The client's idempotency key (HTTP `Idempotency-Key`, `client_id` in NATS and WebSocket
     /// payloads). Writes with the same channel and key store one message. Never stored.
     clientId: String
+
+    /// Its position in the history (0 is the oldest), set when it is read. Never stored.
+    index: U64
 }
 
 list MessagesList {

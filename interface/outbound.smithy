@@ -9,6 +9,7 @@ metadata package = [ {
 namespace com.cosmonic.samples.mcchat.outbound
 
 use org.wasmcloud.model#wasmbus
+use org.wasmcloud.model#U64
 
 @wasmbus(actorReceive: true)
 service Outbound {
@@ -35,4 +36,8 @@ structure OutboundMessage {
 
     @required
     sourceUser: String
+
+    /// Its position in the history (the chat log's index, the number `before` cursors count
+    /// in): a client that sees it jump by more than one missed a live copy and reads the gap.
+    index: U64
 }

@@ -53,13 +53,15 @@ pub fn relay_targets(source: &str) -> impl Iterator<Item = Channel> + '_ {
         .filter(move |c| c.echoes || c.name != source)
 }
 
-/// The relayed form of a stored message.
-pub fn outbound_message(msg: &CanonicalChatMessage) -> OutboundMessage {
+/// The relayed form of a stored message, with its position in the history when the chat log
+/// gave one.
+pub fn outbound_message(msg: &CanonicalChatMessage, index: Option<u64>) -> OutboundMessage {
     OutboundMessage {
         id: msg.id.clone(),
         body: msg.body.clone(),
         source_channel: msg.channel_name.clone(),
         source_user: msg.source_user.clone(),
+        index,
     }
 }
 
@@ -76,7 +78,7 @@ pub async fn write_and_relay(
     let mut failures = Vec::new();
     let stored_now = response.accepted && response.id.as_ref().is_none_or(|id| *id == msg.id);
     if stored_now {
-        let relayed = outbound_message(msg);
+        let relayed = outbound_message(msg, response.index);
         for channel in relay_targets(&msg.channel_name) {
             if let Err(e) = outbound.publish(channel, &relayed).await {
                 failures.push(RelayFailure {
@@ -124,10 +126,12 @@ mod tests {
                     ..Default::default()
                 });
             }
-            self.written.lock().unwrap().push(msg.clone());
+            let mut written = self.written.lock().unwrap();
+            written.push(msg.clone());
             Ok(WriteMessageResponse {
                 accepted: true,
                 id: Some(msg.id.clone()),
+                index: Some(written.len() as u64 - 1),
                 ..Default::default()
             })
         }
@@ -174,6 +178,7 @@ mod tests {
             source_user: "carol".into(),
             body: body.into(),
             client_id: None,
+            index: None,
         }
     }
 
@@ -188,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn stores_then_relays_the_outbound_form() {
+    fn stores_then_relays_the_outbound_form_with_its_position_in_the_history() {
         let (chatlog, outbound) = (RecordingChatlog::default(), RecordingOutbound::default());
         let msg = message("http", "hi all");
         let (response, failures) = block_on(write_and_relay(
@@ -206,7 +211,7 @@ mod tests {
         assert_eq!(aliases, ["mcchat/nats", "mcchat/ws"]);
         assert_eq!(
             serde_json::to_value(&delivered[0].1).unwrap(),
-            serde_json::json!({"body": "hi all", "id": "id-1", "sourceChannel": "http", "sourceUser": "carol"})
+            serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol"})
         );
     }
 

@@ -57,13 +57,15 @@ pub async fn write(
     Ok(WriteMessageResponse {
         accepted: true,
         id: Some(msg.id.clone()),
+        // The list held `length` entries once this one was in: it is the last of them.
+        index: Some(u64::from(length).saturating_sub(1)),
         ..Default::default()
     })
 }
 
 /// Every stored message, oldest first, and the entries that could not be read.
 pub async fn all(list: &impl MessageList) -> RpcResult<Decoded> {
-    Ok(decode(list.range(0, -1).await?))
+    Ok(decode(0, list.range(0, -1).await?))
 }
 
 /// The newest `limit` messages before `before` (or the newest overall), oldest first.
@@ -86,7 +88,7 @@ pub async fn page(
         }
         None => newest(list, limit).await?,
     };
-    let decoded = decode(entries);
+    let decoded = decode(start, entries);
     let page = MessagesPage {
         messages: decoded.messages,
         next_before: (start > 0).then_some(start),
@@ -137,11 +139,15 @@ pub struct Decoded {
     pub unreadable: Vec<String>,
 }
 
-fn decode(entries: Vec<String>) -> Decoded {
+/// Decodes entries read from position `start` on, each message with its position.
+fn decode(start: u64, entries: Vec<String>) -> Decoded {
     let mut decoded = Decoded::default();
-    for entry in entries {
+    for (index, entry) in (start..).zip(entries) {
         match serde_json::from_str::<CanonicalChatMessage>(&entry) {
-            Ok(msg) => decoded.messages.push(msg),
+            Ok(msg) => decoded.messages.push(CanonicalChatMessage {
+                index: Some(index),
+                ..msg
+            }),
             Err(e) => decoded.unreadable.push(format!("{e}: {entry:.80}")),
         }
     }
@@ -187,6 +193,7 @@ mod tests {
             source_user: "bob".into(),
             body: format!("message {n}"),
             client_id: None,
+            index: None,
         }
     }
 
@@ -243,6 +250,43 @@ mod tests {
         assert_eq!(decoded.messages.len(), 2);
         assert_eq!(decoded.unreadable.len(), 1);
         assert!(decoded.unreadable[0].contains("not json"));
+    }
+
+    #[test]
+    fn each_message_carries_its_position_written_and_read_but_never_stores_it() {
+        let list = VecList::default();
+        for n in 0..3 {
+            let written = block_on(write(&list, &message(n))).unwrap();
+            assert_eq!(written.index, Some(n as u64));
+        }
+        block_on(list.append("not json".into())).unwrap();
+        assert_eq!(block_on(write(&list, &message(4))).unwrap().index, Some(4));
+        assert!(list
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|e| !e.contains("index")));
+        let indexes = |messages: &MessagesList| -> Vec<Option<u64>> {
+            messages.iter().map(|m| m.index).collect()
+        };
+        let decoded = block_on(all(&list)).unwrap();
+        assert_eq!(
+            indexes(&decoded.messages),
+            [Some(0), Some(1), Some(2), Some(4)]
+        );
+        let request = MessagesPageRequest {
+            limit: 2,
+            before: Some(3),
+        };
+        let (older, _) = block_on(page(&list, &request)).unwrap();
+        assert_eq!(indexes(&older.messages), [Some(1), Some(2)]);
+        let newest = MessagesPageRequest {
+            limit: 2,
+            before: None,
+        };
+        let (newest, _) = block_on(page(&list, &newest)).unwrap();
+        assert_eq!(indexes(&newest.messages), [Some(4)]);
     }
 
     #[test]

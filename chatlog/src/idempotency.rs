@@ -118,6 +118,7 @@ mod tests {
             source_user: "rex".into(),
             body: body.into(),
             client_id: key.map(String::from),
+            index: None,
         }
     }
 

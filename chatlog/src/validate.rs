@@ -42,6 +42,7 @@ mod tests {
             source_user: user.into(),
             body: body.into(),
             client_id: None,
+            index: None,
         }
     }
 

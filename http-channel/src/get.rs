@@ -149,6 +149,7 @@ mod tests {
                     source_user: "gina".into(),
                     body: format!("message {n}"),
                     client_id: None,
+                    index: Some(n),
                 })
                 .collect();
             Ok(MessagesPage {
@@ -211,7 +212,7 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(
             json,
-            serde_json::json!([{"body": "message 0", "channelName": "http", "id": "id-0", "sourceUser": "gina"}])
+            serde_json::json!([{"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "sourceUser": "gina"}])
         );
         assert!(!response.header.contains_key("Link"));
     }

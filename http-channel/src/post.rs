@@ -87,6 +87,7 @@ pub async fn post_message(
         source_user: new.user_name,
         body: new.body,
         client_id: idempotency_key.map(String::from),
+        index: None,
     };
     match api.write_message(&Context::default(), &msg).await {
         Ok(response) if response.accepted => reply::json(

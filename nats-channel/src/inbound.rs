@@ -93,6 +93,7 @@ pub async fn accept(
         source_user: incoming.user_name,
         body: incoming.body,
         client_id: incoming.client_id,
+        index: None,
     };
     match api.write_message(&Context::default(), &msg).await {
         Ok(response) => Ack {
@@ -203,6 +204,7 @@ mod tests {
                 source_user: "dave".into(),
                 body: "over the broker".into(),
                 client_id: None,
+                index: None,
             }]
         );
     }

@@ -21,11 +21,12 @@ mod tests {
             body: "hello from http".into(),
             source_channel: "http".into(),
             source_user: "erin".into(),
+            index: Some(41),
         };
         let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"body": "hello from http", "id": "m-1", "sourceChannel": "http", "sourceUser": "erin"})
+            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin"})
         );
     }
 }

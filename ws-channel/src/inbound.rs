@@ -106,6 +106,7 @@ pub async fn accept(
         source_user: incoming.user_name,
         body: incoming.body,
         client_id: incoming.client_id,
+        index: None,
     };
     match api.write_message(&Context::default(), &msg).await {
         // On a retry with the same client_id, the id is the first write's.
@@ -225,6 +226,7 @@ mod tests {
                 source_user: "fay".into(),
                 body: "from a browser".into(),
                 client_id: None,
+                index: None,
             }]
         );
     }

@@ -21,11 +21,12 @@ mod tests {
             body: "hello from a browser".into(),
             source_channel: "ws".into(),
             source_user: "fay".into(),
+            index: Some(6),
         };
         let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"body": "hello from a browser", "id": "m-7", "sourceChannel": "ws", "sourceUser": "fay"})
+            serde_json::json!({"body": "hello from a browser", "id": "m-7", "index": 6, "sourceChannel": "ws", "sourceUser": "fay"})
         );
     }
 }

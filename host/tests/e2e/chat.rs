@@ -21,7 +21,7 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
 
     assert_eq!(
         next_fanout(&mut fanout).await,
-        json!({"body": "hello over http", "id": id, "sourceChannel": "http", "sourceUser": "alice"})
+        json!({"body": "hello over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
     );
     let history = reqwest::get(format!("{base}/messages"))
         .await
@@ -31,7 +31,7 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
         .unwrap();
     assert_eq!(
         history,
-        json!([{"body": "hello over http", "channelName": "http", "id": id, "sourceUser": "alice"}])
+        json!([{"body": "hello over http", "channelName": "http", "id": id, "index": 0, "sourceUser": "alice"}])
     );
     chat.stop().await;
 }

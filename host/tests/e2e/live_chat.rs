@@ -42,14 +42,14 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
         .expect("the ack carries the id")
         .to_string();
 
-    let expected = json!({"body": "hello from a browser", "id": id, "sourceChannel": "ws", "sourceUser": "fay"});
+    let expected = json!({"body": "hello from a browser", "id": id, "index": 0, "sourceChannel": "ws", "sourceUser": "fay"});
     assert_eq!(own.unwrap(), expected);
     assert_eq!(gus.next_on("rtchat.messages").await["body"], expected);
     assert_eq!(next_fanout(&mut fanout).await, expected);
     assert_eq!(
         all_messages(&chat.base, 50).await,
         [
-            json!({"body": "hello from a browser", "channelName": "ws", "id": id, "sourceUser": "fay"})
+            json!({"body": "hello from a browser", "channelName": "ws", "id": id, "index": 0, "sourceUser": "fay"})
         ]
     );
 
@@ -86,7 +86,7 @@ async fn http_and_nats_messages_reach_websocket_sessions() {
     let id = response.json::<serde_json::Value>().await.unwrap()["id"].clone();
     assert_eq!(
         session.next_on("rtchat.messages").await["body"],
-        json!({"body": "over http", "id": id, "sourceChannel": "http", "sourceUser": "alice"})
+        json!({"body": "over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
     );
 
     assert_eq!(
