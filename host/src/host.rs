@@ -19,7 +19,7 @@ use crate::control::{mask, HostState, Identity, DEFAULT_LATTICE};
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
 use crate::precompile;
-use crate::providers::registry::{HostContext, Overrides, Registry};
+use crate::providers::registry::{HostContext, Lattice, Overrides, Registry};
 use crate::providers::websocket;
 use crate::providers::{HTTPSERVER, MESSAGING};
 use crate::registry::{self, PullPolicy};
@@ -371,6 +371,10 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         shutdown: shutdown.clone(),
         queue_group: config.queue_group.clone(),
         data_dir: config.data_dir.clone(),
+        lattice: Lattice {
+            name: config.lattice.clone(),
+            nats_url: ctl_url.clone(),
+        },
     };
     let identity = Identity {
         lattice: &config.lattice,

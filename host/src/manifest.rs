@@ -227,7 +227,9 @@ mod tests {
         );
         let ws = &app.actors[4];
         assert_eq!(ws.links[0].contract, "wasmcloud:messaging");
-        assert!(ws.links[0].provider_image.contains("messaging-websocket"));
+        assert!(ws.links[0]
+            .provider_image
+            .ends_with("messaging_websocket.par.gz"));
         assert_eq!(ws.links[0].value("MODE"), Some("server"));
         assert_eq!(ws.links[0].value("URI"), Some("0.0.0.0:8081"));
         let http = &app.actors[3];

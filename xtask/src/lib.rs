@@ -3,8 +3,11 @@
 pub mod actors;
 pub mod fuzz;
 pub mod lattice;
+#[cfg(feature = "lattice")]
+pub mod par;
 pub mod phases;
-#[cfg(feature = "push")]
+pub mod providers;
+#[cfg(feature = "lattice")]
 pub mod push;
 pub mod sign;
 pub mod toolchain;

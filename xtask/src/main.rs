@@ -1,16 +1,18 @@
 //! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
-//! `cargo xtask build`: build the five actors for wasm and sign them into `build/`.
+//! `cargo xtask build`: build the five actors for wasm and sign them into `build/`, and pack the
+//! standalone providers as provider archives (`build/*.par.gz`) for a wasmCloud lattice.
 //! `cargo xtask test`: build them, then run every test in the workspace.
 //! `cargo xtask bench`: the throughput benchmark, mcchat against the native reference.
-//! `cargo xtask push REGISTRY`: push the signed actors to an OCI registry, as `wash push` does.
+//! `cargo xtask push REGISTRY`: push the signed actors and provider archives to an OCI registry,
+//! as `wash push` does.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::{
-    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, sign, toolchain, up, wasm,
-    workspace_root,
+    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, providers::PROVIDERS, sign,
+    toolchain, up, wasm, workspace_root,
 };
 
 /// How long the test command fuzzes each target.
@@ -32,8 +34,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         host_args: Vec<String>,
     },
-    /// Build and sign the five actors into build/*_s.wasm (installs the Debian wasm toolchain if missing).
+    /// Build and sign the five actors into build/*_s.wasm (installs the Debian wasm toolchain if
+    /// missing), and pack the standalone providers into build/*.par.gz for a wasmCloud lattice.
     Build,
+    /// Pack the providers' release binaries into build/*.par.gz (part of `build`).
+    #[command(hide = true)]
+    PackProviders,
     /// Build the actors, fuzz each parser for a few seconds, then run every test (installs
     /// nats-server, redis-server, chromium, chromium-driver and docker-registry if missing).
     Test {
@@ -41,8 +47,9 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
     },
-    /// Build the actors and push them to an OCI registry as REGISTRY/mcchat/<actor>:<version>,
-    /// in wash's artifact format; writes build/wadm.oci.yaml with them pinned by digest.
+    /// Build the actors and providers and push them to an OCI registry as
+    /// REGISTRY/mcchat/<name>:<version>, in wash's artifact formats; writes build/wadm.oci.yaml
+    /// with them pinned by digest.
     Push {
         /// HOST[:PORT][/PATH], e.g. 127.0.0.1:5000 or ghcr.io/you.
         registry: String,
@@ -95,7 +102,8 @@ fn main() -> Result<()> {
             drop(phases);
             up::run(&host_args)
         }
-        Task::Build => install_and_build_actors(&phases, &[]),
+        Task::Build => build_for_lattice(&phases),
+        Task::PackProviders => pack_providers(),
         Task::Test { cargo_test_args } => {
             build_with_actors(&phases, TEST_PROGRAMS, build_native)?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
@@ -125,25 +133,78 @@ fn main() -> Result<()> {
     }
 }
 
-#[cfg(feature = "push")]
+/// The actors, and the providers as archives: everything a lattice runs.
+fn build_for_lattice(phases: &Phases) -> Result<()> {
+    build_with_actors(phases, &[], build_providers)?;
+    phases.run("provider archives", pack_providers)
+}
+
+/// The providers' standalone binaries, in the release build the host shares.
+fn build_providers() -> Result<()> {
+    let mut args = vec!["build", "--release", "--locked"];
+    for provider in PROVIDERS {
+        args.extend(["--package", provider.package, "--bin", provider.binary]);
+    }
+    cargo(&args)
+}
+
+#[cfg(feature = "lattice")]
+fn pack_providers() -> Result<()> {
+    for provider in PROVIDERS {
+        let archive = provider.archive_path();
+        let packed = xtask::par::pack(
+            provider,
+            env!("CARGO_PKG_VERSION"),
+            &provider.binary_path(),
+            &archive,
+        )?;
+        println!(
+            "packed {} ({}, revision {}) -> {}",
+            provider.binary,
+            packed.provider_key,
+            packed.revision,
+            archive.display()
+        );
+    }
+    Ok(())
+}
+
+/// Built without the archive writer (the `lattice` feature): the same command, from a build
+/// with it.
+#[cfg(not(feature = "lattice"))]
+fn pack_providers() -> Result<()> {
+    cargo(&[
+        "run",
+        "--quiet",
+        "--locked",
+        "--package",
+        "xtask",
+        "--features",
+        "lattice",
+        "--",
+        "pack-providers",
+    ])
+}
+
+#[cfg(feature = "lattice")]
 fn push(phases: &Phases, registry: &str, insecure: bool) -> Result<()> {
-    install_and_build_actors(phases, &[])?;
+    build_for_lattice(phases)?;
     let pushed = xtask::push::push_all(registry, env!("CARGO_PKG_VERSION"), insecure)?;
-    for actor in &pushed {
-        println!("pushed {} -> {}", actor.actor.package, actor.pinned());
+    for artifact in &pushed {
+        println!("pushed {} -> {}", artifact.name, artifact.pinned());
     }
     let path = xtask::push::oci_manifest_path();
     std::fs::write(&path, xtask::push::oci_manifest(&pushed)?)
         .with_context(|| format!("writing {}", path.display()))?;
     println!(
-        "wrote {} (the actors pinned by digest, for wash app deploy)",
+        "wrote {} (the actors and providers pinned by digest, for wash app deploy)",
         path.display()
     );
     Ok(())
 }
 
-/// Built without the OCI client (the `push` feature): the same command, from a build with it.
-#[cfg(not(feature = "push"))]
+/// Built without the OCI client (the `lattice` feature): the same command, from a build with it.
+#[cfg(not(feature = "lattice"))]
 fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
     let mut args = vec![
         "run",
@@ -152,7 +213,7 @@ fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
         "--package",
         "xtask",
         "--features",
-        "push",
+        "lattice",
         "--",
         "push",
         registry,

@@ -1,7 +1,8 @@
 //! Signs actors with capability claims (wascap 0.11, the line whose actor claims carry `caps`).
 //!
-//! Keys live in `.keys/` (ignored by git): one account key that issues every actor, and one
-//! module key per actor so its public key stays the same from build to build.
+//! Keys live in `.keys/` (ignored by git): one account key that issues every actor and provider
+//! archive, one module key per actor and one service key per provider, so their public keys
+//! stay the same from build to build.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,17 +51,32 @@ pub fn sign(actor: &ActorSpec, version: &str, unsigned: &Path, signed: &Path) ->
     fs::write(signed, bytes).with_context(|| format!("writing {}", signed.display()))
 }
 
-fn load_or_create(path: &Path, new_key: fn() -> KeyPair) -> Result<KeyPair> {
-    if path.exists() {
-        let seed =
-            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return KeyPair::from_seed(seed.trim()).map_err(|e| anyhow!("{}: {e}", path.display()));
+/// The key whose seed is in `path`, made and saved (readable by the owner only) if none is.
+/// Builds and tests running at once agree on one key: the seed is written whole to a file of
+/// its own, then linked into place only if no other key got there first.
+pub fn load_or_create(path: &Path, new_key: fn() -> KeyPair) -> Result<KeyPair> {
+    if !path.exists() {
+        let key = new_key();
+        let seed = key.seed().map_err(|e| anyhow!("{e}"))?;
+        let folder = path.parent().expect("key paths have a folder");
+        fs::create_dir_all(folder)?;
+        let draft = folder.join(format!(
+            ".{}.{}.{:?}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        write_private(&draft, &seed).with_context(|| format!("writing {}", draft.display()))?;
+        let placed = fs::hard_link(&draft, path);
+        let _ = fs::remove_file(&draft);
+        match placed {
+            Ok(()) => return Ok(key),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+        }
     }
-    let key = new_key();
-    let seed = key.seed().map_err(|e| anyhow!("{e}"))?;
-    fs::create_dir_all(path.parent().expect("key paths have a folder"))?;
-    write_private(path, &seed).with_context(|| format!("writing {}", path.display()))?;
-    Ok(key)
+    let seed = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    KeyPair::from_seed(seed.trim()).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 #[cfg(unix)]
@@ -69,7 +85,8 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
         .open(path)?
         .write_all(contents.as_bytes())

@@ -296,6 +296,7 @@ impl HostState {
         let start = LinkStart {
             host: &self.context,
             actor: &definition.actor_id,
+            link_name: &definition.link_name,
             values,
             stop: self.context.shutdown.child_token(),
         };

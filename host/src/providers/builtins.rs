@@ -41,7 +41,7 @@ impl NumberGen for NumberGenProvider {
     }
 }
 
-dispatch_via_receiver!(NumberGenProvider, NumberGenReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(NumberGenProvider, NumberGenReceiver);
 
 /// Writes actors' log lines to the host's log, tagged with the actor.
 pub struct LoggingProvider;
@@ -60,4 +60,4 @@ impl Logging for LoggingProvider {
     }
 }
 
-dispatch_via_receiver!(LoggingProvider, LoggingReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(LoggingProvider, LoggingReceiver);

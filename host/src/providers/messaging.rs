@@ -462,4 +462,4 @@ impl Messaging for NatsMessaging {
     }
 }
 
-dispatch_via_receiver!(NatsMessaging, MessagingReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(NatsMessaging, MessagingReceiver);

@@ -6,7 +6,6 @@
 //!
 //! Adding a provider is one `Registration` in `Registry::builtin`.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,24 +19,7 @@ use crate::control::ConnectionState;
 use crate::router::{ProviderHandle, Router};
 use crate::workers::Workers;
 
-/// A link's values, as a manifest or `wash link put` gives them.
-pub type LinkValues = BTreeMap<String, String>;
-
-/// A link value by key, ignoring case (providers differ: `address`, `URL`, `SUBSCRIPTION`),
-/// with blanks counted as absent.
-pub fn link_value<'a>(values: &'a LinkValues, key: &str) -> Option<&'a str> {
-    values
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// Sets a link value, replacing it under any case of its key.
-pub fn set_link_value(values: &mut LinkValues, key: &str, value: String) {
-    values.retain(|k, _| !k.eq_ignore_ascii_case(key));
-    values.insert(key.to_string(), value);
-}
+pub use mcchat_provider_kit::{link_value, set_link_value, LinkValues};
 
 /// What every provider of this host starts with.
 #[derive(Clone)]
@@ -52,6 +34,15 @@ pub struct HostContext {
     pub queue_group: String,
     /// Where the embedded key-value store keeps its file.
     pub data_dir: PathBuf,
+    /// The lattice this host is part of, where a provider's instances on other hosts meet.
+    pub lattice: Lattice,
+}
+
+/// A lattice: its name (`wasmbus.ctl.<name>.…`) and its NATS server.
+#[derive(Debug, Clone)]
+pub struct Lattice {
+    pub name: String,
+    pub nats_url: String,
 }
 
 /// One link to start a provider for.
@@ -59,6 +50,7 @@ pub struct LinkStart<'a> {
     pub host: &'a HostContext,
     /// The linked actor's public key.
     pub actor: &'a str,
+    pub link_name: &'a str,
     pub values: &'a LinkValues,
     /// Cancelled when the link is deleted or the host stops.
     pub stop: CancellationToken,
@@ -212,6 +204,11 @@ mod tests {
             ),
             (
                 MESSAGING,
+                "file://./build/messaging_websocket.par.gz",
+                "WebSocket messaging (built in)",
+            ),
+            (
+                MESSAGING,
                 "registry:5000/x/messaging-websocket@sha256:abc",
                 "WebSocket messaging (built in)",
             ),
@@ -236,14 +233,5 @@ mod tests {
         assert!(e.to_string().contains("no built-in"), "{e}");
         let e = registry.find("wasmcloud:blobstore", "x").err().unwrap();
         assert!(e.to_string().contains("no provider for"), "{e}");
-    }
-
-    #[test]
-    fn link_values_are_read_ignoring_case_and_set_replacing_any_case() {
-        let mut values = LinkValues::from([("uri".to_string(), " nats://a ".to_string())]);
-        assert_eq!(link_value(&values, "URI"), Some("nats://a"));
-        set_link_value(&mut values, "URI", "nats://b".into());
-        assert_eq!(values.len(), 1);
-        assert_eq!(link_value(&values, "uri"), Some("nats://b"));
     }
 }

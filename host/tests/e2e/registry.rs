@@ -1,5 +1,6 @@
-//! Actors through a real OCI registry (Debian's `docker-registry`): pushed as `cargo xtask push`
-//! pushes them, then run by the host from the manifest that push writes, pinned by digest.
+//! Actors and the provider archive through a real OCI registry (Debian's `docker-registry`):
+//! pushed as `cargo xtask push` pushes them, then run by the host from the manifest that push
+//! writes, pinned by digest.
 
 use crate::support;
 
@@ -8,7 +9,8 @@ use std::path::{Path, PathBuf};
 use mcchat_host::HostConfig;
 use support::*;
 
-/// A registry holding the five signed actors, and the manifest that names them by digest.
+/// A registry holding the five signed actors and the provider archive, and the manifest that
+/// names them by digest.
 struct PushedChat {
     registry: Server,
     storage: tempfile::TempDir,
@@ -21,6 +23,7 @@ async fn push_to_a_fresh_registry() -> PushedChat {
     let registry = Server::registry(storage.path());
     let address = registry.registry_address();
     let pushed = tokio::task::spawn_blocking(move || {
+        pack_providers_once();
         xtask::push::push_all(&address, env!("CARGO_PKG_VERSION"), true)
     })
     .await
@@ -34,6 +37,19 @@ async fn push_to_a_fresh_registry() -> PushedChat {
         manifest,
         pushed,
     }
+}
+
+/// The provider archives in `build/`, packed as `cargo xtask build` packs them, once for all
+/// the tests that push them.
+fn pack_providers_once() {
+    static PACKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    PACKED.get_or_init(|| {
+        for provider in xtask::providers::PROVIDERS {
+            let (binary, archive) = (provider.binary_path(), provider.archive_path());
+            xtask::par::pack(provider, env!("CARGO_PKG_VERSION"), &binary, &archive)
+                .expect("packing the provider archive");
+        }
+    });
 }
 
 fn config_for(chat: &PushedChat, nats: &Server, data_dir: &Path) -> HostConfig {
@@ -99,8 +115,8 @@ async fn the_chat_runs_from_actors_pulled_out_of_a_registry() {
 async fn a_blob_changed_in_the_registry_is_refused() {
     let chat = push_to_a_fresh_registry().await;
     let chatlog = &chat.pushed[0];
-    assert_eq!(chatlog.actor.package, "chatlog");
-    let layer = layer_digest(&chat, &chatlog.digest).await;
+    assert_eq!(chatlog.name, "chatlog");
+    let layer = layer_digest(&chat, "chatlog", &chatlog.digest).await;
     let blob = chat
         .storage
         .path()
@@ -156,14 +172,13 @@ async fn a_stopped_registry_an_unknown_tag_and_plain_http_each_say_what_failed()
     );
 }
 
-/// The digest of the module layer in the manifest `manifest_digest`, read from the registry's
-/// own API.
-async fn layer_digest(chat: &PushedChat, manifest_digest: &str) -> String {
+/// The manifest `manifest_digest` of `repository`, read from the registry's own API.
+async fn oci_manifest(chat: &PushedChat, repository: &str, digest: &str) -> serde_json::Value {
     let url = format!(
-        "http://{}/v2/mcchat/chatlog/manifests/{manifest_digest}",
+        "http://{}/v2/mcchat/{repository}/manifests/{digest}",
         chat.registry.registry_address()
     );
-    let manifest: serde_json::Value = reqwest::Client::new()
+    reqwest::Client::new()
         .get(url)
         .header("accept", "application/vnd.oci.image.manifest.v1+json")
         .send()
@@ -171,7 +186,12 @@ async fn layer_digest(chat: &PushedChat, manifest_digest: &str) -> String {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The digest of the actor module's layer, checked to carry wash's media types.
+async fn layer_digest(chat: &PushedChat, actor: &str, manifest_digest: &str) -> String {
+    let manifest = oci_manifest(chat, actor, manifest_digest).await;
     assert_eq!(
         manifest["layers"][0]["mediaType"],
         "application/vnd.module.wasm.content.layer.v1+wasm"
@@ -184,4 +204,29 @@ async fn layer_digest(chat: &PushedChat, manifest_digest: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+#[tokio::test]
+async fn the_provider_archive_is_pushed_with_the_media_types_wash_gives_one() {
+    let chat = push_to_a_fresh_registry().await;
+    let archive = chat
+        .pushed
+        .iter()
+        .find(|p| p.file_name == "messaging_websocket.par.gz")
+        .expect("the WebSocket provider's archive was pushed");
+    assert_eq!(archive.name, "messaging-websocket");
+    let manifest = oci_manifest(&chat, archive.name, &archive.digest).await;
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.wasmcloud.provider.archive.layer.v1+par"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasmcloud.provider.archive.config"
+    );
+    let packed = std::fs::read(xtask::providers::PROVIDERS[0].archive_path()).unwrap();
+    assert_eq!(
+        manifest["layers"][0]["size"],
+        serde_json::json!(packed.len())
+    );
 }

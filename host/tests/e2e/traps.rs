@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use mcchat_host::claims::ActorIdentity;
 use mcchat_host::control::events::EventBus;
 use mcchat_host::providers::httpserver;
-use mcchat_host::providers::registry::{HostContext, LinkStart, LinkValues, Registration as _};
+use mcchat_host::providers::registry::{
+    HostContext, Lattice, LinkStart, LinkValues, Registration as _,
+};
 use mcchat_host::router::{LoadedActor, Router};
 use mcchat_host::wapc::Runtime;
 
@@ -121,11 +123,16 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         shutdown: tokio_util::sync::CancellationToken::new(),
         queue_group: "test".into(),
         data_dir: data.path().to_path_buf(),
+        lattice: Lattice {
+            name: "test".into(),
+            nats_url: "nats://127.0.0.1:1".into(),
+        },
     };
     let values = LinkValues::from([("address".to_string(), "127.0.0.1:0".to_string())]);
     let link = LinkStart {
         host: &host,
         actor: "test/stuck",
+        link_name: "default",
         values: &values,
         stop: host.shutdown.child_token(),
     };

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use mcchat_host::providers::websocket::{Config, Limits, Mode, Subscriber, WebSocketMessaging};
+use mcchat_provider_websocket::{Config, Limits, Mode, Subscriber, WebSocketMessaging};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -64,6 +64,7 @@ impl Provider {
         let provider = WebSocketMessaging::start(
             config,
             Subscriber(recorder.clone()),
+            None,
             shutdown.clone(),
             &tracker,
         )

@@ -10,9 +10,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::frame::{self, Frame};
-use super::session::{self, Inbound, Outbox, Refused};
-use super::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
+use crate::frame::{self, Frame};
+use crate::session::{self, Inbound, Outbox, Refused};
+use crate::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
@@ -22,7 +22,7 @@ pub struct Client {
     /// The live connection's outbox; `None` while (re)connecting.
     connection: Mutex<Option<Outbox>>,
     subscriber: Subscriber,
-    pub(super) inboxes: Inboxes,
+    pub(crate) inboxes: Inboxes,
     stop: CancellationToken,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::providers::registry::link_value;
+use mcchat_provider_kit::link_value;
 
 /// Where a server listens unless `URI` says otherwise.
 pub const DEFAULT_SERVER_ADDR: &str = "0.0.0.0:8081";

@@ -1,9 +1,16 @@
 //! `wasmcloud:messaging` over WebSocket, in server mode (browsers connect to us) or client mode
-//! (we dial a WebSocket server). See `frame` for the protocol and `config` for the link values.
+//! (we dial a WebSocket server). See `frame` for the protocol, `config` for the link values and
+//! `relay` for live delivery across the instances of one link.
+//!
+//! One implementation, run two ways: the mcchat host links this crate and starts a
+//! `WebSocketMessaging` per link; the `messaging-websocket` binary is the same provider as a
+//! wasmCloud capability provider, which a lattice host launches.
 
 pub mod client;
 pub mod config;
 pub mod frame;
+pub mod lattice;
+pub mod relay;
 pub mod server;
 mod session;
 
@@ -18,20 +25,14 @@ use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_messaging::{
-    MessageSubscriber, MessageSubscriberSender, Messaging, MessagingReceiver, PubMessage,
-    ReplyMessage, RequestMessage, SubMessage,
+    MessageSubscriber, Messaging, MessagingReceiver, PubMessage, ReplyMessage, RequestMessage,
+    SubMessage,
 };
-
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
-};
-use super::MESSAGING;
-use crate::control::ConnectionState;
-use crate::router::{ActorTransport, ProviderHandle};
 
 pub use client::Client;
 pub use config::{Config, Limits, Mode};
 pub use frame::Frame;
+pub use relay::RelayConfig;
 pub use server::Server;
 
 /// Why a frame could not be sent.
@@ -137,42 +138,6 @@ async fn take_frame(
     subscriber.deliver(message).await
 }
 
-/// The `wasmcloud:messaging` provider over WebSocket: per link, a server browsers connect to,
-/// or a client of a remote server.
-pub struct Registration;
-
-#[async_trait]
-impl registry::Registration for Registration {
-    fn about(&self) -> About {
-        About {
-            contract: MESSAGING,
-            name: "WebSocket messaging (built in)",
-            image_names: &["websocket"],
-        }
-    }
-
-    /// `--ws-addr` moves a server; a client dials where its link says.
-    fn apply_overrides(&self, overrides: &Overrides, values: &mut LinkValues) {
-        let server = link_value(values, "MODE").is_none_or(|m| m.eq_ignore_ascii_case("server"));
-        if let (Some(address), true) = (overrides.ws_addr, server) {
-            set_link_value(values, "URI", address.to_string());
-        }
-    }
-
-    fn check(&self, values: &LinkValues) -> anyhow::Result<()> {
-        Config::from_link(values).map(drop)
-    }
-
-    async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
-        let config = Config::from_link(link.values)?;
-        let transport = ActorTransport::new(&link.host.router, link.actor);
-        let subscriber = Subscriber(Arc::new(MessageSubscriberSender::via(transport)));
-        let provider =
-            WebSocketMessaging::start(config, subscriber, link.stop, &link.host.tracker).await?;
-        Ok(Box::new(provider))
-    }
-}
-
 /// The provider for one link, in either mode.
 #[derive(Clone)]
 pub enum WebSocketMessaging {
@@ -182,15 +147,18 @@ pub enum WebSocketMessaging {
 
 impl WebSocketMessaging {
     /// Starts the link's server or client; it stops on `stop`, and its sessions join `tracker`.
+    /// A server with a `relay` shares its broadcasts and replies with the link's other
+    /// instances.
     pub async fn start(
         config: Config,
         subscriber: Subscriber,
+        relay: Option<&RelayConfig>,
         stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<WebSocketMessaging> {
         Ok(match config.mode.clone() {
             Mode::Server(address) => WebSocketMessaging::Server(
-                Server::start(config, address, subscriber, stop, tracker).await?,
+                Server::start(config, address, subscriber, relay, stop, tracker).await?,
             ),
             Mode::Client(uri) => {
                 WebSocketMessaging::Client(Client::start(config, uri, subscriber, stop, tracker)?)
@@ -218,13 +186,9 @@ impl WebSocketMessaging {
     }
 }
 
-#[async_trait]
-impl Started for WebSocketMessaging {
-    fn handle(&self) -> ProviderHandle {
-        ProviderHandle::new(Arc::new(self.clone()))
-    }
-
-    fn target(&self) -> String {
+impl WebSocketMessaging {
+    /// What it listens on or dials: `ws://ADDRESS/ws`, or the server's URL.
+    pub fn target(&self) -> String {
         match self {
             WebSocketMessaging::Server(server) => {
                 format!("ws://{}{}", server.address(), server::UPGRADE_PATH)
@@ -233,43 +197,26 @@ impl Started for WebSocketMessaging {
         }
     }
 
-    fn state(&self) -> ConnectionState {
+    /// A server listens from its start; a client is connected or redialling.
+    pub fn is_connected(&self) -> bool {
         match self {
-            WebSocketMessaging::Server(_) => ConnectionState::Listening,
-            WebSocketMessaging::Client(client) if client.is_connected() => {
-                ConnectionState::Connected
-            }
-            WebSocketMessaging::Client(_) => ConnectionState::Reconnecting,
+            WebSocketMessaging::Server(_) => true,
+            WebSocketMessaging::Client(client) => client.is_connected(),
         }
     }
 
-    fn describe(&self) -> String {
-        match self {
-            WebSocketMessaging::Server(_) => format!("WebSocket server on {}", self.target()),
-            WebSocketMessaging::Client(client) => {
-                format!(
-                    "WebSocket client of {}",
-                    crate::control::mask::url(client.uri())
-                )
-            }
-        }
-    }
-
-    fn listen_address(&self) -> Option<SocketAddr> {
+    /// Where a server listens.
+    pub fn listen_address(&self) -> Option<SocketAddr> {
         match self {
             WebSocketMessaging::Server(server) => Some(server.address()),
             WebSocketMessaging::Client(_) => None,
         }
     }
 
-    /// A server closes every session with the reason, then its listener; a client hangs up.
-    async fn stop(&self) {
+    /// A server closes every session with `reason`, then its listener; a client hangs up.
+    pub async fn stop(&self, reason: &str) {
         match self {
-            WebSocketMessaging::Server(server) => {
-                server
-                    .stop("the chat's link to this server was deleted")
-                    .await
-            }
+            WebSocketMessaging::Server(server) => server.stop(reason).await,
             WebSocketMessaging::Client(client) => client.stop(),
         }
     }
@@ -288,7 +235,7 @@ impl Messaging for WebSocketMessaging {
             self.inboxes().close(&inbox);
             return Err(e.into());
         }
-        let answered = super::await_reply(msg, async {
+        let answered = mcchat_provider_kit::await_reply(msg, async {
             reply.await.map_err(|_| WebSocketError::InboxClosed)
         })
         .await;
@@ -302,4 +249,4 @@ impl Messaging for WebSocketMessaging {
     }
 }
 
-dispatch_via_receiver!(WebSocketMessaging, MessagingReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(WebSocketMessaging, MessagingReceiver);

@@ -1,11 +1,12 @@
 //! Server mode: browsers connect to `GET /ws`; each connection is a session with its own id.
 //! Inbound frames go to the linked actor. The actor's publishes go to every session, except a
-//! publish to a session's reply subject, which reaches that session alone.
+//! publish to a session's reply subject, which reaches that session alone. With a relay, every
+//! instance of the link does the same for its own sessions (see `relay`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,14 +19,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::frame::{self, Frame};
-use super::session::{self, Inbound, Outbox, Refused};
-use super::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
-use crate::net::{self, TokenRefused};
+use mcchat_provider_kit::net::{self, TokenRefused};
+
+use crate::frame::{self, Frame};
+use crate::relay::{Relay, RelayConfig, Relayed};
+use crate::session::{self, Inbound, Outbox, Refused};
+use crate::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
 
 /// The path browsers upgrade on.
 pub const UPGRADE_PATH: &str = "/ws";
-/// Reply subjects handed to the actor: `_ws.reply.<session>.<the client's reply_to>`.
+/// Reply subjects handed to the actor:
+/// `_ws.reply.<instance>.<session>.<the client's reply_to>`.
 const REPLY_PREFIX: &str = "_ws.reply.";
 /// How long a client has to finish the upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,8 +41,12 @@ pub struct Server {
     next_id: AtomicU64,
     config: Config,
     subscriber: Subscriber,
-    pub(super) inboxes: Inboxes,
+    pub(crate) inboxes: Inboxes,
     address: SocketAddr,
+    /// This instance's id, in its sessions' reply subjects.
+    instance: String,
+    /// The other instances of this link, if it has a relay.
+    relay: Option<Arc<Relay>>,
     stop: CancellationToken,
     /// Ends, closing the listener, once `stop` is cancelled.
     accepting: Mutex<Option<JoinHandle<()>>>,
@@ -47,35 +55,57 @@ pub struct Server {
 /// Where a publish goes.
 #[derive(Debug, PartialEq, Eq)]
 enum Destination<'a> {
-    /// A reply to one session's frame; the frame goes out with the client's own reply subject.
-    Session(SessionId, &'a str),
+    /// A reply to one session's frame, on the instance holding that session; the frame goes
+    /// out with the client's own reply subject.
+    Session {
+        instance: &'a str,
+        session: SessionId,
+        reply_to: &'a str,
+    },
     Everyone,
 }
 
 fn destination(subject: &str) -> Destination<'_> {
     subject
         .strip_prefix(REPLY_PREFIX)
-        .and_then(|rest| rest.split_once('.'))
-        .and_then(|(session, reply_to)| Some(Destination::Session(session.parse().ok()?, reply_to)))
+        .and_then(session_destination)
         .unwrap_or(Destination::Everyone)
 }
 
-fn reply_subject(session: SessionId, reply_to: &str) -> String {
-    format!("{REPLY_PREFIX}{session}.{reply_to}")
+/// `<instance>.<session>.<reply_to>`.
+fn session_destination(rest: &str) -> Option<Destination<'_>> {
+    let (instance, rest) = rest.split_once('.')?;
+    let (session, reply_to) = rest.split_once('.')?;
+    Some(Destination::Session {
+        instance,
+        session: session.parse().ok()?,
+        reply_to,
+    })
+}
+
+fn reply_subject(instance: &str, session: SessionId, reply_to: &str) -> String {
+    format!("{REPLY_PREFIX}{instance}.{session}.{reply_to}")
 }
 
 impl Server {
-    /// Binds the listen address and accepts sessions until `stop`.
+    /// Binds the listen address and accepts sessions until `stop`; with `relay`, also takes
+    /// the other instances' frames for its sessions.
     pub async fn start(
         config: Config,
         address: SocketAddr,
         subscriber: Subscriber,
+        relay: Option<&RelayConfig>,
         stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<Arc<Server>> {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding WebSocket address {address}"))?;
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        let relay = match relay {
+            None => None,
+            Some(relay) => Some(Self::start_relay(relay, &instance, stop.clone(), tracker).await?),
+        };
         let server = Arc::new(Server {
             sessions: RwLock::default(),
             next_id: AtomicU64::new(1),
@@ -83,9 +113,14 @@ impl Server {
             subscriber,
             inboxes: Inboxes::default(),
             address: listener.local_addr()?,
+            instance,
+            relay: relay.as_ref().map(|(relay, _)| relay.clone()),
             stop: stop.clone(),
             accepting: Mutex::default(),
         });
+        if let Some((_, target)) = relay {
+            let _ = target.set(Arc::downgrade(&server));
+        }
         let (accepting, sessions) = (server.clone(), tracker.clone());
         let accept = net::accept_until(
             listener,
@@ -98,6 +133,34 @@ impl Server {
         );
         *server.accepting.lock().expect("accepting lock") = Some(tokio::spawn(accept));
         Ok(server)
+    }
+
+    /// The relay, delivering to a server made after it (the server needs the relay's
+    /// instance subjects to exist before its first session's reply can be routed).
+    async fn start_relay(
+        config: &RelayConfig,
+        instance: &str,
+        stop: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> anyhow::Result<(Arc<Relay>, Arc<OnceLock<Weak<Server>>>)> {
+        let target: Arc<OnceLock<Weak<Server>>> = Arc::default();
+        let deliver = {
+            let target = target.clone();
+            move |relayed: Relayed| {
+                if let Some(server) = target.get().and_then(Weak::upgrade) {
+                    server.deliver_relayed(relayed);
+                }
+            }
+        };
+        let relay = Relay::start(config, instance, deliver, stop, tracker)
+            .await
+            .with_context(|| format!("connecting the WebSocket relay to {}", config.nats_url))?;
+        Ok((relay, target))
+    }
+
+    /// The relay to the link's other instances, if it has one.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.relay.as_deref()
     }
 
     /// Closes every session with `reason`, then the listener.
@@ -208,16 +271,50 @@ impl Server {
         tracing::debug!("WebSocket session {id} ended");
     }
 
-    /// Sends a published message: to one session for its reply subject, else to every session.
-    /// Returns how many sessions it was queued for.
+    /// Sends a published message: to one session for its reply subject (through the relay
+    /// when another instance holds it), else to every session of every instance. Returns how
+    /// many of this instance's sessions it was queued for.
     pub fn publish(
         &self,
         subject: &str,
         body: &[u8],
         reply_to: Option<&str>,
     ) -> Result<usize, WebSocketError> {
+        let relay = self.relay.as_deref();
+        match (destination(subject), relay) {
+            (Destination::Session { instance, .. }, Some(relay)) if instance != self.instance => {
+                relay.send_to(instance, subject, body, reply_to);
+                Ok(0)
+            }
+            (Destination::Everyone, Some(relay)) => {
+                relay.broadcast(subject, body, reply_to);
+                Ok(self.publish_here(subject, body, reply_to)?)
+            }
+            _ => self.publish_here(subject, body, reply_to),
+        }
+    }
+
+    /// A frame another instance relayed: for this instance's sessions alone.
+    fn deliver_relayed(&self, relayed: Relayed) {
+        let delivered =
+            self.publish_here(&relayed.subject, &relayed.body, relayed.reply_to.as_deref());
+        if let Err(e) = delivered {
+            tracing::debug!("a relayed frame found no session: {e}");
+        }
+    }
+
+    fn publish_here(
+        &self,
+        subject: &str,
+        body: &[u8],
+        reply_to: Option<&str>,
+    ) -> Result<usize, WebSocketError> {
         match destination(subject) {
-            Destination::Session(id, client_reply_to) => {
+            Destination::Session {
+                instance,
+                session: id,
+                reply_to: client_reply_to,
+            } if instance == self.instance => {
                 let outbox = self
                     .sessions
                     .read()
@@ -234,6 +331,7 @@ impl Server {
                     Err(Refused::Gone) => Err(WebSocketError::SessionEnded(id)),
                 }
             }
+            Destination::Session { session: id, .. } => Err(WebSocketError::SessionEnded(id)),
             Destination::Everyone => {
                 let sessions = self.sessions.read().expect("sessions lock");
                 // With no browser connected there is no one to encode the frame for.
@@ -263,7 +361,7 @@ impl Inbound for SessionInbound {
     async fn frame(&self, frame: Frame) -> Result<(), String> {
         let server = &self.server;
         take_frame(&server.inboxes, &server.subscriber, frame, |reply_to| {
-            reply_subject(self.session, &reply_to)
+            reply_subject(&server.instance, self.session, &reply_to)
         })
         .await
     }
@@ -274,10 +372,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reply_subjects_lead_back_to_their_session_and_the_clients_subject() {
-        let subject = reply_subject(42, "ack.7");
-        assert_eq!(destination(&subject), Destination::Session(42, "ack.7"));
+    fn reply_subjects_lead_back_to_their_instance_session_and_the_clients_subject() {
+        let subject = reply_subject("a1b2", 42, "ack.7");
+        assert_eq!(
+            destination(&subject),
+            Destination::Session {
+                instance: "a1b2",
+                session: 42,
+                reply_to: "ack.7"
+            }
+        );
         assert_eq!(destination("rtchat.messages"), Destination::Everyone);
-        assert_eq!(destination("_ws.reply.nope.x"), Destination::Everyone);
+        assert_eq!(destination("_ws.reply.a1b2.nope.x"), Destination::Everyone);
+        assert_eq!(destination("_ws.reply.42.ack"), Destination::Everyone);
     }
 }

@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::config::Limits;
-use super::frame::{self, Frame, FrameError};
+use crate::config::Limits;
+use crate::frame::{self, Frame, FrameError};
 
 /// How long a closing session waits to deliver its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);

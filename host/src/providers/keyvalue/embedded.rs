@@ -358,7 +358,7 @@ impl KeyValue for EmbeddedKeyValue {
     }
 }
 
-dispatch_via_receiver!(EmbeddedKeyValue, KeyValueReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(EmbeddedKeyValue, KeyValueReceiver);
 
 #[cfg(test)]
 mod tests {

@@ -176,4 +176,4 @@ impl KeyValue for RedisKeyValue {
     }
 }
 
-dispatch_via_receiver!(RedisKeyValue, KeyValueReceiver);
+mcchat_provider_kit::dispatch_via_receiver!(RedisKeyValue, KeyValueReceiver);
