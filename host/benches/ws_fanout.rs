@@ -1,21 +1,83 @@
-//! WebSocket fan-out: 1,000 sessions on one host, 100 messages posted over HTTP one after
-//! another; every session must receive every message. Prints the delivery rate and the
-//! per-delivery latency (from the POST being sent to the frame being read).
+//! WebSocket fan-out: 1,000 sessions, 100 messages posted over HTTP one after another; every
+//! session must receive every message. Measured twice in one run, each with its own NATS and
+//! Redis: all sessions on one host, then half on each of two hosts (the messages posted to the
+//! first, the second's sessions served through the relay over NATS). Prints each delivery rate
+//! and per-delivery latency (from the POST being sent to the frame being read).
 //!
-//! `cargo bench -p mcchat-host --bench ws_fanout` (release build; needs nats-server).
+//! `cargo bench -p mcchat-host --bench ws_fanout` (release build; needs nats-server and
+//! redis-server).
 
 #[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{broadcast_readers, post, ws_url, TestChat};
+use support::{broadcast_readers, config, post, start, ws_url, Server};
 
 const SESSIONS: usize = 1_000;
 const MESSAGES: usize = 100;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+struct Measured {
+    deliveries_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Starts `hosts` hosts on one NATS and one Redis, spreads the sessions evenly over them, and
+/// posts every message to the first.
+async fn measure(hosts: usize) -> Measured {
+    let (nats, redis) = (Server::nats(), Server::redis());
+    let data: Vec<_> = (0..hosts).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut running = Vec::new();
+    for dir in &data {
+        running.push(start(config(&nats, Some(&redis), dir.path())).await);
+    }
+    let mut readers = Vec::new();
+    for (host, _) in &running {
+        let url = ws_url(host);
+        readers.extend(broadcast_readers(&url, SESSIONS / hosts, MESSAGES).await);
+    }
+    let base = &running[0].1;
+    let started = Instant::now();
+    let mut sent_at = Vec::with_capacity(MESSAGES);
+    for n in 0..MESSAGES {
+        sent_at.push(Instant::now());
+        let body = serde_json::json!({"user_name": "bench", "body": n.to_string()});
+        assert_eq!(post(base, &body.to_string()).await.status(), 201);
+    }
+    let mut latencies = Vec::with_capacity(SESSIONS * MESSAGES);
+    let mut last = started;
+    for reader in readers {
+        for (body, arrived) in reader.await.unwrap() {
+            let n: usize = body["body"].as_str().unwrap().parse().unwrap();
+            latencies.push(arrived - sent_at[n]);
+            last = last.max(arrived);
+        }
+    }
+    let elapsed = last - started;
+    latencies.sort();
+    let measured = Measured {
+        deliveries_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+    };
+    println!(
+        "ws_fanout, {hosts} host(s): {SESSIONS} sessions x {MESSAGES} messages = {} deliveries \
+         in {elapsed:.2?}: {:.0} deliveries/s; latency p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        latencies.len(),
+        measured.deliveries_per_second,
+        measured.p50,
+        measured.p99,
+        latencies.last().unwrap(),
+    );
+    for (host, _) in running {
+        host.shutdown().await;
+    }
+    measured
 }
 
 fn main() {
@@ -25,37 +87,12 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let chat = TestChat::start(false).await;
-        let url = ws_url(&chat.host);
-        let readers = broadcast_readers(&url, SESSIONS, MESSAGES).await;
-        let started = Instant::now();
-        let mut sent_at = Vec::with_capacity(MESSAGES);
-        for n in 0..MESSAGES {
-            sent_at.push(Instant::now());
-            let body = serde_json::json!({"user_name": "bench", "body": n.to_string()});
-            assert_eq!(post(&chat.base, &body.to_string()).await.status(), 201);
-        }
-        let mut latencies = Vec::with_capacity(SESSIONS * MESSAGES);
-        let mut last = started;
-        for reader in readers {
-            for (body, arrived) in reader.await.unwrap() {
-                let n: usize = body["body"].as_str().unwrap().parse().unwrap();
-                latencies.push(arrived - sent_at[n]);
-                last = last.max(arrived);
-            }
-        }
-        let elapsed = last - started;
-        latencies.sort();
+        let one = measure(1).await;
+        let two = measure(2).await;
         println!(
-            "ws_fanout: {SESSIONS} sessions x {MESSAGES} messages = {} deliveries in {:.2?}: \
-             {:.0} deliveries/s; latency p50 {:.1?}, p99 {:.1?}, max {:.1?}",
-            latencies.len(),
-            elapsed,
-            latencies.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
-            latencies.last().unwrap(),
+            "ws_fanout: two hosts against one: {:.2}x the delivery rate, p99 {:.2}x",
+            two.deliveries_per_second / one.deliveries_per_second,
+            two.p99.as_secs_f64() / one.p99.as_secs_f64(),
         );
-        chat.stop().await;
     });
 }

@@ -191,8 +191,9 @@ async fn a_page_fills_in_a_live_copy_lost_while_the_hosts_could_not_reach_each_o
     })
     .await;
 
-    // The hosts' NATS goes away while a message is posted to A: it is stored, and its live
-    // copy for B's sessions is lost.
+    // The hosts' NATS goes away while a message is posted to A: it is stored, A's own sessions
+    // get it live, and its live copy for B's sessions is lost.
+    let mut on_a = WsSession::connect(&ws_url(&hosts.a)).await;
     let port = hosts.nats.port;
     hosts.nats.kill();
     post_stored(
@@ -200,6 +201,8 @@ async fn a_page_fills_in_a_live_copy_lost_while_the_hosts_could_not_reach_each_o
         r#"{"user_name":"ann","body":"during the cut"}"#,
     )
     .await;
+    let live_on_a = on_a.next_on("rtchat.messages").await;
+    assert_eq!(live_on_a["body"]["body"], "during the cut");
     hosts.nats = Server::nats_on(port);
 
     // Once the hosts reach each other again, the next live message shows the gap, and the
