@@ -173,17 +173,7 @@ fn pack_providers() -> Result<()> {
 /// with it.
 #[cfg(not(feature = "lattice"))]
 fn pack_providers() -> Result<()> {
-    cargo(&[
-        "run",
-        "--quiet",
-        "--locked",
-        "--package",
-        "xtask",
-        "--features",
-        "lattice",
-        "--",
-        "pack-providers",
-    ])
+    with_lattice_feature(&["pack-providers"])
 }
 
 #[cfg(feature = "lattice")]
@@ -206,6 +196,16 @@ fn push(phases: &Phases, registry: &str, insecure: bool) -> Result<()> {
 /// Built without the OCI client (the `lattice` feature): the same command, from a build with it.
 #[cfg(not(feature = "lattice"))]
 fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
+    let mut args = vec!["push", registry];
+    if insecure {
+        args.push("--insecure");
+    }
+    with_lattice_feature(&args)
+}
+
+/// Runs this command again from an xtask built with what only a lattice needs.
+#[cfg(not(feature = "lattice"))]
+fn with_lattice_feature(command: &[&str]) -> Result<()> {
     let mut args = vec![
         "run",
         "--quiet",
@@ -215,12 +215,8 @@ fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
         "--features",
         "lattice",
         "--",
-        "push",
-        registry,
     ];
-    if insecure {
-        args.push("--insecure");
-    }
+    args.extend(command);
     cargo(&args)
 }
 

@@ -189,16 +189,19 @@ async fn oci_manifest(chat: &PushedChat, repository: &str, digest: &str) -> serd
         .unwrap()
 }
 
+/// Checks an artifact's one layer and its config carry the media types wash gives them.
+fn assert_media_types(manifest: &serde_json::Value, layer: &str, config: &str) {
+    assert_eq!(manifest["layers"][0]["mediaType"], layer, "{manifest}");
+    assert_eq!(manifest["config"]["mediaType"], config, "{manifest}");
+}
+
 /// The digest of the actor module's layer, checked to carry wash's media types.
 async fn layer_digest(chat: &PushedChat, actor: &str, manifest_digest: &str) -> String {
     let manifest = oci_manifest(chat, actor, manifest_digest).await;
-    assert_eq!(
-        manifest["layers"][0]["mediaType"],
-        "application/vnd.module.wasm.content.layer.v1+wasm"
-    );
-    assert_eq!(
-        manifest["config"]["mediaType"],
-        "application/vnd.wasmcloud.actor.archive.config"
+    assert_media_types(
+        &manifest,
+        "application/vnd.module.wasm.content.layer.v1+wasm",
+        "application/vnd.wasmcloud.actor.archive.config",
     );
     manifest["layers"][0]["digest"]
         .as_str()
@@ -216,13 +219,10 @@ async fn the_provider_archive_is_pushed_with_the_media_types_wash_gives_one() {
         .expect("the WebSocket provider's archive was pushed");
     assert_eq!(archive.name, "messaging-websocket");
     let manifest = oci_manifest(&chat, archive.name, &archive.digest).await;
-    assert_eq!(
-        manifest["layers"][0]["mediaType"],
-        "application/vnd.wasmcloud.provider.archive.layer.v1+par"
-    );
-    assert_eq!(
-        manifest["config"]["mediaType"],
-        "application/vnd.wasmcloud.provider.archive.config"
+    assert_media_types(
+        &manifest,
+        "application/vnd.wasmcloud.provider.archive.layer.v1+par",
+        "application/vnd.wasmcloud.provider.archive.config",
     );
     let packed = std::fs::read(xtask::providers::PROVIDERS[0].archive_path()).unwrap();
     assert_eq!(
