@@ -5,7 +5,7 @@
 
 // Some error variants are built by the session code, not the parser.
 #[allow(dead_code)]
-#[path = "../../host/src/providers/websocket/frame.rs"]
+#[path = "../../providers/websocket/src/frame.rs"]
 mod frame;
 
 use libfuzzer_sys::fuzz_target;

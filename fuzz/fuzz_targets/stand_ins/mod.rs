@@ -46,6 +46,7 @@ macro_rules! stand_ins {
                     source_user: msg.source_user.clone(),
                     body: msg.body.clone(),
                     client_id: None,
+                    index: None,
                 };
                 let checked = chatlog::validate::check_message(&as_stored);
                 Ok(WriteMessageResponse {
