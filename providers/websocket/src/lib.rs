@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod frame;
 pub mod lattice;
+mod peers;
 pub mod relay;
 pub mod server;
 mod session;

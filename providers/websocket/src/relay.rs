@@ -5,9 +5,12 @@
 //! lattice's NATS:
 //!
 //! - `mcchat.ws.<lattice>.<link name>.<actor>.all`: broadcasts, which every instance but the
-//!   sender's delivers (the sender delivered them to its own sessions already);
+//!   sender's delivers (the sender delivered them to its own sessions already, and its
+//!   connection never gets its own messages back: `no_echo`);
 //! - `mcchat.ws.<lattice>.<link name>.<actor>.to.<instance>`: frames for one instance's
 //!   sessions.
+//!
+//! A lone instance relays no broadcast: `peers` tells whether any other is alive.
 //!
 //! Live copies are at most once: a copy that cannot be sent (NATS away, the queue full) is
 //! counted and logged, and a chat page fills the gap from the history when it sees the next
@@ -24,10 +27,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::peers::Peers;
+
 /// Frames waiting to go to the other instances; past this, copies are dropped and counted.
 const OUTGOING_QUEUE: usize = 4096;
 
-const ORIGIN: &str = "Mcchat-Origin";
 const SUBJECT: &str = "Mcchat-Subject";
 const REPLY_TO: &str = "Mcchat-Reply-To";
 
@@ -78,6 +82,7 @@ pub struct Relay {
     instance: String,
     outgoing: mpsc::Sender<(String, HeaderMap, Bytes)>,
     dropped: AtomicU64,
+    peers: Peers,
 }
 
 impl Relay {
@@ -92,6 +97,7 @@ impl Relay {
     ) -> anyhow::Result<Arc<Relay>> {
         let client = async_nats::ConnectOptions::new()
             .name(format!("mcchat WebSocket relay {instance}"))
+            .no_echo()
             .retry_on_initial_connect()
             .connect(config.nats_url.as_str())
             .await?;
@@ -102,11 +108,26 @@ impl Relay {
             instance: instance.to_string(),
             outgoing,
             dropped: AtomicU64::new(0),
+            peers: Peers::default(),
         });
         let broadcasts = client.subscribe(relay.broadcast_subject()).await?;
         let direct = client.subscribe(relay.instance_subject(instance)).await?;
+        let presence_subject = format!("{}.presence", relay.prefix);
+        let presence = client.subscribe(presence_subject.clone()).await?;
         // Relay from the first session on, when NATS is up; else once it is.
         let _ = tokio::time::timeout(NATS_READY_WAIT, client.flush()).await;
+        relay
+            .peers
+            .hello(&client, &presence_subject, instance)
+            .await;
+        let keeping_up = relay.clone();
+        let (name, until) = (instance.to_string(), stop.clone());
+        tracker.spawn(async move {
+            let peers = &keeping_up.peers;
+            peers
+                .keep_up(client, presence, presence_subject, name, until)
+                .await
+        });
         tracker.spawn(relay.clone().send_until(queue, stop.clone()));
         tracker.spawn(relay.clone().receive_until(
             futures::stream::select(broadcasts, direct),
@@ -131,9 +152,11 @@ impl Relay {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Sends a broadcast to every other instance's sessions.
+    /// Sends a broadcast to every other instance's sessions, if there are other instances.
     pub fn broadcast(&self, subject: &str, body: &[u8], reply_to: Option<&str>) {
-        self.send(self.broadcast_subject(), subject, body, reply_to);
+        if self.peers.any() {
+            self.send(self.broadcast_subject(), subject, body, reply_to);
+        }
     }
 
     /// Sends a frame to the instance holding the session it is for.
@@ -151,7 +174,6 @@ impl Relay {
 
     fn send(&self, nats_subject: String, subject: &str, body: &[u8], reply_to: Option<&str>) {
         let mut headers = HeaderMap::new();
-        headers.insert(ORIGIN, self.instance.as_str());
         headers.insert(SUBJECT, subject);
         if let Some(reply_to) = reply_to {
             headers.insert(REPLY_TO, reply_to);
@@ -205,9 +227,6 @@ impl Relay {
                 continue;
             };
             let header = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
-            if header(ORIGIN).as_deref() == Some(self.instance.as_str()) {
-                continue;
-            }
             let Some(subject) = header(SUBJECT) else {
                 continue;
             };
