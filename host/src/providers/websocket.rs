@@ -97,8 +97,6 @@ impl Started for Linked {
     }
 
     async fn stop(&self) {
-        self.0
-            .stop("the chat's link to this server was deleted")
-            .await
+        self.0.stop(mcchat_provider_websocket::LINK_DELETED).await
     }
 }

@@ -193,21 +193,6 @@ fn stderr_of(child: &mut Child) -> String {
     stderr
 }
 
-/// Waits (without blocking the runtime) for the process to exit; `None` if it did not within
-/// `within`.
-async fn exited(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 async fn listening(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
@@ -206,17 +206,9 @@ async fn sigterm_mid_load_exits_in_time_with_every_ack_stored_once() {
     under_load(&acks).await;
 
     signal(&host.child, "TERM");
-    let signalled = Instant::now();
-    let exited = loop {
-        if let Some(status) = host.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(10),
-            "mcchat did not exit within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let exited = exited(&mut host.child, Duration::from_secs(10))
+        .await
+        .expect("mcchat did not exit within 10 s of SIGTERM");
     assert!(exited.success(), "{exited}");
     stop.store(true, Ordering::SeqCst);
     let (acked, failed) = outcomes(load).await;

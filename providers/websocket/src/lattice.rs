@@ -151,9 +151,7 @@ impl ProviderHandler for LatticeProvider {
     async fn delete_link(&self, actor: &str) {
         let removed = self.0.by_actor.write().expect("links lock").remove(actor);
         if let Some(provider) = removed {
-            provider
-                .stop("the chat's link to this server was deleted")
-                .await;
+            provider.stop(crate::LINK_DELETED).await;
             tracing::info!(%actor, "unlinked: {}", provider.target());
         }
     }

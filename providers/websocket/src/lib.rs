@@ -36,6 +36,9 @@ pub use frame::Frame;
 pub use relay::RelayConfig;
 pub use server::Server;
 
+/// The reason sessions are closed with when their link is deleted, in the host and on a lattice.
+pub const LINK_DELETED: &str = "the chat's link to this server was deleted";
+
 /// Why a frame could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum WebSocketError {

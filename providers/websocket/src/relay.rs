@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 use mcchat_provider_kit::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
@@ -79,8 +79,9 @@ pub struct Relayed {
 pub struct Relay {
     client: async_nats::Client,
     prefix: String,
-    instance: String,
-    outgoing: mpsc::Sender<(String, HeaderMap, Bytes)>,
+    /// `<prefix>.all`, made once: every broadcast is sent to it.
+    everyone: Subject,
+    outgoing: mpsc::Sender<(Subject, HeaderMap, Bytes)>,
     dropped: AtomicU64,
     peers: Peers,
 }
@@ -105,12 +106,12 @@ impl Relay {
         let relay = Arc::new(Relay {
             client: client.clone(),
             prefix: config.prefix.clone(),
-            instance: instance.to_string(),
+            everyone: Subject::from(format!("{}.all", config.prefix)),
             outgoing,
             dropped: AtomicU64::new(0),
             peers: Peers::default(),
         });
-        let broadcasts = client.subscribe(relay.broadcast_subject()).await?;
+        let broadcasts = client.subscribe(relay.everyone.clone()).await?;
         let direct = client.subscribe(relay.instance_subject(instance)).await?;
         let presence_subject = format!("{}.presence", relay.prefix);
         let presence = client.subscribe(presence_subject.clone()).await?;
@@ -137,25 +138,10 @@ impl Relay {
         Ok(relay)
     }
 
-    /// This instance's id, which its sessions' reply subjects carry.
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
-    /// Whether it is connected to NATS now.
-    pub fn is_connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
-    }
-
-    /// Copies that could not be sent to the other instances.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
     /// Sends a broadcast to every other instance's sessions, if there are other instances.
     pub fn broadcast(&self, subject: &str, body: &[u8], reply_to: Option<&str>) {
         if self.peers.any() {
-            self.send(self.broadcast_subject(), subject, body, reply_to);
+            self.send(self.everyone.clone(), subject, body, reply_to);
         }
     }
 
@@ -164,15 +150,11 @@ impl Relay {
         self.send(self.instance_subject(instance), subject, body, reply_to);
     }
 
-    fn broadcast_subject(&self) -> String {
-        format!("{}.all", self.prefix)
+    fn instance_subject(&self, instance: &str) -> Subject {
+        Subject::from(format!("{}.to.{}", self.prefix, token(instance)))
     }
 
-    fn instance_subject(&self, instance: &str) -> String {
-        format!("{}.to.{}", self.prefix, token(instance))
-    }
-
-    fn send(&self, nats_subject: String, subject: &str, body: &[u8], reply_to: Option<&str>) {
+    fn send(&self, nats_subject: Subject, subject: &str, body: &[u8], reply_to: Option<&str>) {
         let mut headers = HeaderMap::new();
         headers.insert(SUBJECT, subject);
         if let Some(reply_to) = reply_to {
@@ -194,7 +176,7 @@ impl Relay {
 
     async fn send_until(
         self: Arc<Self>,
-        mut queue: mpsc::Receiver<(String, HeaderMap, Bytes)>,
+        mut queue: mpsc::Receiver<(Subject, HeaderMap, Bytes)>,
         stop: CancellationToken,
     ) {
         loop {

@@ -158,11 +158,6 @@ impl Server {
         Ok((relay, target))
     }
 
-    /// The relay to the link's other instances, if it has one.
-    pub fn relay(&self) -> Option<&Relay> {
-        self.relay.as_deref()
-    }
-
     /// Closes every session with `reason`, then the listener.
     pub async fn stop(&self, reason: &str) {
         for outbox in self.sessions.read().expect("sessions lock").values() {

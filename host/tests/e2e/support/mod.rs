@@ -383,6 +383,21 @@ pub async fn broadcast_readers(
         .collect()
 }
 
+/// Waits (without blocking the runtime) for the process to exit; `None` if it did not within
+/// `within`.
+pub async fn exited(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A WebSocket session with a host, as a browser's would be.
 pub struct WsSession(
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
