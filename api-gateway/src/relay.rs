@@ -20,6 +20,11 @@ pub const CHANNELS: &[Channel] = &[
         alias: "mcchat/ws",
         echoes: true,
     },
+    Channel {
+        name: "mqtt",
+        alias: "mcchat/mqtt",
+        echoes: false,
+    },
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,10 +190,12 @@ mod tests {
     #[test]
     fn relays_to_every_channel_but_the_source() {
         let targets: Vec<_> = relay_targets("http").map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/nats", "mcchat/ws"]);
+        assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
         let targets: Vec<_> = relay_targets("nats").map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/ws"]);
+        assert_eq!(targets, ["mcchat/ws", "mcchat/mqtt"]);
         let targets: Vec<_> = relay_targets("ws").map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
+        let targets: Vec<_> = relay_targets("mqtt").map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws"]);
     }
 
@@ -208,7 +215,7 @@ mod tests {
         assert_eq!(*chatlog.written.lock().unwrap(), [msg]);
         let delivered = outbound.delivered.lock().unwrap();
         let aliases: Vec<_> = delivered.iter().map(|d| d.0).collect();
-        assert_eq!(aliases, ["mcchat/nats", "mcchat/ws"]);
+        assert_eq!(aliases, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
         assert_eq!(
             serde_json::to_value(&delivered[0].1).unwrap(),
             serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol"})
@@ -272,7 +279,7 @@ mod tests {
         let delivered = outbound.delivered.lock().unwrap();
         assert_eq!(
             delivered.iter().map(|d| d.0).collect::<Vec<_>>(),
-            ["mcchat/ws"]
+            ["mcchat/ws", "mcchat/mqtt"]
         );
     }
 }

@@ -66,6 +66,10 @@ pub struct HostConfig {
     /// Listen here instead of the address of WebSocket server links.
     #[arg(long)]
     pub ws_addr: Option<SocketAddr>,
+    /// Connect to this MQTT broker (`mqtt://HOST:PORT`, `mqtts://…`) instead of the MQTT
+    /// link's.
+    #[arg(long)]
+    pub mqtt_url: Option<String>,
     /// Run only actors signed by this account key (repeatable; adds to the manifest's
     /// `mcchat/trusted-issuers` annotation). With none given anywhere, any valid signer is accepted.
     #[arg(long = "trusted-issuer", value_name = "KEY")]
@@ -109,6 +113,7 @@ impl HostConfig {
             http_addr: self.http_addr,
             nats_url: self.nats_url.clone(),
             ws_addr: self.ws_addr,
+            mqtt_url: self.mqtt_url.clone(),
             redis_url: self.redis_url.clone(),
             embedded_kv: self.embedded_kv,
         }
@@ -124,6 +129,7 @@ impl HostConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             queue_group: DEFAULT_QUEUE_GROUP.into(),
             ws_addr: None,
+            mqtt_url: None,
             trusted_issuers: Vec::new(),
             allowed_insecure: Vec::new(),
             lattice: DEFAULT_LATTICE.into(),

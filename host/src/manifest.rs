@@ -222,7 +222,8 @@ mod tests {
                 "api-gateway",
                 "nats-channel",
                 "http-channel",
-                "ws-channel"
+                "ws-channel",
+                "mqtt-channel"
             ]
         );
         let ws = &app.actors[4];
@@ -232,6 +233,11 @@ mod tests {
             .ends_with("messaging_websocket.par.gz"));
         assert_eq!(ws.links[0].value("MODE"), Some("server"));
         assert_eq!(ws.links[0].value("URI"), Some("0.0.0.0:8081"));
+        let mqtt = &app.actors[5];
+        assert!(mqtt.links[0]
+            .provider_image
+            .ends_with("messaging_mqtt.par.gz"));
+        assert_eq!(mqtt.links[0].value("URI"), Some("mqtt://127.0.0.1:1883"));
         let http = &app.actors[3];
         assert_eq!(
             http.image,

@@ -1,4 +1,4 @@
-//! The five actors and the claims each is signed with.
+//! The six actors and the claims each is signed with.
 
 pub const HTTPSERVER: &str = "wasmcloud:httpserver";
 pub const MESSAGING: &str = "wasmcloud:messaging";
@@ -53,6 +53,11 @@ pub const ACTORS: &[ActorSpec] = &[
     ActorSpec {
         package: "ws-channel",
         call_alias: "mcchat/ws",
+        caps: &[MESSAGING, NUMBERGEN, LOGGING],
+    },
+    ActorSpec {
+        package: "mqtt-channel",
+        call_alias: "mcchat/mqtt",
         caps: &[MESSAGING, NUMBERGEN, LOGGING],
     },
 ];

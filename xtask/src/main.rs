@@ -1,5 +1,5 @@
 //! `cargo xtask up`: set everything up and start the chat on http://localhost:8080.
-//! `cargo xtask build`: build the five actors for wasm and sign them into `build/`, and pack the
+//! `cargo xtask build`: build the six actors for wasm and sign them into `build/`, and pack the
 //! standalone providers as provider archives (`build/*.par.gz`) for a wasmCloud lattice.
 //! `cargo xtask test`: build them, then run every test in the workspace.
 //! `cargo xtask bench`: the throughput benchmark, mcchat against the native reference.
@@ -34,7 +34,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         host_args: Vec<String>,
     },
-    /// Build and sign the five actors into build/*_s.wasm (installs the Debian wasm toolchain if
+    /// Build and sign the six actors into build/*_s.wasm (installs the Debian wasm toolchain if
     /// missing), and pack the standalone providers into build/*.par.gz for a wasmCloud lattice.
     Build,
     /// Pack the providers' release binaries into build/*.par.gz (part of `build`).

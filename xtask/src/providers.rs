@@ -38,10 +38,19 @@ impl ProviderSpec {
 /// The only target a PAR of ours holds: what a wasmCloud host on Linux x86-64 looks for.
 pub const TARGET: &str = "x86_64-linux";
 
-pub const PROVIDERS: &[ProviderSpec] = &[ProviderSpec {
-    package: "mcchat-provider-websocket",
-    binary: "messaging-websocket",
-    contract: crate::actors::MESSAGING,
-    name: "mcchat WebSocket messaging",
-    archive_name: "messaging_websocket",
-}];
+pub const PROVIDERS: &[ProviderSpec] = &[
+    ProviderSpec {
+        package: "mcchat-provider-websocket",
+        binary: "messaging-websocket",
+        contract: crate::actors::MESSAGING,
+        name: "mcchat WebSocket messaging",
+        archive_name: "messaging_websocket",
+    },
+    ProviderSpec {
+        package: "mcchat-provider-mqtt",
+        binary: "messaging-mqtt",
+        contract: crate::actors::MESSAGING,
+        name: "mcchat MQTT messaging",
+        archive_name: "messaging_mqtt",
+    },
+];

@@ -6,6 +6,7 @@ pub mod builtins;
 pub mod httpserver;
 pub mod keyvalue;
 pub mod messaging;
+pub mod mqtt;
 pub mod registry;
 pub mod websocket;
 

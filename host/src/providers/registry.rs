@@ -62,6 +62,7 @@ pub struct Overrides {
     pub http_addr: Option<SocketAddr>,
     pub nats_url: Option<String>,
     pub ws_addr: Option<SocketAddr>,
+    pub mqtt_url: Option<String>,
     pub redis_url: Option<String>,
     pub embedded_kv: bool,
 }
@@ -131,6 +132,7 @@ impl Registry {
         Registry(vec![
             Arc::new(super::httpserver::Registration),
             Arc::new(super::websocket::Registration),
+            Arc::new(super::mqtt::Registration),
             Arc::new(super::messaging::Registration),
             Arc::new(super::keyvalue::Registration::default()),
         ])
@@ -211,6 +213,16 @@ mod tests {
                 MESSAGING,
                 "registry:5000/x/messaging-websocket@sha256:abc",
                 "WebSocket messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "file://./build/messaging_mqtt.par.gz",
+                "MQTT messaging (built in)",
+            ),
+            (
+                MESSAGING,
+                "registry:5000/mcchat/messaging-mqtt@sha256:abc",
+                "MQTT messaging (built in)",
             ),
             (
                 HTTPSERVER,

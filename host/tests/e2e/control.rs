@@ -12,12 +12,13 @@ use futures::StreamExt;
 use support::*;
 use wasmcloud_control_interface::{Client as CtlClient, ClientBuilder, LinkDefinition};
 
-const ALIASES: [&str; 5] = [
+const ALIASES: [&str; 6] = [
     "mcchat/api",
     "mcchat/chatlog",
     "mcchat/http",
     "mcchat/nats",
     "mcchat/ws",
+    "mcchat/mqtt",
 ];
 
 async fn ctl_client(nats: &Server) -> CtlClient {
@@ -118,7 +119,8 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
                 "chatlog",
                 "http-channel",
                 "nats-channel",
-                "ws-channel"
+                "ws-channel",
+                "mqtt-channel"
             ]
             .map(String::from)
         )
@@ -170,13 +172,18 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
                 "default",
                 "WebSocket messaging (built in)".to_string()
             ),
+            (
+                "wasmcloud:messaging",
+                "default",
+                "MQTT messaging (built in)".to_string()
+            ),
         ])
     );
     assert!(inventory.providers.iter().all(|p| p.id.starts_with('V')));
 
     // Claims: the subjects are the inventory's actor ids, with their aliases and capabilities.
     let claims = ctl.get_claims().await.unwrap();
-    assert_eq!(claims.len(), 5);
+    assert_eq!(claims.len(), ALIASES.len());
     let actor_ids: BTreeSet<_> = inventory.actors.iter().map(|a| a.id.clone()).collect();
     assert_eq!(
         claims
@@ -197,9 +204,9 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
     );
     assert!(chatlog["iss"].starts_with('A'), "{chatlog:?}");
 
-    // Links: the manifest's four, with their values and the inventory's provider ids.
+    // Links: the manifest's five, with their values and the inventory's provider ids.
     let links = ctl.query_links().await.unwrap();
-    assert_eq!(links.len(), 4, "{links:?}");
+    assert_eq!(links.len(), 5, "{links:?}");
     let nats_link = links
         .iter()
         .find(|l| l.contract_id == "wasmcloud:messaging" && l.values.contains_key("SUBSCRIPTION"))
@@ -243,7 +250,10 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
     assert_eq!(provider["host_id"], host_id.as_str());
     next_event(&mut feed, "linkdef_set").await;
     let host_started = next_event(&mut feed, "host_started").await;
-    assert_eq!(host_started["actors"].as_object().unwrap().len(), 5);
+    assert_eq!(
+        host_started["actors"].as_object().unwrap().len(),
+        ALIASES.len()
+    );
 
     let inventory = ctl.get_host_inventory(&host_id).await.unwrap();
     let actor_id = |name: &str| {
@@ -316,7 +326,7 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
         next_event(&mut feed, "linkdef_deleted").await["actor_id"],
         kv_link.actor_id.as_str()
     );
-    assert_eq!(ctl.query_links().await.unwrap().len(), 3);
+    assert_eq!(ctl.query_links().await.unwrap().len(), 4);
     let unlinked = post(&base, r#"{"user_name":"a","body":"no store"}"#).await;
     assert_eq!(unlinked.status(), 503);
     let ack = ctl

@@ -1,4 +1,4 @@
-//! The operator dashboard in real headless Chromium: it lists the five actors with their claims,
+//! The operator dashboard in real headless Chromium: it lists the six actors with their claims,
 //! its event feed shows a trap within a second, and an action without the token is refused
 //! while the same action with it is carried out.
 
@@ -32,9 +32,9 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     )
     .await;
     page.wait_for(
-        "five actors are listed",
+        "six actors are listed",
         "return document.querySelectorAll('#actors > tr').length",
-        5.into(),
+        6.into(),
     )
     .await;
     let chatlog_row = page
@@ -114,7 +114,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     page.wait_for(
         "the link is gone",
         "return document.querySelectorAll('#links > tr').length",
-        3.into(),
+        4.into(),
     )
     .await;
     assert_eq!(
@@ -148,7 +148,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     page.wait_for(
         "the link is back",
         "return document.querySelectorAll('#links > tr').length",
-        4.into(),
+        5.into(),
     )
     .await;
     assert_eq!(

@@ -17,6 +17,7 @@ mod idempotency;
 mod lattice_provider;
 mod links;
 mod live_chat;
+mod mqtt;
 mod persistence;
 mod reconnect;
 mod registry;

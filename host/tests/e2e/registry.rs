@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use mcchat_host::HostConfig;
 use support::*;
 
-/// A registry holding the five signed actors and the provider archive, and the manifest that
+/// A registry holding the six signed actors and the provider archives, and the manifest that
 /// names them by digest.
 struct PushedChat {
     registry: Server,

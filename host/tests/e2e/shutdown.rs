@@ -33,6 +33,7 @@ async fn start_host(nats: &Server, store: &[&str], http_port: u16) -> HostProces
         .args(["--dashboard-addr", "127.0.0.1:0"])
         .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
         .args(["--nats-url", &nats.nats_url()])
+        .args(["--mqtt-url", &shared_mosquitto_url()])
         .args(store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,10 +1,13 @@
 //! What every mcchat capability provider shares, linked into the host or run standalone on a
 //! wasmCloud lattice: link values, network plumbing, and request deadlines.
 
+pub mod deliver;
+pub mod lattice;
 pub mod link_values;
 pub mod net;
 
-pub use link_values::{link_value, set_link_value, LinkValues};
+pub use deliver::Deliver;
+pub use link_values::{link_number, link_value, set_link_value, LinkValues};
 
 /// Implements `MessageDispatch` for a provider through its contract's generated receiver, which
 /// decodes the arguments, calls the provider's trait method and encodes the answer.

@@ -14,6 +14,21 @@ pub fn link_value<'a>(values: &'a LinkValues, key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A number from a link value, or `default` when the link gives none.
+pub fn link_number<T: std::str::FromStr>(
+    values: &LinkValues,
+    key: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    link_value(values, key).map_or(Ok(default), |v| {
+        v.parse()
+            .map_err(|e| anyhow::anyhow!("link value {key}={v:?}: {e}"))
+    })
+}
+
 /// Sets a link value, replacing it under any case of its key.
 pub fn set_link_value(values: &mut LinkValues, key: &str, value: String) {
     values.retain(|k, _| !k.eq_ignore_ascii_case(key));

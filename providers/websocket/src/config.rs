@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use mcchat_provider_kit::link_value;
+use mcchat_provider_kit::{link_number, link_value};
 
 /// Where a server listens unless `URI` says otherwise.
 pub const DEFAULT_SERVER_ADDR: &str = "0.0.0.0:8081";
@@ -62,19 +62,6 @@ impl Default for Limits {
     }
 }
 
-fn number<T: std::str::FromStr>(
-    values: &BTreeMap<String, String>,
-    key: &str,
-    default: T,
-) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    link_value(values, key).map_or(Ok(default), |v| {
-        v.parse().with_context(|| format!("link value {key}={v:?}"))
-    })
-}
-
 impl Config {
     /// Reads the link values; `MODE` defaults to `server`.
     pub fn from_link(values: &BTreeMap<String, String>) -> Result<Config> {
@@ -111,10 +98,10 @@ impl Config {
         };
         let defaults = Limits::default();
         let limits = Limits {
-            max_frame_bytes: number(values, "MAX_FRAME_BYTES", defaults.max_frame_bytes)?,
-            queue_frames: number(values, "QUEUE_FRAMES", defaults.queue_frames)?.max(1),
-            rate_per_sec: number(values, "RATE_PER_SEC", defaults.rate_per_sec)?.max(1),
-            rate_burst: number(values, "RATE_BURST", defaults.rate_burst)?.max(1),
+            max_frame_bytes: link_number(values, "MAX_FRAME_BYTES", defaults.max_frame_bytes)?,
+            queue_frames: link_number(values, "QUEUE_FRAMES", defaults.queue_frames)?.max(1),
+            rate_per_sec: link_number(values, "RATE_PER_SEC", defaults.rate_per_sec)?.max(1),
+            rate_burst: link_number(values, "RATE_BURST", defaults.rate_burst)?.max(1),
             ping_interval: defaults.ping_interval,
         };
         let headers = values
@@ -131,7 +118,7 @@ impl Config {
         Ok(Config {
             mode,
             auth_token: link_value(values, "AUTH_TOKEN").map(String::from),
-            connect_timeout: Duration::from_secs(number(values, "CONNECT_TIMEOUT_SEC", 30)?),
+            connect_timeout: Duration::from_secs(link_number(values, "CONNECT_TIMEOUT_SEC", 30)?),
             headers,
             limits,
         })

@@ -26,8 +26,7 @@ use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmcloud_interface_messaging::{
-    MessageSubscriber, Messaging, MessagingReceiver, PubMessage, ReplyMessage, RequestMessage,
-    SubMessage,
+    Messaging, MessagingReceiver, PubMessage, ReplyMessage, RequestMessage, SubMessage,
 };
 
 pub use client::Client;
@@ -37,7 +36,8 @@ pub use relay::RelayConfig;
 pub use server::Server;
 
 /// The reason sessions are closed with when their link is deleted, in the host and on a lattice.
-pub const LINK_DELETED: &str = "the chat's link to this server was deleted";
+pub use mcchat_provider_kit::lattice::LINK_DELETED;
+pub use mcchat_provider_kit::Deliver;
 
 /// Why a frame could not be sent.
 #[derive(Debug, thiserror::Error)]
@@ -58,19 +58,6 @@ pub enum WebSocketError {
 impl From<WebSocketError> for RpcError {
     fn from(error: WebSocketError) -> RpcError {
         RpcError::Other(error.to_string())
-    }
-}
-
-/// `MessageSubscriber` as a trait object (the generated trait has an associated function).
-#[async_trait]
-pub trait Deliver: Send + Sync {
-    async fn deliver(&self, message: &SubMessage) -> RpcResult<()>;
-}
-
-#[async_trait]
-impl<T: MessageSubscriber + Send + Sync> Deliver for T {
-    async fn deliver(&self, message: &SubMessage) -> RpcResult<()> {
-        self.handle_message(&Context::default(), message).await
     }
 }
 

@@ -4,22 +4,8 @@
 
 use std::process::ExitCode;
 
-use mcchat_provider_websocket::lattice::{read_host_data, LatticeProvider, NAME};
+use mcchat_provider_websocket::lattice::{WebSocketLinks, NAME};
 
 fn main() -> ExitCode {
-    let host_data = match read_host_data(std::io::stdin().lock()) {
-        Ok(host_data) => host_data,
-        Err(e) => {
-            eprintln!("messaging-websocket: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let provider = LatticeProvider::new(&host_data);
-    match wasmbus_rpc::provider::prelude::provider_start(provider, host_data, Some(NAME.into())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("messaging-websocket: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    mcchat_provider_kit::lattice::run("messaging-websocket", NAME, |_| WebSocketLinks)
 }

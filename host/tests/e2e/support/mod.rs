@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod mqtt;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -116,6 +117,34 @@ impl Server {
         Server { child, port }
     }
 
+    pub fn mosquitto() -> Server {
+        Server::mosquitto_on(free_port())
+    }
+
+    /// A mosquitto broker (MQTT 3.1.1 and 5, shared subscriptions) on a given port, on
+    /// loopback, taking anonymous clients.
+    pub fn mosquitto_on(port: u16) -> Server {
+        let child = Command::new(find_program("mosquitto"))
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mosquitto");
+        wait_for_port(port, "mosquitto");
+        Server { child, port }
+    }
+
+    pub fn restart_mosquitto(&mut self) {
+        let port = self.port;
+        self.kill();
+        let fresh = Server::mosquitto_on(port);
+        *self = fresh;
+    }
+
+    pub fn mqtt_url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
     /// An OCI registry (Debian's `docker-registry`, the CNCF distribution registry) over plain
     /// HTTP, keeping its blobs under `storage`.
     pub fn registry(storage: &Path) -> Server {
@@ -192,12 +221,36 @@ impl Server {
     }
 }
 
-/// Host settings for a test: HTTP on a free port, this test's NATS, and Redis or the embedded store.
+/// The MQTT broker of the tests that publish nothing on MQTT, one for the whole test process:
+/// their hosts' MQTT links connect to it, and only publish to it. A shell holds the broker and
+/// stops it when this process exits, however it exits (the shell's stdin closes).
+pub fn shared_mosquitto_url() -> String {
+    static SHARED: std::sync::OnceLock<(Child, u16)> = std::sync::OnceLock::new();
+    let (_, port) = SHARED.get_or_init(|| {
+        let port = free_port();
+        let child = Command::new("sh")
+            .args(["-c", "\"$0\" -p \"$1\" & read _; kill $!"])
+            .arg(find_program("mosquitto"))
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the shared mosquitto");
+        wait_for_port(port, "the shared mosquitto");
+        (child, port)
+    });
+    format!("mqtt://127.0.0.1:{port}")
+}
+
+/// Host settings for a test: HTTP on a free port, this test's NATS, Redis or the embedded
+/// store, and the shared MQTT broker.
 pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostConfig {
     let mut config = HostConfig::new(manifest());
     config.http_addr = Some("127.0.0.1:0".parse().unwrap());
     config.ws_addr = Some("127.0.0.1:0".parse().unwrap());
     config.nats_url = Some(nats.nats_url());
+    config.mqtt_url = Some(shared_mosquitto_url());
     config.redis_url = redis.map(Server::redis_url);
     config.embedded_kv = redis.is_none();
     config.data_dir = data_dir.to_path_buf();

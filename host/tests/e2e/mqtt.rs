@@ -1,0 +1,400 @@
+//! IoT devices chat over MQTT: a real mosquitto per test, devices as rumqttc MQTT 5 clients and
+//! mosquitto's own `mosquitto_pub` and `mosquitto_rr`, beside HTTP, NATS and WebSocket clients.
+
+use crate::support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::mqtt::{correlation, mosquitto_client, Device};
+use support::*;
+
+/// A host of `wadm.yaml` whose MQTT link connects to `mosquitto`.
+async fn chat_on(
+    mosquitto: &Server,
+    nats: &Server,
+    redis: Option<&Server>,
+    data: &std::path::Path,
+) -> (mcchat_host::RunningHost, String) {
+    let mut settings = config(nats, redis, data);
+    settings.mqtt_url = Some(mosquitto.mqtt_url());
+    start(settings).await
+}
+
+fn device_id() -> String {
+    format!("device-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The host's MQTT link is connected, as `/metrics` reports it.
+async fn mqtt_link_connected(host: &mcchat_host::RunningHost) -> bool {
+    let metrics = reqwest::get(format!("{}metrics", host.dashboard_url().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("mcchat_link_connected") && line.contains("actor=\"mcchat/mqtt\"")
+        })
+        .is_some_and(|line| line.ends_with(" 1"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
+    let (mosquitto, nats, data) = (
+        Server::mosquitto(),
+        Server::nats(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (host, base) = chat_on(&mosquitto, &nats, None, data.path()).await;
+    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    device.subscribe("rtchat/messages").await;
+    let nats_client = nats_client(&nats).await;
+    let mut nats_fanout = nats_client.subscribe("rtchat.messages").await.unwrap();
+    nats_client.flush().await.unwrap();
+    let mut browser = WsSession::connect(&ws_url(&host)).await;
+
+    // HTTP → MQTT, on the real topic, in the NATS subscribers' JSON.
+    post_stored(&base, r#"{"user_name":"alice","body":"hello devices"}"#).await;
+    let (topic, message) = device.next_json().await;
+    assert_eq!(topic, "rtchat/messages");
+    assert_eq!(message["body"], "hello devices");
+    assert_eq!(message["sourceChannel"], "http");
+    assert_eq!(message["sourceUser"], "alice");
+    assert_eq!(message["index"], 0);
+    assert_eq!(next_fanout(&mut nats_fanout).await["body"], "hello devices");
+    assert_eq!(
+        browser.next_on("rtchat.messages").await["body"]["body"],
+        "hello devices"
+    );
+
+    // MQTT 5 → NATS and the browsers, acknowledged as mosquitto_rr shows it; no echo to MQTT.
+    let printed = mosquitto_client(
+        "mosquitto_rr",
+        &mosquitto,
+        &[
+            "-t",
+            "chat/in",
+            "-e",
+            &format!("replies/{}", device_id()),
+            "-m",
+            r#"{"user_name":"sensor-7","body":"temperature is 21.5 C"}"#,
+            "-W",
+            "10",
+        ],
+    );
+    let ack: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(ack["accepted"], true, "{printed}");
+    let id = ack["id"].as_str().unwrap().to_string();
+    let relayed = next_fanout(&mut nats_fanout).await;
+    assert_eq!(
+        (
+            &relayed["id"],
+            &relayed["sourceChannel"],
+            &relayed["sourceUser"]
+        ),
+        (&json!(id), &json!("mqtt"), &json!("sensor-7"))
+    );
+    let live = browser.next_on("rtchat.messages").await;
+    assert_eq!(live["body"]["body"], "temperature is 21.5 C");
+    assert_eq!(live["body"]["sourceChannel"], "mqtt");
+
+    // MQTT 3.1.1, with no reply: stored all the same.
+    mosquitto_client(
+        "mosquitto_pub",
+        &mosquitto,
+        &[
+            "-V",
+            "mqttv311",
+            "-q",
+            "1",
+            "-t",
+            "chat/in",
+            "-m",
+            r#"{"user_name":"sensor-8","body":"door opened"}"#,
+        ],
+    );
+    let relayed = next_fanout(&mut nats_fanout).await;
+    assert_eq!(
+        (&relayed["body"], &relayed["sourceChannel"]),
+        (&json!("door opened"), &json!("mqtt"))
+    );
+
+    // The device heard neither of its own channel's messages: the next one it gets is this.
+    post_stored(&base, r#"{"user_name":"alice","body":"after the devices"}"#).await;
+    assert_eq!(device.next_json().await.1["body"], "after the devices");
+
+    let history = all_messages(&base, 100).await;
+    let shown: Vec<_> = history
+        .iter()
+        .map(|m| {
+            (
+                m["channelName"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("http", "hello devices"),
+            ("mqtt", "temperature is 21.5 C"),
+            ("mqtt", "door opened"),
+            ("http", "after the devices"),
+        ]
+    );
+    assert_eq!(history[1]["id"], json!(id));
+    assert_eq!(history[1]["sourceUser"], "sensor-7");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_requests_are_answered_with_their_correlation_data_and_bad_input_is_refused() {
+    let (mosquitto, nats, data) = (
+        Server::mosquitto(),
+        Server::nats(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut settings = config(&nats, None, data.path());
+    settings.mqtt_url = Some(mosquitto.mqtt_url());
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    let (host, base) = start(settings).await;
+    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    let replies = format!("replies/{}", device_id());
+    device.subscribe(&replies).await;
+
+    device
+        .request(
+            "chat/in",
+            r#"{"user_name":"sensor-1","body":"ok"}"#,
+            &replies,
+            b"c-1\x00\xff",
+        )
+        .await;
+    let reply = device.next().await;
+    assert_eq!(correlation(&reply).as_deref(), Some(&b"c-1\x00\xff"[..]));
+    let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(ack["accepted"], true, "{ack}");
+    assert!(ack["id"].is_string(), "{ack}");
+
+    // Each refusal answers its own request, and stores nothing.
+    for (body, correlation_data, reason) in [
+        ("not json".to_string(), &b"c-2"[..], "expected JSON"),
+        (
+            r#"{"user_name":"sensor-1"}"#.to_string(),
+            b"c-3",
+            "expected JSON",
+        ),
+        (
+            r#"{"user_name":"sensor-1","body":"   "}"#.to_string(),
+            b"c-4",
+            "must not be empty",
+        ),
+        (
+            format!(
+                r#"{{"user_name":"sensor-1","body":"{}"}}"#,
+                "x".repeat(70 * 1024)
+            ),
+            b"c-5",
+            "over the limit of 65536",
+        ),
+    ] {
+        device
+            .request("chat/in", body, &replies, correlation_data)
+            .await;
+        let reply = device.next().await;
+        assert_eq!(correlation(&reply).as_deref(), Some(correlation_data));
+        let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(ack["accepted"], false, "{ack}");
+        assert!(
+            ack["reason"].as_str().unwrap().contains(reason),
+            "{reason} not in {ack}"
+        );
+    }
+
+    // No reply to give: a topic outside the subscription, which the broker never delivers, and
+    // bad JSON over MQTT 3.1.1, which is refused, logged and counted where an operator looks.
+    device
+        .publish(
+            "chat/other",
+            r#"{"user_name":"sensor-1","body":"wrong topic"}"#,
+        )
+        .await;
+    let metrics_url = format!("{}metrics", host.dashboard_url().unwrap());
+    let refused_so_far = || async {
+        let metrics = reqwest::get(&metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find(|line| {
+                line.starts_with("mcchat_mqtt_messages_total")
+                    && line.contains("outcome=\"refused\"")
+            })
+            .and_then(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = refused_so_far().await;
+    assert!(before >= 1, "the oversized request was counted");
+    mosquitto_client(
+        "mosquitto_pub",
+        &mosquitto,
+        &[
+            "-V", "mqttv311", "-q", "1", "-t", "chat/in", "-m", "{broken",
+        ],
+    );
+    until_async("the refusal without a reply is counted", || async {
+        refused_so_far().await > before
+    })
+    .await;
+    let history = all_messages(&base, 100).await;
+    let bodies: Vec<_> = history
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["ok"]);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qos1_redelivery_with_the_same_client_id_is_stored_once() {
+    let (mosquitto, nats, data) = (
+        Server::mosquitto(),
+        Server::nats(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (host, base) = chat_on(&mosquitto, &nats, None, data.path()).await;
+    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    let replies = format!("replies/{}", device_id());
+    device.subscribe(&replies).await;
+
+    let body = r#"{"user_name":"sensor-2","body":"sent twice","client_id":"sensor-2-msg-41"}"#;
+    let mut ids = Vec::new();
+    for attempt in [&b"first"[..], b"again"] {
+        device.request("chat/in", body, &replies, attempt).await;
+        let reply = device.next().await;
+        assert_eq!(correlation(&reply).as_deref(), Some(attempt));
+        let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(ack["accepted"], true, "{ack}");
+        ids.push(ack["id"].clone());
+    }
+    assert_eq!(
+        ids[0], ids[1],
+        "the retry is answered with the first write's id"
+    );
+    let history = all_messages(&base, 100).await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["id"], ids[0]);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
+    let (mut mosquitto, nats, data) = (
+        Server::mosquitto(),
+        Server::nats(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut settings = config(&nats, None, data.path());
+    settings.mqtt_url = Some(mosquitto.mqtt_url());
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    let (host, base) = start(settings).await;
+    assert!(mqtt_link_connected(&host).await);
+
+    mosquitto.kill();
+    until_async("/metrics shows the MQTT link reconnecting", || async {
+        !mqtt_link_connected(&host).await
+    })
+    .await;
+    // Writes from the other channels never wait for MQTT.
+    let started = std::time::Instant::now();
+    post_stored(
+        &base,
+        r#"{"user_name":"alice","body":"while the broker is away"}"#,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    mosquitto.restart_mosquitto();
+    until_async_within("the MQTT link is back", Duration::from_secs(15), || async {
+        mqtt_link_connected(&host).await
+    })
+    .await;
+    // Resubscribed: a device's message is stored, and a device hears the others.
+    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    device.subscribe("rtchat/messages").await;
+    let replies = format!("replies/{}", device_id());
+    device.subscribe(&replies).await;
+    device
+        .request(
+            "chat/in",
+            r#"{"user_name":"sensor-3","body":"back online"}"#,
+            &replies,
+            b"r",
+        )
+        .await;
+    let ack: serde_json::Value = serde_json::from_slice(&device.next().await.payload).unwrap();
+    assert_eq!(ack["accepted"], true, "{ack}");
+    post_stored(&base, r#"{"user_name":"alice","body":"welcome back"}"#).await;
+    assert_eq!(device.next_json().await.1["body"], "welcome back");
+    let bodies: Vec<_> = all_messages(&base, 100)
+        .await
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["while the broker is away", "back online", "welcome back"]
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_on_one_broker_store_each_device_message_once() {
+    let (mosquitto, nats, redis) = (Server::mosquitto(), Server::nats(), Server::redis());
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (host_a, base) = chat_on(&mosquitto, &nats, Some(&redis), data_a.path()).await;
+    let (host_b, _) = chat_on(&mosquitto, &nats, Some(&redis), data_b.path()).await;
+    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    let replies = format!("replies/{}", device_id());
+    device.subscribe(&replies).await;
+
+    const MESSAGES: usize = 40;
+    for n in 0..MESSAGES {
+        let body = json!({"user_name": "sensor-4", "body": format!("reading {n}")}).to_string();
+        device
+            .request("chat/in", body, &replies, n.to_string().as_bytes())
+            .await;
+    }
+    let mut answered = Vec::new();
+    for _ in 0..MESSAGES {
+        let reply = device.next().await;
+        let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(ack["accepted"], true, "{ack}");
+        answered.push(String::from_utf8(correlation(&reply).unwrap()).unwrap());
+    }
+    answered.sort();
+    let mut expected: Vec<_> = (0..MESSAGES).map(|n| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(answered, expected, "each request answered once");
+    let mut bodies: Vec<_> = all_messages(&base, 100)
+        .await
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
+    bodies.sort();
+    let mut sent: Vec<_> = (0..MESSAGES).map(|n| format!("reading {n}")).collect();
+    sent.sort();
+    assert_eq!(bodies, sent, "each message stored exactly once");
+    host_a.shutdown().await;
+    host_b.shutdown().await;
+}
