@@ -28,7 +28,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Build everything and run the chat from wadm.yaml with the embedded store (Ctrl-C stops it).
-    /// Starts a local nats-server when none listens on 127.0.0.1:4222 and no --nats-url is given.
+    /// Starts a local nats-server when none listens on 127.0.0.1:4222 and no --nats-url is given,
+    /// and a mosquitto when none listens on 127.0.0.1:1883 and no --mqtt-url is given.
     Up {
         /// Extra arguments for `mcchat up`, e.g. `--redis-url redis://127.0.0.1:6379`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -41,7 +42,8 @@ enum Task {
     #[command(hide = true)]
     PackProviders,
     /// Build the actors, fuzz each parser for a few seconds, then run every test (installs
-    /// nats-server, redis-server, chromium, chromium-driver and docker-registry if missing).
+    /// nats-server, redis-server, mosquitto, mosquitto-clients, chromium, chromium-driver and
+    /// docker-registry if missing).
     Test {
         /// Extra arguments for `cargo test`, e.g. a test name filter (the fuzz smoke is skipped).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -83,9 +85,14 @@ enum Task {
 const MAKE: (&str, &str) = ("make", "make");
 const NATS_SERVER: (&str, &str) = ("nats-server", "nats-server");
 const REDIS_SERVER: (&str, &str) = ("redis-server", "redis-server");
+const MOSQUITTO: (&str, &str) = ("mosquitto", "mosquitto");
+// The MQTT tests run mosquitto's own clients as a person would.
+const MOSQUITTO_CLIENTS: (&str, &str) = ("mosquitto_rr", "mosquitto-clients");
 const TEST_PROGRAMS: &[(&str, &str)] = &[
     NATS_SERVER,
     REDIS_SERVER,
+    MOSQUITTO,
+    MOSQUITTO_CLIENTS,
     // The chat page's tests drive Debian's Chromium over WebDriver.
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
@@ -98,7 +105,7 @@ fn main() -> Result<()> {
     let phases = Phases::new();
     match Cli::parse().command {
         Task::Up { host_args } => {
-            build_with_actors(&phases, &[NATS_SERVER], up::build_host)?;
+            build_with_actors(&phases, &[NATS_SERVER, MOSQUITTO], up::build_host)?;
             drop(phases);
             up::run(&host_args)
         }

@@ -1,4 +1,5 @@
-//! `cargo xtask up`: runs the host on the built actors, with a local NATS server if needed.
+//! `cargo xtask up`: runs the host on the built actors, with a local NATS server and MQTT
+//! broker if none is running.
 
 use std::net::TcpStream;
 use std::process::{Child, Command};
@@ -8,51 +9,86 @@ use anyhow::{bail, Context, Result};
 
 use crate::workspace_root;
 
-const LOCAL_NATS: (&str, u16) = ("127.0.0.1", 4222);
+/// A server `up` needs, started when none is listening where the manifest expects it.
+struct LocalServer {
+    name: &'static str,
+    /// Where it is found: `/usr/sbin` holds both, outside a non-root user's PATH.
+    programs: &'static [&'static str],
+    port: u16,
+    scheme: &'static str,
+    args: fn(u16) -> Vec<String>,
+}
 
-/// Kills the NATS server this command started when it ends.
-struct LocalNats(Child);
+const LOCAL_NATS: LocalServer = LocalServer {
+    name: "nats-server",
+    programs: &[
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "nats-server",
+    ],
+    port: 4222,
+    scheme: "nats",
+    args: |port| {
+        vec![
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ]
+    },
+};
 
-impl Drop for LocalNats {
+const LOCAL_MOSQUITTO: LocalServer = LocalServer {
+    name: "mosquitto",
+    programs: &["/usr/sbin/mosquitto", "mosquitto"],
+    port: 1883,
+    scheme: "mqtt",
+    // Without a configuration file, mosquitto listens on loopback only and takes anonymous clients.
+    args: |port| vec!["-p".into(), port.to_string()],
+};
+
+/// Kills a server this command started when it ends.
+struct Started(Child);
+
+impl Drop for Started {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-fn start_local_nats() -> Result<Option<LocalNats>> {
-    if TcpStream::connect(LOCAL_NATS).is_ok() {
-        println!(
-            "using the NATS server already on nats://{}:{}",
-            LOCAL_NATS.0, LOCAL_NATS.1
+impl LocalServer {
+    fn start_unless_running(&self) -> Result<Option<Started>> {
+        let (name, port, url) = (
+            self.name,
+            self.port,
+            format!("{}://127.0.0.1:{}", self.scheme, self.port),
         );
-        return Ok(None);
-    }
-    let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("nats-server");
-    let child = Command::new(program)
-        .args(["-a", LOCAL_NATS.0, "-p", &LOCAL_NATS.1.to_string()])
-        .spawn()
-        .context("starting nats-server")?;
-    let nats = LocalNats(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(LOCAL_NATS).is_err() {
-        if Instant::now() > deadline {
-            bail!(
-                "nats-server did not start listening on {}:{}",
-                LOCAL_NATS.0,
-                LOCAL_NATS.1
-            );
+        let address = ("127.0.0.1", port);
+        if TcpStream::connect(address).is_ok() {
+            println!("using the {name} already on {url}");
+            return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        let program = self
+            .programs
+            .iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or(self.programs.last().expect("a program name"));
+        let child = Command::new(program)
+            .args((self.args)(port))
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let started = Started(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(address).is_err() {
+            if Instant::now() > deadline {
+                bail!("{name} did not start listening on 127.0.0.1:{port}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        println!("started {name} on {url}");
+        Ok(Some(started))
     }
-    println!(
-        "started nats-server on nats://{}:{}",
-        LOCAL_NATS.0, LOCAL_NATS.1
-    );
-    Ok(Some(nats))
 }
 
 /// The `mcchat` binary of the release build, as `cargo build` and `cargo run` select it.
@@ -94,7 +130,12 @@ pub fn run(host_args: &[String]) -> Result<()> {
     let _nats = if names("--nats-url") {
         None
     } else {
-        start_local_nats()?
+        LOCAL_NATS.start_unless_running()?
+    };
+    let _mosquitto = if names("--mqtt-url") {
+        None
+    } else {
+        LOCAL_MOSQUITTO.start_unless_running()?
     };
     let mut cmd = cargo();
     cmd.arg("run")

@@ -1,8 +1,8 @@
-//! The WebSocket provider's standalone binary, started as a wasmCloud 0.81 host starts a
-//! provider: its host data on stdin, then health checks, link puts and deletes, RPC both ways
-//! and shutdown, over a real NATS. The test plays the host's part with wasmbus-rpc's own RPC
-//! client (signing as the host's cluster key), and the actor's with a subscription on the
-//! actor's RPC subject. Also: the provider archive `cargo xtask build` packs from it.
+//! The providers' standalone binaries (WebSocket and MQTT), started as a wasmCloud 0.81 host
+//! starts a provider: its host data on stdin, then health checks, link puts and deletes, RPC
+//! both ways and shutdown, over a real NATS. The test plays the host's part with wasmbus-rpc's
+//! own RPC client (signing as the host's cluster key), and the actor's with a subscription on
+//! the actor's RPC subject. Also: the provider archives `cargo xtask build` packs from them.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -28,9 +28,15 @@ const LATTICE: &str = "providertest";
 const LINK_NAME: &str = "default";
 const CONTRACT: &str = "wasmcloud:messaging";
 
-fn provider_spec() -> &'static xtask::providers::ProviderSpec {
-    &xtask::providers::PROVIDERS[0]
+fn provider_spec(binary: &str) -> &'static xtask::providers::ProviderSpec {
+    xtask::providers::PROVIDERS
+        .iter()
+        .find(|spec| spec.binary == binary)
+        .unwrap()
 }
+
+const WEBSOCKET: &str = "messaging-websocket";
+const MQTT: &str = "messaging-mqtt";
 
 /// One lattice host's part: its keys, its NATS, and the provider process it launched.
 struct LatticeHost {
@@ -166,8 +172,8 @@ impl LatticeHost {
 
 /// The provider binary, launched with `host_data` as its stdin line and stdin then closed, and
 /// an environment as bare as a host leaves it.
-fn launch(host_data: &str) -> Child {
-    let mut child = Command::new(provider_spec().binary_path())
+fn launch(binary: &str, host_data: &str) -> Child {
+    let mut child = Command::new(provider_spec(binary).binary_path())
         .env_clear()
         .env("RUST_LOG", "info")
         .stdin(Stdio::piped())
@@ -230,7 +236,7 @@ async fn next_invocation(
 #[tokio::test]
 async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
     let host = LatticeHost::start().await;
-    let mut provider = launch(&host.host_data());
+    let mut provider = launch(WEBSOCKET, &host.host_data());
     until_async("the provider answers health checks", || host.healthy()).await;
 
     let actor = KeyPair::new_module().public_key();
@@ -297,28 +303,41 @@ async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
     host.put_link(&link).await;
     until_async("the link's server listens again", || listening(port)).await;
     let mut session = WsSession::connect(&format!("ws://{address}/ws")).await;
-    let asked = Instant::now();
-    let shutdown = json!({ "host_id": host.host_id }).to_string();
-    let ack = host
-        .client
-        .request(host.subject("shutdown"), shutdown.into())
-        .await
-        .expect("the provider acknowledges the shutdown");
-    assert_eq!(&ack.payload[..], b"shutting down");
+    let asked = host.shut_down().await;
     let reason = session.closed_with().await;
     assert!(reason.contains("shutting down"), "{reason}");
-    let status = exited(&mut provider, Duration::from_millis(300))
+    exits_within_the_hosts_grace(&mut provider, asked).await;
+    let stderr = stderr_of(&mut provider);
+    assert!(
+        stderr.contains("sideways"),
+        "the refusal is logged: {stderr}"
+    );
+}
+
+impl LatticeHost {
+    /// Asks the provider to shut down, as a host does; returns when it was asked.
+    async fn shut_down(&self) -> Instant {
+        let asked = Instant::now();
+        let shutdown = json!({ "host_id": self.host_id }).to_string();
+        let ack = self
+            .client
+            .request(self.subject("shutdown"), shutdown.into())
+            .await
+            .expect("the provider acknowledges the shutdown");
+        assert_eq!(&ack.payload[..], b"shutting down");
+        asked
+    }
+}
+
+/// The provider ends, successfully, inside the 300 ms a host waits before killing it.
+async fn exits_within_the_hosts_grace(provider: &mut Child, asked: Instant) {
+    let status = exited(provider, Duration::from_millis(300))
         .await
         .unwrap_or_else(|| {
             let _ = provider.kill();
             panic!("the provider was still running 300 ms after the shutdown request")
         });
     assert!(status.success(), "{status}");
-    let stderr = stderr_of(&mut provider);
-    assert!(
-        stderr.contains("sideways"),
-        "the refusal is logged: {stderr}"
-    );
     eprintln!(
         "the provider exited {:?} after the shutdown request",
         asked.elapsed()
@@ -326,7 +345,100 @@ async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
 }
 
 #[tokio::test]
-async fn bad_host_data_stops_the_provider_with_one_clear_line() {
+async fn the_mqtt_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
+    use crate::support::mqtt::{correlation, Device};
+    let (host, mosquitto) = (LatticeHost::start().await, Server::mosquitto());
+    let mut provider = launch(MQTT, &host.host_data());
+    until_async("the provider answers health checks", || host.healthy()).await;
+
+    let actor = KeyPair::new_module().public_key();
+    let mut calls = host
+        .client
+        .subscribe(format!("wasmbus.rpc.{LATTICE}.{actor}"))
+        .await
+        .unwrap();
+    let mut device = Device::connect(&mosquitto, "lattice-device").await;
+    device.subscribe("rtchat/messages").await;
+    device.subscribe("replies/lattice-device").await;
+    let link = host.link(
+        &actor,
+        &[("URI", &mosquitto.mqtt_url()), ("SUBSCRIPTION", "chat/in")],
+    );
+    host.put_link(&link).await;
+
+    // A device's MQTT 5 request reaches the actor as a signed invocation (once the link has
+    // subscribed: until then the broker has no one to give it to).
+    let request = json!({"user_name": "sensor-9", "body": "hi"}).to_string();
+    let (invocation, message) = loop {
+        device
+            .request(
+                "chat/in",
+                request.clone(),
+                "replies/lattice-device",
+                b"corr-1",
+            )
+            .await;
+        use futures::StreamExt;
+        if let Ok(Some(call)) = tokio::time::timeout(Duration::from_millis(200), calls.next()).await
+        {
+            let invocation: Invocation = deserialize(&call.payload).unwrap();
+            let (invocation, _) = host
+                .rpc
+                .validate_invocation(invocation)
+                .await
+                .expect("signed");
+            let message: SubMessage = deserialize(&invocation.msg).unwrap();
+            let mut response = InvocationResponse::default();
+            response.invocation_id = invocation.id.clone();
+            host.rpc
+                .publish_invocation_response(call.reply.unwrap().to_string(), response, LATTICE)
+                .await
+                .unwrap();
+            break (invocation, message);
+        }
+    };
+    assert_eq!(invocation.operation, "MessageSubscriber.HandleMessage");
+    assert_eq!(invocation.target.public_key, actor);
+    assert_eq!(message.subject, "chat.in");
+    assert_eq!(message.body, request.as_bytes());
+
+    // The actor's answer goes to the response topic with the correlation data; its fan-out to
+    // rtchat/messages.
+    let reply_to = message.reply_to.expect("the request's reply subject");
+    host.publish_as(&actor, &reply_to, json!({"accepted": true}))
+        .await;
+    let reply = device.next().await;
+    assert_eq!(reply.topic, "replies/lattice-device");
+    assert_eq!(correlation(&reply).as_deref(), Some(&b"corr-1"[..]));
+    assert_eq!(&reply.payload[..], br#"{"accepted":true}"#);
+    host.publish_as(
+        &actor,
+        "rtchat.messages",
+        json!({"body": "to every device"}),
+    )
+    .await;
+    let (topic, fanout) = device.next_json().await;
+    assert_eq!(
+        (topic.as_str(), fanout),
+        ("rtchat/messages", json!({"body": "to every device"}))
+    );
+
+    // A bad link is refused with its reason; shutdown ends the process in the host's grace.
+    let other = KeyPair::new_module().public_key();
+    host.put_link(&host.link(&other, &[("URI", "nats://not-mqtt")]))
+        .await;
+    assert!(host.healthy().await);
+    let asked = host.shut_down().await;
+    exits_within_the_hosts_grace(&mut provider, asked).await;
+    let stderr = stderr_of(&mut provider);
+    assert!(
+        stderr.contains("mqtt://"),
+        "the refusal is logged: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn bad_host_data_stops_each_provider_with_one_clear_line() {
     let encode = |json: serde_json::Value| {
         base64::engine::general_purpose::STANDARD.encode(json.to_string())
     };
@@ -342,20 +454,28 @@ async fn bad_host_data_stops_the_provider_with_one_clear_line() {
         ),
         (String::new(), "no host data"),
     ] {
-        let mut provider = launch(&host_data);
-        let status = exited(&mut provider, WAIT)
-            .await
-            .expect("the provider exits");
-        assert!(!status.success(), "{expected}: {status}");
-        let stderr = stderr_of(&mut provider);
-        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        for binary in [WEBSOCKET, MQTT] {
+            let mut provider = launch(binary, &host_data);
+            let status = exited(&mut provider, WAIT)
+                .await
+                .expect("the provider exits");
+            assert!(!status.success(), "{binary}, {expected}: {status}");
+            let stderr = stderr_of(&mut provider);
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            assert!(stderr.starts_with(binary), "{stderr}");
+            assert!(stderr.contains(expected), "{binary}, {expected}: {stderr}");
+        }
     }
 }
 
 #[test]
-fn the_provider_archive_holds_the_binary_signed_with_a_key_that_stays() {
-    let spec = provider_spec();
+fn the_provider_archives_hold_their_binaries_signed_with_keys_that_stay() {
+    for spec in xtask::providers::PROVIDERS {
+        check_archive(spec);
+    }
+}
+
+fn check_archive(spec: &xtask::providers::ProviderSpec) {
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (dir.path().join("a.par.gz"), dir.path().join("b.par.gz"));
     let packed = xtask::par::pack(spec, "0.1.0", &spec.binary_path(), &first).unwrap();
