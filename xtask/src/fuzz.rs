@@ -8,7 +8,15 @@ use anyhow::{bail, Context, Result};
 use crate::workspace_root;
 
 /// Every target in `fuzz/fuzz_targets/`.
-pub const TARGETS: &[&str] = &["post_body", "page_query", "chat_in", "ws_frame", "manifest"];
+pub const TARGETS: &[&str] = &[
+    "post_body",
+    "page_query",
+    "chat_in",
+    "ws_frame",
+    "mqtt_chat_in",
+    "mqtt_topic",
+    "manifest",
+];
 
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
