@@ -236,15 +236,7 @@ async fn next_invocation(
 #[tokio::test]
 async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
     let host = LatticeHost::start().await;
-    let mut provider = launch(WEBSOCKET, &host.host_data());
-    until_async("the provider answers health checks", || host.healthy()).await;
-
-    let actor = KeyPair::new_module().public_key();
-    let mut calls = host
-        .client
-        .subscribe(format!("wasmbus.rpc.{LATTICE}.{actor}"))
-        .await
-        .unwrap();
+    let (mut provider, actor, mut calls) = host.launch_for_an_actor(WEBSOCKET).await;
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let link = host.link(&actor, &[("MODE", "server"), ("URI", &address)]);
@@ -315,6 +307,20 @@ async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
 }
 
 impl LatticeHost {
+    /// Launches `binary` once it answers health checks, with an actor's key and a subscription
+    /// on that actor's RPC subject, where the provider's invocations arrive.
+    async fn launch_for_an_actor(&self, binary: &str) -> (Child, String, async_nats::Subscriber) {
+        let provider = launch(binary, &self.host_data());
+        until_async("the provider answers health checks", || self.healthy()).await;
+        let actor = KeyPair::new_module().public_key();
+        let calls = self
+            .client
+            .subscribe(format!("wasmbus.rpc.{LATTICE}.{actor}"))
+            .await
+            .unwrap();
+        (provider, actor, calls)
+    }
+
     /// Asks the provider to shut down, as a host does; returns when it was asked.
     async fn shut_down(&self) -> Instant {
         let asked = Instant::now();
@@ -348,15 +354,7 @@ async fn exits_within_the_hosts_grace(provider: &mut Child, asked: Instant) {
 async fn the_mqtt_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
     use crate::support::mqtt::{correlation, Device};
     let (host, mosquitto) = (LatticeHost::start().await, Server::mosquitto());
-    let mut provider = launch(MQTT, &host.host_data());
-    until_async("the provider answers health checks", || host.healthy()).await;
-
-    let actor = KeyPair::new_module().public_key();
-    let mut calls = host
-        .client
-        .subscribe(format!("wasmbus.rpc.{LATTICE}.{actor}"))
-        .await
-        .unwrap();
+    let (mut provider, actor, mut calls) = host.launch_for_an_actor(MQTT).await;
     let mut device = Device::connect(&mosquitto, "lattice-device").await;
     device.subscribe("rtchat/messages").await;
     device.subscribe("replies/lattice-device").await;

@@ -21,6 +21,46 @@ async fn chat_on(
     start(settings).await
 }
 
+/// One test's chat on its own mosquitto and NATS, with the embedded store and the dashboard.
+struct MqttChat {
+    mosquitto: Server,
+    nats: Server,
+    _data: tempfile::TempDir,
+    host: mcchat_host::RunningHost,
+    base: String,
+}
+
+impl MqttChat {
+    async fn start() -> MqttChat {
+        let (mosquitto, nats) = (Server::mosquitto(), Server::nats());
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = config(&nats, None, data.path());
+        settings.mqtt_url = Some(mosquitto.mqtt_url());
+        settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+        let (host, base) = start(settings).await;
+        MqttChat {
+            mosquitto,
+            nats,
+            _data: data,
+            host,
+            base,
+        }
+    }
+
+    /// A connected device, subscribed to a response topic of its own (returned).
+    async fn device(&self) -> (Device, String) {
+        device_with_replies(&self.mosquitto).await
+    }
+}
+
+async fn device_with_replies(mosquitto: &Server) -> (Device, String) {
+    let id = device_id();
+    let mut device = Device::connect(mosquitto, &id).await;
+    let replies = format!("replies/{id}");
+    device.subscribe(&replies).await;
+    (device, replies)
+}
+
 fn device_id() -> String {
     format!("device-{}", uuid::Uuid::new_v4().simple())
 }
@@ -43,13 +83,15 @@ async fn mqtt_link_connected(host: &mcchat_host::RunningHost) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
-    let (mosquitto, nats, data) = (
-        Server::mosquitto(),
-        Server::nats(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (host, base) = chat_on(&mosquitto, &nats, None, data.path()).await;
-    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    let chat = MqttChat::start().await;
+    let MqttChat {
+        mosquitto,
+        nats,
+        host,
+        base,
+        ..
+    } = &chat;
+    let mut device = Device::connect(mosquitto, &device_id()).await;
     device.subscribe("rtchat/messages").await;
     let nats_client = nats_client(&nats).await;
     let mut nats_fanout = nats_client.subscribe("rtchat.messages").await.unwrap();
@@ -147,23 +189,14 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     );
     assert_eq!(history[1]["id"], json!(id));
     assert_eq!(history[1]["sourceUser"], "sensor-7");
-    host.shutdown().await;
+    chat.host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt5_requests_are_answered_with_their_correlation_data_and_bad_input_is_refused() {
-    let (mosquitto, nats, data) = (
-        Server::mosquitto(),
-        Server::nats(),
-        tempfile::tempdir().unwrap(),
-    );
-    let mut settings = config(&nats, None, data.path());
-    settings.mqtt_url = Some(mosquitto.mqtt_url());
-    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
-    let (host, base) = start(settings).await;
-    let mut device = Device::connect(&mosquitto, &device_id()).await;
-    let replies = format!("replies/{}", device_id());
-    device.subscribe(&replies).await;
+    let chat = MqttChat::start().await;
+    let (mosquitto, host, base) = (&chat.mosquitto, &chat.host, &chat.base);
+    let (mut device, replies) = chat.device().await;
 
     device
         .request(
@@ -258,20 +291,14 @@ async fn mqtt5_requests_are_answered_with_their_correlation_data_and_bad_input_i
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(bodies, ["ok"]);
-    host.shutdown().await;
+    chat.host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_qos1_redelivery_with_the_same_client_id_is_stored_once() {
-    let (mosquitto, nats, data) = (
-        Server::mosquitto(),
-        Server::nats(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (host, base) = chat_on(&mosquitto, &nats, None, data.path()).await;
-    let mut device = Device::connect(&mosquitto, &device_id()).await;
-    let replies = format!("replies/{}", device_id());
-    device.subscribe(&replies).await;
+    let chat = MqttChat::start().await;
+    let base = &chat.base;
+    let (mut device, replies) = chat.device().await;
 
     let body = r#"{"user_name":"sensor-2","body":"sent twice","client_id":"sensor-2-msg-41"}"#;
     let mut ids = Vec::new();
@@ -290,23 +317,16 @@ async fn a_qos1_redelivery_with_the_same_client_id_is_stored_once() {
     let history = all_messages(&base, 100).await;
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0]["id"], ids[0]);
-    host.shutdown().await;
+    chat.host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
-    let (mut mosquitto, nats, data) = (
-        Server::mosquitto(),
-        Server::nats(),
-        tempfile::tempdir().unwrap(),
-    );
-    let mut settings = config(&nats, None, data.path());
-    settings.mqtt_url = Some(mosquitto.mqtt_url());
-    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
-    let (host, base) = start(settings).await;
+    let mut chat = MqttChat::start().await;
+    let (host, base) = (&chat.host, chat.base.clone());
     assert!(mqtt_link_connected(&host).await);
 
-    mosquitto.kill();
+    chat.mosquitto.kill();
     until_async("/metrics shows the MQTT link reconnecting", || async {
         !mqtt_link_connected(&host).await
     })
@@ -324,16 +344,14 @@ async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
         started.elapsed()
     );
 
-    mosquitto.restart_mosquitto();
+    chat.mosquitto.restart_mosquitto();
     until_async_within("the MQTT link is back", Duration::from_secs(15), || async {
         mqtt_link_connected(&host).await
     })
     .await;
     // Resubscribed: a device's message is stored, and a device hears the others.
-    let mut device = Device::connect(&mosquitto, &device_id()).await;
+    let (mut device, replies) = chat.device().await;
     device.subscribe("rtchat/messages").await;
-    let replies = format!("replies/{}", device_id());
-    device.subscribe(&replies).await;
     device
         .request(
             "chat/in",
@@ -355,7 +373,7 @@ async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
         bodies,
         ["while the broker is away", "back online", "welcome back"]
     );
-    host.shutdown().await;
+    chat.host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,9 +382,7 @@ async fn two_hosts_on_one_broker_store_each_device_message_once() {
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (host_a, base) = chat_on(&mosquitto, &nats, Some(&redis), data_a.path()).await;
     let (host_b, _) = chat_on(&mosquitto, &nats, Some(&redis), data_b.path()).await;
-    let mut device = Device::connect(&mosquitto, &device_id()).await;
-    let replies = format!("replies/{}", device_id());
-    device.subscribe(&replies).await;
+    let (mut device, replies) = device_with_replies(&mosquitto).await;
 
     const MESSAGES: usize = 40;
     for n in 0..MESSAGES {
