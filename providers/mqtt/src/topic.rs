@@ -17,7 +17,7 @@ pub enum TopicError {
     Untranslatable(String),
     #[error("{0:?} is a filter (it has a wildcard), not a topic to publish to")]
     Wildcard(String),
-    #[error("subject {0:?} has an empty level")]
+    #[error("{0:?} has an empty level, which a subject cannot carry")]
     EmptyLevel(String),
     #[error("reply subject {0:?} is not one this provider made")]
     BadReply(String),
@@ -32,6 +32,9 @@ pub fn subject_of(topic: &str) -> Result<String, TopicError> {
     }
     if topic.contains(['.', '*', '>', '+', '#']) {
         return Err(TopicError::Untranslatable(topic.to_string()));
+    }
+    if topic.split('/').any(str::is_empty) {
+        return Err(TopicError::EmptyLevel(topic.to_string()));
     }
     Ok(topic.replace('/', "."))
 }
@@ -134,6 +137,12 @@ mod tests {
             Err(TopicError::Untranslatable(_))
         ));
         assert_eq!(subject_of(""), Err(TopicError::Empty));
+        for empty_level in ["chat/", "/chat", "chat//in"] {
+            assert!(
+                matches!(subject_of(empty_level), Err(TopicError::EmptyLevel(_))),
+                "{empty_level}"
+            );
+        }
         assert!(matches!(topic_of("chat.*"), Err(TopicError::Wildcard(_))));
         assert!(matches!(
             topic_of("chat..in"),
