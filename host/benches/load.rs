@@ -250,6 +250,7 @@ struct Running {
     // Dropped after the server: the servers it needs, and mcchat's data directory.
     _redis: Process,
     _nats: Process,
+    _mosquitto: Option<Process>,
     _data: tempfile::TempDir,
 }
 
@@ -273,6 +274,13 @@ impl Running {
                 "no",
             ]),
         );
+        // mcchat's MQTT channel relays every message to devices too (the reference has none).
+        let mosquitto = (system == System::Mcchat).then(|| {
+            Process::start_quiet(
+                "mosquitto",
+                Command::new("mosquitto").args(["-p", &free_port().to_string()]),
+            )
+        });
         let nats_url = format!("nats://127.0.0.1:{}", nats.port);
         let redis_url = format!("redis://127.0.0.1:{}", redis.port);
         let http_port = free_port();
@@ -298,6 +306,8 @@ impl Running {
                     &nats_url,
                     "--redis-url",
                     &redis_url,
+                    "--mqtt-url",
+                    &format!("mqtt://127.0.0.1:{}", mosquitto.as_ref().unwrap().port),
                     "--data-dir",
                     data.path().to_str().unwrap(),
                     "--dashboard-addr",
@@ -333,6 +343,7 @@ impl Running {
             fanned_out,
             _redis: redis,
             _nats: nats,
+            _mosquitto: mosquitto,
             _data: data,
         }
     }

@@ -99,7 +99,7 @@ const TEST_PROGRAMS: &[(&str, &str)] = &[
     // The registry tests push to and pull from a real OCI registry.
     ("docker-registry", "docker-registry"),
 ];
-const BENCH_PROGRAMS: &[(&str, &str)] = &[NATS_SERVER, REDIS_SERVER, ("wrk", "wrk")];
+const BENCH_PROGRAMS: &[(&str, &str)] = &[NATS_SERVER, REDIS_SERVER, MOSQUITTO, ("wrk", "wrk")];
 
 fn main() -> Result<()> {
     let phases = Phases::new();
