@@ -125,7 +125,8 @@ impl Server {
     /// loopback, taking anonymous clients.
     pub fn mosquitto_on(port: u16) -> Server {
         let child = Command::new(find_program("mosquitto"))
-            .args(["-p", &port.to_string()])
+            .arg("-c")
+            .arg(mosquitto_config(port))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -221,6 +222,19 @@ impl Server {
     }
 }
 
+/// A mosquitto configuration: loopback on `port`, anonymous clients, and no Nagle delay on its
+/// sends (`set_tcp_nodelay`; by default an ack waits for the client's delayed TCP ACK, about
+/// 40 ms).
+pub fn mosquitto_config(port: u16) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("mcchat-test-mosquitto-{port}.conf"));
+    std::fs::write(
+        &path,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"),
+    )
+    .expect("writing a mosquitto configuration");
+    path
+}
+
 /// The MQTT broker of the tests that publish nothing on MQTT, one for the whole test process:
 /// their hosts' MQTT links connect to it, and only publish to it. A shell holds the broker and
 /// stops it when this process exits, however it exits (the shell's stdin closes).
@@ -229,9 +243,9 @@ pub fn shared_mosquitto_url() -> String {
     let (_, port) = SHARED.get_or_init(|| {
         let port = free_port();
         let child = Command::new("sh")
-            .args(["-c", "\"$0\" -p \"$1\" & read _; kill $!"])
+            .args(["-c", "\"$0\" -c \"$1\" & read _; kill $!"])
             .arg(find_program("mosquitto"))
-            .arg(port.to_string())
+            .arg(mosquitto_config(port))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

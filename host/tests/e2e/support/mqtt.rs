@@ -23,6 +23,10 @@ impl Device {
         let mut options = MqttOptions::new(client_id, "127.0.0.1", broker.port);
         options.set_keep_alive(Duration::from_secs(10));
         options.set_max_packet_size(Some(1 << 20));
+        // As a device on a real network would: no Nagle delay on small requests.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
         let (client, mut events) = AsyncClient::new(options, 64);
         let (received_tx, received) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = mpsc::unbounded_channel();
