@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mcchat_provider_mqtt::{Config, MqttMessaging};
+use mcchat_provider_mqtt::{Config, MqttMessaging, Runtimes};
 use wasmcloud_interface_messaging::MessageSubscriberSender;
 
 use super::registry::{
@@ -51,7 +51,14 @@ impl registry::Registration for Registration {
         let config = Config::from_link(&values)?;
         let transport = ActorTransport::new(&link.host.router, link.actor);
         let subscriber = Arc::new(MessageSubscriberSender::via(transport));
-        let provider = MqttMessaging::start(config, subscriber, link.stop, &link.host.tracker)?;
+        // A connection per worker, as for NATS: an actor's publish goes out on its own
+        // worker's connection, never waking another thread.
+        let runtimes = Runtimes {
+            handles: link.host.workers.handles().to_vec(),
+            current: || crate::workers::current().unwrap_or(0),
+        };
+        let provider =
+            MqttMessaging::start(config, subscriber, link.stop, &link.host.tracker, &runtimes)?;
         if !provider.wait_until_connected(CONNECT_WAIT).await {
             tracing::warn!(
                 "MQTT broker {} is not reachable yet; subscribing as soon as it is",

@@ -63,7 +63,10 @@ pub async fn run(mut connection: Connection) {
                 last_error.clear();
                 connection.subscribe();
                 connection.connected.store(true, Ordering::Release);
-                tracing::info!("MQTT {uri}: connected as {}", connection.config.client_id);
+                tracing::info!(
+                    "MQTT {uri}: connected as {}",
+                    connection.events.options.client_id()
+                );
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
                 let refused: Vec<_> = ack

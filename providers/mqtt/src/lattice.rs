@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcchat_provider_kit::lattice::{self, LinkContext, ToActor};
 
-use crate::{Config, MqttMessaging};
+use crate::{Config, MqttMessaging, Runtimes};
 
 /// The name the provider logs under.
 pub const NAME: &str = "mcchat MQTT messaging";
@@ -22,7 +22,13 @@ impl lattice::Links for MqttLinks {
     async fn start(&self, link: LinkContext<'_>) -> anyhow::Result<MqttMessaging> {
         let config = Config::from_link(link.values)?;
         let subscriber = Arc::new(ToActor(link.link.clone()));
-        MqttMessaging::start(config, subscriber, link.stop, link.tracker)
+        MqttMessaging::start(
+            config,
+            subscriber,
+            link.stop,
+            link.tracker,
+            &Runtimes::current(),
+        )
     }
 }
 

@@ -63,68 +63,116 @@ impl From<MqttError> for RpcError {
     }
 }
 
-/// The provider serving one link: its connection to the broker.
+/// Where a link's connections run: one per runtime, each publishing what is sent from its own
+/// runtime's threads, so a publish never wakes another thread (in the mcchat host, one per
+/// worker; standalone, the one runtime there is).
+#[derive(Clone)]
+pub struct Runtimes {
+    pub handles: Vec<tokio::runtime::Handle>,
+    /// Which of `handles` the calling thread runs on.
+    pub current: fn() -> usize,
+}
+
+impl Runtimes {
+    /// The runtime this is called on, alone.
+    pub fn current() -> Runtimes {
+        Runtimes {
+            handles: vec![tokio::runtime::Handle::current()],
+            current: || 0,
+        }
+    }
+}
+
+/// The provider serving one link: its connections to the broker.
 #[derive(Clone)]
 pub struct MqttMessaging(Arc<Link>);
 
 struct Link {
     config: Arc<Config>,
-    client: AsyncClient,
-    connected: Arc<AtomicBool>,
+    connections: Vec<Connected>,
+    current: fn() -> usize,
     stop: CancellationToken,
-    /// The connection loop, which a stop waits for.
+    /// The connection loops, which a stop waits for.
     running: TaskTracker,
 }
 
+/// One connection: how to publish on it, and whether it is up.
+struct Connected {
+    client: AsyncClient,
+    connected: Arc<AtomicBool>,
+}
+
+/// The client options every connection of a link shares but its id.
+fn options(config: &Config, client_id: String) -> anyhow::Result<MqttOptions> {
+    let mut options = MqttOptions::new(client_id, &config.host, config.port);
+    options
+        .set_keep_alive(config.keep_alive)
+        .set_clean_start(true)
+        .set_manual_acks(true)
+        // The broker sends nothing larger (MQTT 5 drops it for us), and a little room
+        // above the payload limit lets a too-large message be refused with a reason.
+        .set_max_packet_size(Some(connection::max_packet_size(config)))
+        .set_receive_maximum(Some(connection::IN_FLIGHT));
+    // Small packets go out at once: with Nagle's algorithm a request's ack waited on the
+    // broker's delayed ACK, about 40 ms each way (`mqtt_requests` bench).
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
+    if let Some((user, password)) = &config.credentials {
+        options.set_credentials(user, password);
+    }
+    if config.tls {
+        options.set_transport(tls::transport(config)?);
+    }
+    Ok(options)
+}
+
 impl MqttMessaging {
-    /// Starts the link's connection in the background (a broker that is not up yet is dialled
-    /// until it is); inbound messages go to `subscriber`, their deliveries join `tracker`.
+    /// Starts the link's connections in the background, one on each of `runtimes` (a broker
+    /// that is not up yet is dialled until it is). Each subscribes in the link's shared
+    /// subscription, so they share the inbound messages; those go to `subscriber`, their
+    /// deliveries join `tracker`.
     pub fn start(
         config: Config,
         subscriber: Arc<dyn Deliver>,
         stop: CancellationToken,
         tracker: &TaskTracker,
+        runtimes: &Runtimes,
     ) -> anyhow::Result<MqttMessaging> {
         let config = Arc::new(config);
-        let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
-        options
-            .set_keep_alive(config.keep_alive)
-            .set_clean_start(true)
-            .set_manual_acks(true)
-            // The broker sends nothing larger (MQTT 5 drops it for us), and a little room
-            // above the payload limit lets a too-large message be refused with a reason.
-            .set_max_packet_size(Some(connection::max_packet_size(&config)))
-            .set_receive_maximum(Some(connection::IN_FLIGHT));
-        // Small packets go out at once: with Nagle's algorithm a request's ack waited on the
-        // broker's delayed ACK, about 40 ms each way (`mqtt_requests` bench).
-        let mut network = rumqttc::NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        options.set_network_options(network);
-        if let Some((user, password)) = &config.credentials {
-            options.set_credentials(user, password);
+        let running = TaskTracker::new();
+        let several = runtimes.handles.len() > 1;
+        let mut connections = Vec::new();
+        for (n, runtime) in runtimes.handles.iter().enumerate() {
+            // Every connection needs a client id of its own.
+            let client_id = if several {
+                format!("{}-{}", config.client_id, n + 1)
+            } else {
+                config.client_id.clone()
+            };
+            let (client, events) = AsyncClient::new(options(&config, client_id)?, REQUEST_QUEUE);
+            let connected = Arc::<AtomicBool>::default();
+            runtime.spawn(
+                running.track_future(connection::run(connection::Connection {
+                    events,
+                    client: client.clone(),
+                    config: config.clone(),
+                    subscriber: subscriber.clone(),
+                    connected: connected.clone(),
+                    stop: stop.clone(),
+                    tracker: tracker.clone(),
+                })),
+            );
+            connections.push(Connected { client, connected });
         }
-        if config.tls {
-            options.set_transport(tls::transport(&config)?);
-        }
-        let (client, events) = AsyncClient::new(options, REQUEST_QUEUE);
-        let link = Link {
-            config: config.clone(),
-            client: client.clone(),
-            connected: Arc::default(),
-            stop,
-            running: TaskTracker::new(),
-        };
-        link.running.spawn(connection::run(connection::Connection {
-            events,
-            client,
+        running.close();
+        Ok(MqttMessaging(Arc::new(Link {
             config,
-            subscriber,
-            connected: link.connected.clone(),
-            stop: link.stop.clone(),
-            tracker: tracker.clone(),
-        }));
-        link.running.close();
-        Ok(MqttMessaging(Arc::new(link)))
+            connections,
+            current: runtimes.current,
+            stop,
+            running,
+        })))
     }
 
     /// The broker's URI.
@@ -136,9 +184,18 @@ impl MqttMessaging {
         &self.0.config
     }
 
-    /// Connected now, with its subscriptions asked for; else reconnecting.
+    /// Every connection is up, with its subscriptions asked for; else reconnecting.
     pub fn is_connected(&self) -> bool {
-        self.0.connected.load(Ordering::Acquire)
+        let connections = &self.0.connections;
+        connections
+            .iter()
+            .all(|c| c.connected.load(Ordering::Acquire))
+    }
+
+    /// The connection of the runtime this is called on.
+    fn here(&self) -> &Connected {
+        let connections = &self.0.connections;
+        &connections[(self.0.current)() % connections.len()]
     }
 
     /// Waits until connected, at most `limit`.
@@ -163,7 +220,8 @@ impl MqttMessaging {
         let (topic, correlation) = topic::destination(&msg.subject)?;
         let link = &self.0;
         let uri = || link.config.uri.clone();
-        if !self.is_connected() {
+        let here = self.here();
+        if !here.connected.load(Ordering::Acquire) {
             counters::dropped();
             return Err(MqttError::NotConnected { topic, uri: uri() });
         }
@@ -173,7 +231,7 @@ impl MqttMessaging {
             ..Default::default()
         };
         let body = Bytes::copy_from_slice(&msg.body);
-        let queued = link.client.try_publish_with_properties(
+        let queued = here.client.try_publish_with_properties(
             topic.clone(),
             link.config.qos,
             false,
