@@ -216,6 +216,11 @@ async fn next_invocation(
         .await
         .expect("an invocation within 10 s")
         .unwrap();
+    answer(host, call).await
+}
+
+/// Checks an invocation as a host checks it (signature, hash, issuer), and answers it.
+async fn answer(host: &LatticeHost, call: async_nats::Message) -> (Invocation, SubMessage) {
     let invocation: Invocation = deserialize(&call.payload).unwrap();
     let (invocation, claims) = host
         .rpc
@@ -379,20 +384,7 @@ async fn the_mqtt_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it
         use futures::StreamExt;
         if let Ok(Some(call)) = tokio::time::timeout(Duration::from_millis(200), calls.next()).await
         {
-            let invocation: Invocation = deserialize(&call.payload).unwrap();
-            let (invocation, _) = host
-                .rpc
-                .validate_invocation(invocation)
-                .await
-                .expect("signed");
-            let message: SubMessage = deserialize(&invocation.msg).unwrap();
-            let mut response = InvocationResponse::default();
-            response.invocation_id = invocation.id.clone();
-            host.rpc
-                .publish_invocation_response(call.reply.unwrap().to_string(), response, LATTICE)
-                .await
-                .unwrap();
-            break (invocation, message);
+            break answer(&host, call).await;
         }
     };
     assert_eq!(invocation.operation, "MessageSubscriber.HandleMessage");
