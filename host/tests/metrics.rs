@@ -49,11 +49,11 @@ async fn metrics_count_the_traffic_sent() {
         assert_eq!(chat_in(&client, &body).await["accepted"], true);
     }
 
-    // Fan-out runs after the acknowledgement: wait for it (3 × nats+ws, 2 × ws).
+    // Fan-out runs after the acknowledgement: wait for it (3 × nats+ws+mqtt, 2 × ws+mqtt).
     let deadline = Instant::now() + Duration::from_secs(10);
     let metrics = loop {
         let metrics = scrape(&metrics_url).await;
-        if sample(&metrics, "mcchat_messages_fanned_out_total") >= 8.0 || Instant::now() > deadline
+        if sample(&metrics, "mcchat_messages_fanned_out_total") >= 13.0 || Instant::now() > deadline
         {
             break metrics;
         }
@@ -61,7 +61,7 @@ async fn metrics_count_the_traffic_sent() {
     };
     assert_eq!(
         sample(&metrics, "mcchat_messages_fanned_out_total"),
-        8.0,
+        13.0,
         "{metrics}"
     );
     assert_eq!(sample(&metrics, "mcchat_messages_stored_total"), 5.0);
@@ -87,6 +87,14 @@ async fn metrics_count_the_traffic_sent() {
     // Each HTTP message is published once on rtchat.messages, and each chat.in is acknowledged.
     assert_eq!(sample(&metrics, "mcchat_nats_published_total"), 5.0);
     assert_eq!(sample(&metrics, "mcchat_nats_publish_dropped_total"), 0.0);
+    // And every message is published to the MQTT devices, whichever channel it came from.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"mcchat_mqtt_messages_total{direction="out",outcome="published"}"#
+        ),
+        5.0
+    );
     assert_eq!(
         sample(
             &metrics,
