@@ -46,6 +46,15 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
             "wasmcloud:builtin:logging",
         ],
     ),
+    (
+        "mqtt_channel_s.wasm",
+        "mcchat/mqtt",
+        &[
+            "wasmcloud:messaging",
+            "wasmcloud:builtin:numbergen",
+            "wasmcloud:builtin:logging",
+        ],
+    ),
 ];
 
 fn signed_module(file: &str) -> Vec<u8> {
