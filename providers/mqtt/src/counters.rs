@@ -1,27 +1,40 @@
 //! What the provider counts, through the `metrics` facade: the mcchat host exports these on
-//! `/metrics`; a standalone provider has no recorder and they cost nothing.
+//! `/metrics`; a standalone provider has no recorder and they cost nothing. Each counter is
+//! looked up once (its labels hashed once), not on every message.
+
+use std::sync::OnceLock;
+
+use metrics::Counter;
 
 const MESSAGES: &str = "mcchat_mqtt_messages_total";
 
-fn count(direction: &'static str, outcome: &'static str) {
-    metrics::counter!(MESSAGES, "direction" => direction, "outcome" => outcome).increment(1);
+/// The counter for one direction and outcome, registered on first use.
+macro_rules! counter {
+    ($direction:literal, $outcome:literal) => {{
+        static COUNTER: OnceLock<Counter> = OnceLock::new();
+        COUNTER
+            .get_or_init(|| {
+                metrics::counter!(MESSAGES, "direction" => $direction, "outcome" => $outcome)
+            })
+            .increment(1)
+    }};
 }
 
 /// A received message the actor took.
 pub fn delivered() {
-    count("in", "delivered");
+    counter!("in", "delivered");
 }
 
 /// A received message refused: by the provider (topic, size) or by the actor.
 pub fn refused() {
-    count("in", "refused");
+    counter!("in", "refused");
 }
 
 pub fn published() {
-    count("out", "published");
+    counter!("out", "published");
 }
 
 /// A publish dropped: the broker away, or the connection not keeping up.
 pub fn dropped() {
-    count("out", "dropped");
+    counter!("out", "dropped");
 }
