@@ -59,6 +59,7 @@ async fn run() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Up(mut config) => {
+            let mut stop = shutdown::StopSignal::listen()?;
             config.compiler = std::env::current_exe().ok();
             let host = mcchat_host::start(config).await?;
             println!("mcchat host running {}:", host.app_name);
@@ -72,7 +73,7 @@ async fn run() -> Result<()> {
                 println!("Dashboard: {dashboard} (metrics: {dashboard}metrics)");
             }
             println!("Ctrl-C to stop.");
-            shutdown::signal().await;
+            stop.recv().await;
             println!("stopping...");
             host.shutdown().await;
             println!("stopped.");

@@ -15,6 +15,7 @@ pub async fn subscribe(url: &str, subject: &str) -> Result<()> {
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
     let mut subscription = client.subscribe(subject.to_string()).await?;
+    let mut stop = crate::shutdown::StopSignal::listen()?;
     eprintln!("listening on {subject} at {url} (Ctrl-C to stop)");
     loop {
         tokio::select! {
@@ -22,7 +23,7 @@ pub async fn subscribe(url: &str, subject: &str) -> Result<()> {
                 Some(message) => println!("[{}] {}", message.subject, String::from_utf8_lossy(&message.payload)),
                 None => return Ok(()),
             },
-            _ = crate::shutdown::signal() => return Ok(()),
+            _ = stop.recv() => return Ok(()),
         }
     }
 }

@@ -27,13 +27,22 @@ impl Drop for HostProcess {
 }
 
 async fn start_host(nats: &Server, store: &[&str], http_port: u16) -> HostProcess {
+    start_host_with_mqtt(nats, store, http_port, &shared_mosquitto_url()).await
+}
+
+async fn start_host_with_mqtt(
+    nats: &Server,
+    store: &[&str],
+    http_port: u16,
+    mqtt_url: &str,
+) -> HostProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_mcchat"))
         .current_dir(workspace_root())
         .args(["up", "--manifest", "wadm.yaml", "--ws-addr", "127.0.0.1:0"])
         .args(["--dashboard-addr", "127.0.0.1:0"])
         .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
         .args(["--nats-url", &nats.nats_url()])
-        .args(["--mqtt-url", &shared_mosquitto_url()])
+        .args(["--mqtt-url", mqtt_url])
         .args(store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -217,6 +226,23 @@ async fn sigterm_mid_load_exits_in_time_with_every_ack_stored_once() {
     // A fresh host on the same Redis reads back what was stored.
     let reader = start_host(&nats, &redis_args, free_port()).await;
     assert_acked_stored_once(&acked, &failed, &stored_bodies(&reader.base).await);
+}
+
+/// A service manager may stop the host while it is still starting: here the HTTP server already
+/// answers while the start waits for an MQTT broker that is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_starting_stops_gracefully() {
+    let nats = Server::nats();
+    let data = tempfile::tempdir().unwrap();
+    let embedded = ["--embedded-kv", "--data-dir", data.path().to_str().unwrap()];
+    let unreachable_broker = format!("mqtt://127.0.0.1:{}", free_port());
+    let mut host = start_host_with_mqtt(&nats, &embedded, free_port(), &unreachable_broker).await;
+
+    signal(&host.child, "TERM");
+    let exited = exited(&mut host.child, Duration::from_secs(10))
+        .await
+        .expect("mcchat did not exit within 10 s of SIGTERM");
+    assert!(exited.success(), "{exited}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
