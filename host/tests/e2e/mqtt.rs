@@ -93,13 +93,13 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     } = &chat;
     let mut device = Device::connect(mosquitto, &device_id()).await;
     device.subscribe("rtchat/messages").await;
-    let nats_client = nats_client(&nats).await;
+    let nats_client = nats_client(nats).await;
     let mut nats_fanout = nats_client.subscribe("rtchat.messages").await.unwrap();
     nats_client.flush().await.unwrap();
-    let mut browser = WsSession::connect(&ws_url(&host)).await;
+    let mut browser = WsSession::connect(&ws_url(host)).await;
 
     // HTTP → MQTT, on the real topic, in the NATS subscribers' JSON.
-    post_stored(&base, r#"{"user_name":"alice","body":"hello devices"}"#).await;
+    post_stored(base, r#"{"user_name":"alice","body":"hello devices"}"#).await;
     let (topic, message) = device.next_json().await;
     assert_eq!(topic, "rtchat/messages");
     assert_eq!(message["body"], "hello devices");
@@ -115,7 +115,7 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     // MQTT 5 → NATS and the browsers, acknowledged as mosquitto_rr shows it; no echo to MQTT.
     let printed = mosquitto_client(
         "mosquitto_rr",
-        &mosquitto,
+        mosquitto,
         &[
             "-t",
             "chat/in",
@@ -146,7 +146,7 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     // MQTT 3.1.1, with no reply: stored all the same.
     mosquitto_client(
         "mosquitto_pub",
-        &mosquitto,
+        mosquitto,
         &[
             "-V",
             "mqttv311",
@@ -165,10 +165,10 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     );
 
     // The device heard neither of its own channel's messages: the next one it gets is this.
-    post_stored(&base, r#"{"user_name":"alice","body":"after the devices"}"#).await;
+    post_stored(base, r#"{"user_name":"alice","body":"after the devices"}"#).await;
     assert_eq!(device.next_json().await.1["body"], "after the devices");
 
-    let history = all_messages(&base, 100).await;
+    let history = all_messages(base, 100).await;
     let shown: Vec<_> = history
         .iter()
         .map(|m| {
@@ -276,7 +276,7 @@ async fn mqtt5_requests_are_answered_with_their_correlation_data_and_bad_input_i
     assert!(before >= 1, "the oversized request was counted");
     mosquitto_client(
         "mosquitto_pub",
-        &mosquitto,
+        mosquitto,
         &[
             "-V", "mqttv311", "-q", "1", "-t", "chat/in", "-m", "{broken",
         ],
@@ -285,7 +285,7 @@ async fn mqtt5_requests_are_answered_with_their_correlation_data_and_bad_input_i
         refused_so_far().await > before
     })
     .await;
-    let history = all_messages(&base, 100).await;
+    let history = all_messages(base, 100).await;
     let bodies: Vec<_> = history
         .iter()
         .map(|m| m["body"].as_str().unwrap())
@@ -314,7 +314,7 @@ async fn a_qos1_redelivery_with_the_same_client_id_is_stored_once() {
         ids[0], ids[1],
         "the retry is answered with the first write's id"
     );
-    let history = all_messages(&base, 100).await;
+    let history = all_messages(base, 100).await;
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0]["id"], ids[0]);
     chat.host.shutdown().await;
@@ -324,11 +324,11 @@ async fn a_qos1_redelivery_with_the_same_client_id_is_stored_once() {
 async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
     let mut chat = MqttChat::start().await;
     let (host, base) = (&chat.host, chat.base.clone());
-    assert!(mqtt_link_connected(&host).await);
+    assert!(mqtt_link_connected(host).await);
 
     chat.mosquitto.kill();
     until_async("/metrics shows the MQTT link reconnecting", || async {
-        !mqtt_link_connected(&host).await
+        !mqtt_link_connected(host).await
     })
     .await;
     // Writes from the other channels never wait for MQTT.
@@ -346,7 +346,7 @@ async fn the_chat_works_again_within_15_s_of_a_broker_restart() {
 
     chat.mosquitto.restart_mosquitto();
     until_async_within("the MQTT link is back", Duration::from_secs(15), || async {
-        mqtt_link_connected(&host).await
+        mqtt_link_connected(host).await
     })
     .await;
     // Resubscribed: a device's message is stored, and a device hears the others.
