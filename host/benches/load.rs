@@ -1,6 +1,6 @@
 //! The throughput benchmark behind `cargo xtask bench`: mcchat against the native reference
 //! (`bench/reference`) in one run. Both run side by side, each with its own fresh nats-server and
-//! redis-server, and every load is split into rounds that take turns (native first in even
+//! redis-server and mosquitto, and every load is split into rounds that take turns (native first in even
 //! rounds, mcchat first in odd ones), so a machine that slows down or speeds up during the run
 //! weighs on both alike. wrk drives `POST /messages` and `GET /messages?limit=100`; NATS
 //! requests on `chat.in` come from async-nats clients here (no packaged load generator speaks
@@ -250,7 +250,7 @@ struct Running {
     // Dropped after the server: the servers it needs, and mcchat's data directory.
     _redis: Process,
     _nats: Process,
-    _mosquitto: Option<Process>,
+    _mosquitto: Process,
     _data: tempfile::TempDir,
 }
 
@@ -274,13 +274,26 @@ impl Running {
                 "no",
             ]),
         );
-        // mcchat's MQTT channel relays every message to devices too (the reference has none).
-        let mosquitto = (system == System::Mcchat).then(|| {
-            Process::start_quiet(
-                "mosquitto",
-                Command::new("mosquitto").args(["-p", &free_port().to_string()]),
-            )
-        });
+        // Both relay every message to MQTT devices too, each to a mosquitto of its own that
+        // answers at once (set_tcp_nodelay, as the README advises).
+        let mosquitto_config = data.path().join("mosquitto.conf");
+        let mosquitto_port = free_port();
+        std::fs::write(
+            &mosquitto_config,
+            format!(
+                "listener {mosquitto_port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            ),
+        )
+        .unwrap();
+        let mosquitto = Process::start_on(
+            "mosquitto",
+            Command::new("mosquitto")
+                .arg("-c")
+                .arg(&mosquitto_config)
+                .stderr(Stdio::null()),
+            mosquitto_port,
+        );
+        let mqtt_addr = format!("127.0.0.1:{}", mosquitto.port);
         let nats_url = format!("nats://127.0.0.1:{}", nats.port);
         let redis_url = format!("redis://127.0.0.1:{}", redis.port);
         let http_port = free_port();
@@ -289,7 +302,7 @@ impl Running {
         let mut command = match system {
             System::Native => {
                 let mut c = Command::new(release.join("native-reference"));
-                c.args([&http_addr, &redis_url, &nats_url]);
+                c.args([&http_addr, &redis_url, &nats_url, &mqtt_addr]);
                 c
             }
             System::Mcchat => {
@@ -307,7 +320,7 @@ impl Running {
                     "--redis-url",
                     &redis_url,
                     "--mqtt-url",
-                    &format!("mqtt://127.0.0.1:{}", mosquitto.as_ref().unwrap().port),
+                    &format!("mqtt://{mqtt_addr}"),
                     "--data-dir",
                     data.path().to_str().unwrap(),
                     "--dashboard-addr",

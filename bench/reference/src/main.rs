@@ -1,10 +1,11 @@
 //! The benchmark's native reference (not part of mcchat): the same work as the chat's write
 //! and read paths, with no actors. A write validates `{"user_name","body"}`, appends the stored
 //! JSON to `chatlog:messages` with RPUSH, publishes `{"body","sourceChannel","sourceUser","id"}`
-//! on `rtchat.messages`, and answers `201 {"id"}` (HTTP) or `{"accepted":true,"id"}` (NATS
+//! on `rtchat.messages` and at QoS 1 on the MQTT topic `rtchat/messages`, as mcchat relays to its
+//! NATS and MQTT channels, and answers `201 {"id"}` (HTTP) or `{"accepted":true,"id"}` (NATS
 //! `chat.in`). `GET /messages?limit=N` reads the newest N with one LRANGE.
 //!
-//! Usage: `native-reference HTTP_ADDR REDIS_URL NATS_URL`
+//! Usage: `native-reference HTTP_ADDR REDIS_URL NATS_URL MQTT_HOST:PORT`
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 
 const MESSAGES_KEY: &str = "chatlog:messages";
 const FANOUT_SUBJECT: &str = "rtchat.messages";
+const FANOUT_TOPIC: &str = "rtchat/messages";
 const MAX_USER_NAME_CHARS: usize = 64;
 const MAX_BODY_CHARS: usize = 4096;
 
@@ -26,6 +28,7 @@ const MAX_BODY_CHARS: usize = 4096;
 struct Chat {
     redis: redis::aio::ConnectionManager,
     nats: async_nats::Client,
+    mqtt: rumqttc::v5::AsyncClient,
 }
 
 #[derive(Deserialize)]
@@ -62,14 +65,24 @@ impl Chat {
             .map_err(unavailable)?;
         // As in mcchat: NATS messages are not echoed back to NATS, and a lost real-time copy
         // never fails a stored write.
+        let fanout = json!({"body": incoming.body, "sourceChannel": channel,
+                            "sourceUser": incoming.user_name, "id": id})
+        .to_string();
         if channel != "nats" {
-            let fanout = json!({"body": incoming.body, "sourceChannel": channel,
-                                "sourceUser": incoming.user_name, "id": id});
             let _ = self
                 .nats
-                .publish(FANOUT_SUBJECT, fanout.to_string().into())
+                .publish(FANOUT_SUBJECT, fanout.clone().into())
                 .await;
         }
+        let _ = self
+            .mqtt
+            .publish(
+                FANOUT_TOPIC,
+                rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                false,
+                fanout,
+            )
+            .await;
         Ok(id)
     }
 }
@@ -129,17 +142,38 @@ async fn serve_nats(chat: Chat) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An MQTT 5 client as mcchat's provider connects (TCP_NODELAY), its event loop in a task.
+fn connect_mqtt(addr: &str) -> anyhow::Result<rumqttc::v5::AsyncClient> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("MQTT_HOST:PORT expected, got {addr}"))?;
+    let mut options = rumqttc::v5::MqttOptions::new("native-reference", host, port.parse()?);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
+    let (client, mut events) = rumqttc::v5::AsyncClient::new(options, 1024);
+    tokio::spawn(async move {
+        loop {
+            if events.poll().await.is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    });
+    Ok(client)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [http_addr, redis_url, nats_url] = args.as_slice() else {
-        anyhow::bail!("usage: native-reference HTTP_ADDR REDIS_URL NATS_URL");
+    let [http_addr, redis_url, nats_url, mqtt_addr] = args.as_slice() else {
+        anyhow::bail!("usage: native-reference HTTP_ADDR REDIS_URL NATS_URL MQTT_HOST:PORT");
     };
     let redis = redis::Client::open(redis_url.as_str())?
         .get_connection_manager()
         .await?;
     let nats = async_nats::connect(nats_url.as_str()).await?;
-    let chat = Chat { redis, nats };
+    let mqtt = connect_mqtt(mqtt_addr)?;
+    let chat = Chat { redis, nats, mqtt };
     tokio::spawn(serve_nats(chat.clone()));
     let app = Router::new()
         .route("/messages", post(post_message).get(get_messages))
