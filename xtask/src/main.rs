@@ -98,6 +98,8 @@ const TEST_PROGRAMS: &[(&str, &str)] = &[
     ("chromedriver", "chromium-driver"),
     // The registry tests push to and pull from a real OCI registry.
     ("docker-registry", "docker-registry"),
+    // The MQTT-over-TLS test makes its certificates as an operator would.
+    ("openssl", "openssl"),
 ];
 const BENCH_PROGRAMS: &[(&str, &str)] = &[NATS_SERVER, REDIS_SERVER, MOSQUITTO, ("wrk", "wrk")];
 

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::mqtt::{correlation, mosquitto_client, Device};
+use support::mqtt::{correlation, mosquitto_client, Device, TlsFiles};
 use support::*;
 
 /// A host of `wadm.yaml` whose MQTT link connects to `mosquitto`.
@@ -413,4 +413,92 @@ async fn two_hosts_on_one_broker_store_each_device_message_once() {
     assert_eq!(bodies, sent, "each message stored exactly once");
     host_a.shutdown().await;
     host_b.shutdown().await;
+}
+
+/// A copy of wadm.yaml, written into `dir`, whose MQTT link has `values` besides its own.
+fn manifest_with_mqtt_values(
+    dir: &std::path::Path,
+    values: &[(&str, String)],
+) -> std::path::PathBuf {
+    let subscription = "              SUBSCRIPTION: chat/in";
+    let more: String = values
+        .iter()
+        .map(|(key, value)| format!("\n              {key}: {value}"))
+        .collect();
+    let original = std::fs::read_to_string(manifest()).unwrap();
+    assert!(
+        original.contains(subscription),
+        "wadm.yaml's MQTT link moved"
+    );
+    let text = original
+        .replace(subscription, &format!("{subscription}{more}"))
+        .replace(
+            "file://./",
+            &format!("file://{}/", workspace_root().display()),
+        );
+    let path = dir.join("wadm.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A host of `wadm.yaml` whose MQTT link dials `mosquitto` over TLS, trusting `ca`.
+async fn chat_over_tls(
+    mosquitto: &Server,
+    nats: &Server,
+    ca: &std::path::Path,
+    data: &std::path::Path,
+) -> (mcchat_host::RunningHost, String) {
+    let mut settings = config(nats, None, data);
+    let ca = ca.display().to_string();
+    settings.manifest = manifest_with_mqtt_values(data, &[("TLS_CA_FILE", ca)]);
+    settings.mqtt_url = Some(format!("mqtts://127.0.0.1:{}", mosquitto.port));
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    start(settings).await
+}
+
+/// `mqtts://`: the link trusts its broker through `TLS_CA_FILE` and a device chats over TLS; a
+/// link that trusts another authority does not connect, and the rest of the chat goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_over_tls_is_trusted_through_tls_ca_file_and_no_other() {
+    let (tls_dir, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let tls = TlsFiles::make(tls_dir.path());
+    let mosquitto = Server::mosquitto_with(free_port(), &tls.mosquitto_lines());
+    let nats = Server::nats();
+    let (host, base) = chat_over_tls(&mosquitto, &nats, &tls.ca, data.path()).await;
+    assert!(mqtt_link_connected(&host).await);
+
+    let ca = tls.ca.display().to_string();
+    let printed = mosquitto_client(
+        "mosquitto_rr",
+        &mosquitto,
+        &[
+            "--cafile",
+            &ca,
+            "-t",
+            "chat/in",
+            "-e",
+            &format!("replies/{}", device_id()),
+            "-m",
+            r#"{"user_name":"sensor-9","body":"sent over TLS"}"#,
+            "-W",
+            "10",
+        ],
+    );
+    let ack: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(ack["accepted"], true, "{printed}");
+    let history = all_messages(&base, 10).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (&history[0]["body"], &history[0]["channelName"]),
+        (&json!("sent over TLS"), &json!("mqtt"))
+    );
+    host.shutdown().await;
+
+    let (other_dir, other_data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let other_authority = TlsFiles::make(other_dir.path());
+    let (host, base) =
+        chat_over_tls(&mosquitto, &nats, &other_authority.ca, other_data.path()).await;
+    assert!(!mqtt_link_connected(&host).await);
+    post_stored(&base, r#"{"user_name":"alice","body":"the rest goes on"}"#).await;
+    host.shutdown().await;
 }

@@ -124,9 +124,14 @@ impl Server {
     /// A mosquitto broker (MQTT 3.1.1 and 5, shared subscriptions) on a given port, on
     /// loopback, taking anonymous clients.
     pub fn mosquitto_on(port: u16) -> Server {
+        Server::mosquitto_with(port, "")
+    }
+
+    /// A mosquitto on `port` with more configuration lines (a TLS listener's files).
+    pub fn mosquitto_with(port: u16, more: &str) -> Server {
         let child = Command::new(find_program("mosquitto"))
             .arg("-c")
-            .arg(mosquitto_config(port))
+            .arg(mosquitto_config(port, more))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -225,11 +230,11 @@ impl Server {
 /// A mosquitto configuration: loopback on `port`, anonymous clients, and no Nagle delay on its
 /// sends (`set_tcp_nodelay`; by default an ack waits for the client's delayed TCP ACK, about
 /// 40 ms).
-pub fn mosquitto_config(port: u16) -> PathBuf {
+pub fn mosquitto_config(port: u16, more: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("mcchat-test-mosquitto-{port}.conf"));
     std::fs::write(
         &path,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"),
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n{more}"),
     )
     .expect("writing a mosquitto configuration");
     path
@@ -245,7 +250,7 @@ pub fn shared_mosquitto_url() -> String {
         let child = Command::new("sh")
             .args(["-c", "\"$0\" -c \"$1\" & read _; kill $!"])
             .arg(find_program("mosquitto"))
-            .arg(mosquitto_config(port))
+            .arg(mosquitto_config(port, ""))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,5 +1,7 @@
 //! An MQTT 5 device for the tests (rumqttc), and mosquitto's own clients as a person runs them.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -144,4 +146,86 @@ pub fn mosquitto_client(program: &str, broker: &Server, args: &[&str]) -> String
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// A certificate authority and a server certificate it signed for 127.0.0.1 and localhost, made
+/// with openssl as an operator would.
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    pub fn make(dir: &Path) -> TlsFiles {
+        let file = |name: &str| dir.join(name);
+        let extensions = file("server.ext");
+        std::fs::write(&extensions, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+        let ec_key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec_key[..],
+                &["-days", "2", "-subj", "/CN=mcchat test CA"],
+            ]
+            .concat(),
+            &[("-keyout", file("ca.key")), ("-out", file("ca.pem"))],
+        );
+        openssl(
+            &[&["req"], &ec_key[..], &["-subj", "/CN=localhost"]].concat(),
+            &[
+                ("-keyout", file("server.key")),
+                ("-out", file("server.csr")),
+            ],
+        );
+        openssl(
+            &["x509", "-req", "-days", "2", "-CAcreateserial"],
+            &[
+                ("-in", file("server.csr")),
+                ("-CA", file("ca.pem")),
+                ("-CAkey", file("ca.key")),
+                ("-extfile", extensions),
+                ("-out", file("server.pem")),
+            ],
+        );
+        // mosquitto started as root reads them as the user `mosquitto`; test keys are no secret.
+        for readable in [dir, &file("server.key")] {
+            std::fs::set_permissions(readable, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        TlsFiles {
+            ca: file("ca.pem"),
+            cert: file("server.pem"),
+            key: file("server.key"),
+        }
+    }
+
+    /// mosquitto's lines for a TLS listener with these files.
+    pub fn mosquitto_lines(&self) -> String {
+        format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\n",
+            self.ca.display(),
+            self.cert.display(),
+            self.key.display()
+        )
+    }
+}
+
+fn openssl(args: &[&str], files: &[(&str, PathBuf)]) {
+    let mut command = Command::new(find_program("openssl"));
+    command.args(args);
+    for (flag, path) in files {
+        command.arg(flag).arg(path);
+    }
+    let output = command.output().expect("running openssl");
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
