@@ -9,17 +9,12 @@ use wascap::prelude::KeyPair;
 
 /// A copy of wadm.yaml whose chatlog image is `chatlog_image`, written into `dir`.
 fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
-    let root = workspace_root();
-    let text = std::fs::read_to_string(manifest())
-        .unwrap()
-        .replace(
+    manifest_copy(dir, |text| {
+        text.replace(
             "file://./build/chatlog_s.wasm",
             &format!("file://{}", chatlog_image.display()),
         )
-        .replace("file://./", &format!("file://{}/", root.display()));
-    let path = dir.join("wadm.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+    })
 }
 
 /// The chatlog code signed by `account` with `caps` (a module key of its own).

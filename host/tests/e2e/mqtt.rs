@@ -425,20 +425,10 @@ fn manifest_with_mqtt_values(
         .iter()
         .map(|(key, value)| format!("\n              {key}: {value}"))
         .collect();
-    let original = std::fs::read_to_string(manifest()).unwrap();
-    assert!(
-        original.contains(subscription),
-        "wadm.yaml's MQTT link moved"
-    );
-    let text = original
-        .replace(subscription, &format!("{subscription}{more}"))
-        .replace(
-            "file://./",
-            &format!("file://{}/", workspace_root().display()),
-        );
-    let path = dir.join("wadm.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+    manifest_copy(dir, |text| {
+        assert!(text.contains(subscription), "wadm.yaml's MQTT link moved");
+        text.replace(subscription, &format!("{subscription}{more}"))
+    })
 }
 
 /// A host of `wadm.yaml` whose MQTT link dials `mosquitto` over TLS, trusting `ca`.

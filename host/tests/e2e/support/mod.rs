@@ -26,6 +26,18 @@ pub fn manifest() -> PathBuf {
     workspace_root().join("wadm.yaml")
 }
 
+/// A copy of wadm.yaml changed by `edit`, written into `dir`; its `file://./` images are made
+/// absolute, so the copy runs from there.
+pub fn manifest_copy(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let text = edit(std::fs::read_to_string(manifest()).unwrap()).replace(
+        "file://./",
+        &format!("file://{}/", workspace_root().display()),
+    );
+    let path = dir.join("wadm.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A port for a test server. Ports come from below the kernel's ephemeral range (where port-0
 /// listeners and outgoing connections get theirs), one after another within this process, so
 /// no other socket can take one between choosing it and the server binding it.

@@ -195,9 +195,11 @@ impl TlsFiles {
             ],
         );
         // mosquitto started as root reads them as the user `mosquitto`; test keys are no secret.
-        for readable in [dir, &file("server.key")] {
-            std::fs::set_permissions(readable, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        let readable = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        readable(dir, 0o755);
+        readable(&file("server.key"), 0o644);
         TlsFiles {
             ca: file("ca.pem"),
             cert: file("server.pem"),
