@@ -1,7 +1,7 @@
 //! Store, then relay: a message reaches the other channels only once the chat log accepted it.
 
+use crate::rpc::{Context, RpcResult};
 use async_trait::async_trait;
-use wasmbus_rpc::{common::Context, error::RpcResult};
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::bindings::outbound::OutboundMessage;

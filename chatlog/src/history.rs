@@ -4,7 +4,9 @@
 //! messages arrive: paging backwards never skips or repeats a message.
 
 use async_trait::async_trait;
-use wasmbus_rpc::error::RpcResult;
+use serde::{Deserialize, Serialize};
+
+use crate::rpc::RpcResult;
 
 use crate::bindings::{
     CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
@@ -22,6 +24,23 @@ const HINT_EVERY: u32 = 16;
 /// How far past the hint the newest page reads, so a hint a little behind still finds the end
 /// in the same read.
 const HINT_SLACK: u64 = 4 * HINT_EVERY as u64;
+
+/// A message as the history stores it: JSON with the contract's field names. The format is the
+/// history's own, whichever bindings (the module's or the component's) carried the message; a
+/// write's `clientId` and a read's `index` are never stored. Written from borrowed text
+/// (`Stored<&str>`), read into owned (`Stored<String>`).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored<Text> {
+    #[serde(default)]
+    id: Text,
+    #[serde(default)]
+    source_user: Text,
+    #[serde(default)]
+    channel_name: Text,
+    #[serde(default)]
+    body: Text,
+}
 
 /// The list the history lives in, with Redis list semantics (`LRANGE` bounds are inclusive;
 /// a range past the end is cut short), and a place for the length hint.
@@ -46,8 +65,14 @@ pub async fn write(
             ..Default::default()
         });
     }
-    let json = serde_json::to_string(msg)
-        .map_err(|e| wasmbus_rpc::error::RpcError::Ser(format!("chat message: {e}")))?;
+    let stored = Stored {
+        id: msg.id.as_str(),
+        source_user: &msg.source_user,
+        channel_name: &msg.channel_name,
+        body: &msg.body,
+    };
+    let json = serde_json::to_string(&stored)
+        .map_err(|e| crate::rpc::RpcError::Ser(format!("chat message: {e}")))?;
     let length = list.append(json).await?;
     // Every value written is a length the list really had, and lists only grow, so with any
     // number of writers racing the hint is a lower bound. A failed hint costs only speed.
@@ -143,10 +168,14 @@ pub struct Decoded {
 fn decode(start: u64, entries: Vec<String>) -> Decoded {
     let mut decoded = Decoded::default();
     for (index, entry) in (start..).zip(entries) {
-        match serde_json::from_str::<CanonicalChatMessage>(&entry) {
-            Ok(msg) => decoded.messages.push(CanonicalChatMessage {
+        match serde_json::from_str::<Stored<String>>(&entry) {
+            Ok(stored) => decoded.messages.push(CanonicalChatMessage {
+                id: stored.id,
+                source_user: stored.source_user,
+                channel_name: stored.channel_name,
+                body: stored.body,
+                client_id: None,
                 index: Some(index),
-                ..msg
             }),
             Err(e) => decoded.unreadable.push(format!("{e}: {entry:.80}")),
         }
@@ -158,7 +187,7 @@ fn decode(start: u64, entries: Vec<String>) -> Decoded {
 /// empty position with doubling then bisection: about 2·log2(n) single-item reads.
 async fn length(list: &impl MessageList) -> RpcResult<u64> {
     let occupied = |i: u64| async move {
-        Ok::<_, wasmbus_rpc::error::RpcError>(!list.range(i as i32, i as i32).await?.is_empty())
+        Ok::<_, crate::rpc::RpcError>(!list.range(i as i32, i as i32).await?.is_empty())
     };
     if !occupied(0).await? {
         return Ok(0);

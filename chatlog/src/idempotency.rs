@@ -6,8 +6,8 @@
 //! nothing; a retry that arrives while the first write is still running is told so
 //! (`inProgress`) and retries. A first write that fails releases its claim.
 
+use crate::rpc::RpcResult;
 use async_trait::async_trait;
-use wasmbus_rpc::error::RpcResult;
 
 use crate::bindings::{CanonicalChatMessage, WriteMessageResponse};
 use crate::history::{self, MessageList};

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::rpc::{RpcError, RpcResult};
 use async_trait::async_trait;
-use wasmbus_rpc::error::{RpcError, RpcResult};
 
 use crate::history::MessageList;
 use crate::idempotency::KeyStore;

@@ -1,12 +1,13 @@
 //! `GET /messages[?limit=N&before=CURSOR]`: one page of history, oldest first, and a
 //! `Link: </messages?limit=N&before=CURSOR>; rel="next"` header while older messages exist.
 
-use wasmbus_rpc::common::Context;
-use wasmcloud_interface_httpserver::HttpResponse;
+use serde::Serialize;
 
-use crate::bindings::chatlog::{Chatlog, MessagesPageRequest};
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, MessagesPageRequest};
+use crate::http::HttpResponse;
 use crate::reply::{self, Report};
 use crate::routes::MESSAGES_PATH;
+use crate::rpc::Context;
 
 /// Page size when the request names none.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -54,6 +55,35 @@ pub fn next_link(limit: u32, next_before: u64) -> String {
     format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
 }
 
+/// A message as `GET /messages` lists it: `{"body","channelName","id","index","sourceUser"}`
+/// (and `clientId`, never set on a stored message), this channel's own format whichever bindings
+/// (the module's or the component's) carried the page.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryEntry<'a> {
+    body: &'a str,
+    channel_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u64>,
+    source_user: &'a str,
+}
+
+impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
+    fn from(msg: &'a CanonicalChatMessage) -> Self {
+        HistoryEntry {
+            body: &msg.body,
+            channel_name: &msg.channel_name,
+            client_id: msg.client_id.as_deref(),
+            id: &msg.id,
+            index: msg.index,
+            source_user: &msg.source_user,
+        }
+    }
+}
+
 pub async fn get_messages(
     query_string: &str,
     api: &(impl Chatlog + Sync),
@@ -69,7 +99,8 @@ pub async fn get_messages(
     };
     match api.get_messages_page(&Context::default(), &req).await {
         Ok(page) => {
-            let response = reply::json(200, &page.messages);
+            let entries: Vec<HistoryEntry> = page.messages.iter().map(HistoryEntry::from).collect();
+            let response = reply::json(200, &entries);
             match page.next_before {
                 Some(next) => reply::with_header(response, "Link", next_link(query.limit, next)),
                 None => response,

@@ -4,6 +4,8 @@
 //! through the history, newest page first, with a `Link: <…>; rel="next"` header for older pages.
 //!
 //! `routes`, `post` and `get` are plain Rust that native tests drive; `actor` is the wasmbus glue.
+//! The same modules also build as a WebAssembly component, with `component.rs` as its root (the
+//! `http-channel-component` crate).
 
 pub mod bindings {
     pub mod chatlog {
@@ -12,6 +14,15 @@ pub mod bindings {
     pub mod outbound {
         include!(concat!(env!("OUT_DIR"), "/outbound.rs"));
     }
+}
+/// The call context and errors the logic takes: wasmbus-rpc's in the module build.
+pub mod rpc {
+    pub use wasmbus_rpc::common::Context;
+    pub use wasmbus_rpc::error::{RpcError, RpcResult};
+}
+/// Requests and responses: the httpserver interface crate's in the module build.
+pub mod http {
+    pub use wasmcloud_interface_httpserver::{HeaderMap, HttpRequest, HttpResponse};
 }
 pub mod get;
 pub mod post;

@@ -1,9 +1,9 @@
 //! `POST /messages`: `{"user_name","body"}` in, `201 {"id"}` out, or a 4xx with the reason.
 
+use crate::http::HttpResponse;
+use crate::rpc::{Context, RpcResult};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use wasmbus_rpc::{common::Context, error::RpcResult};
-use wasmcloud_interface_httpserver::HttpResponse;
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
 use crate::reply::{self, Report};

@@ -1,9 +1,9 @@
 //! Building responses: JSON bodies, and every error as `{"reason": …}` with a deliberate status.
 
+use crate::http::{HeaderMap, HttpResponse};
+use crate::rpc::RpcError;
 use async_trait::async_trait;
 use serde::Serialize;
-use wasmbus_rpc::error::RpcError;
-use wasmcloud_interface_httpserver::{HeaderMap, HttpResponse};
 
 /// A JSON response with the given status.
 pub fn json(status_code: u16, body: &impl Serialize) -> HttpResponse {

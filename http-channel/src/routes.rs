@@ -1,6 +1,6 @@
 //! Routing: which request is which, decided in one place.
 
-use wasmcloud_interface_httpserver::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse};
 
 use crate::reply;
 

@@ -1,5 +1,7 @@
 //! Messages from other channels, as MQTT subscribers receive them.
 
+use serde::Serialize;
+
 use crate::bindings::outbound::OutboundMessage;
 
 /// The subject every relayed message is published on: the topic `rtchat/messages`.
@@ -7,7 +9,27 @@ pub const FANOUT_SUBJECT: &str = "rtchat.messages";
 
 /// `{"body","id","sourceChannel","sourceUser"}`, the JSON NATS subscribers get too.
 pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
-    serde_json::to_vec(msg).expect("an OutboundMessage always serializes")
+    let fanout = Fanout {
+        body: &msg.body,
+        id: &msg.id,
+        index: msg.index,
+        source_channel: &msg.source_channel,
+        source_user: &msg.source_user,
+    };
+    serde_json::to_vec(&fanout).expect("a fanout message always serializes")
+}
+
+/// The published JSON, this channel's own format whichever bindings (the module's or the
+/// component's) carried the message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Fanout<'a> {
+    body: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u64>,
+    source_channel: &'a str,
+    source_user: &'a str,
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! A chat message arriving from the broker: parsed, stored through the API, acknowledged.
 
+use crate::rpc::{Context, RpcResult};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use wasmbus_rpc::{common::Context, error::RpcResult};
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
 use crate::CHANNEL_NAME;

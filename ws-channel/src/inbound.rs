@@ -1,8 +1,8 @@
 //! A frame from a browser: parsed, stored through the API, acknowledged with the new id.
 
+use crate::rpc::{Context, RpcResult};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use wasmbus_rpc::{common::Context, error::RpcResult};
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
 use crate::CHANNEL_NAME;

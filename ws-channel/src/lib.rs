@@ -13,6 +13,11 @@ pub mod bindings {
         include!(concat!(env!("OUT_DIR"), "/outbound.rs"));
     }
 }
+/// The call context and errors the logic takes: wasmbus-rpc's in the module build.
+pub mod rpc {
+    pub use wasmbus_rpc::common::Context;
+    pub use wasmbus_rpc::error::{RpcError, RpcResult};
+}
 pub mod inbound;
 pub mod outbound;
 
