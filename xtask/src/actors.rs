@@ -27,6 +27,11 @@ impl ActorSpec {
     pub fn signed_file_name(&self) -> String {
         format!("{}_s.wasm", self.lib_name())
     }
+
+    /// The signed component's file name in `build/` (the component-model build).
+    pub fn component_file_name(&self) -> String {
+        format!("{}_component_s.wasm", self.lib_name())
+    }
 }
 
 pub const ACTORS: &[ActorSpec] = &[

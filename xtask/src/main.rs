@@ -11,8 +11,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::{
-    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, providers::PROVIDERS, sign,
-    toolchain, up, wasm, workspace_root,
+    actors::ACTORS, build_dir, components, fuzz, lattice, phases::Phases, providers::PROVIDERS,
+    sign, toolchain, up, wasm, workspace_root,
 };
 
 /// How long the test command fuzzes each target.
@@ -41,6 +41,10 @@ enum Task {
     /// Pack the providers' release binaries into build/*.par.gz (part of `build`).
     #[command(hide = true)]
     PackProviders,
+    /// Build, compose and sign the component actors into build/*_component_s.wasm and write
+    /// build/wadm.components.yaml (part of `build`).
+    #[command(hide = true)]
+    Components,
     /// Build the actors, fuzz each parser for a few seconds, then run every test (installs
     /// nats-server, redis-server, mosquitto, mosquitto-clients, chromium, chromium-driver and
     /// docker-registry if missing).
@@ -113,6 +117,7 @@ fn main() -> Result<()> {
         }
         Task::Build => build_for_lattice(&phases),
         Task::PackProviders => pack_providers(),
+        Task::Components => build_components(),
         Task::Test { cargo_test_args } => {
             build_with_actors(&phases, TEST_PROGRAMS, build_native)?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
@@ -294,6 +299,27 @@ fn build_actors() -> Result<()> {
     println!(
         "wrote {} (absolute file:/// images, for wash app deploy)",
         for_lattice.display()
+    );
+    build_components()
+}
+
+/// The actors as WebAssembly components, and the manifest that runs them.
+fn build_components() -> Result<()> {
+    for signed in components::build_and_sign(env!("CARGO_PKG_VERSION"))? {
+        println!("composed and signed {}", signed.display());
+    }
+    let root = workspace_root();
+    let source = std::fs::read_to_string(root.join("wadm.yaml")).context("reading wadm.yaml")?;
+    let for_components = build_dir().join("wadm.components.yaml");
+    let manifest = components::components_manifest(&source);
+    std::fs::write(
+        &for_components,
+        lattice::with_absolute_images(&manifest, &root),
+    )
+    .with_context(|| format!("writing {}", for_components.display()))?;
+    println!(
+        "wrote {} (the actors as WebAssembly components, for mcchat up)",
+        for_components.display()
     );
     Ok(())
 }

@@ -19,13 +19,25 @@ pub fn target_dir() -> PathBuf {
 
 /// The unsigned module cargo produced for an actor.
 pub fn unsigned_module(actor: &ActorSpec) -> PathBuf {
+    artifact(&actor.lib_name())
+}
+
+/// The core wasm module cargo produced for the library named `lib_name`.
+pub fn artifact(lib_name: &str) -> PathBuf {
     target_dir()
         .join(TARGET)
         .join(PROFILE)
-        .join(format!("{}.wasm", actor.lib_name()))
+        .join(format!("{lib_name}.wasm"))
 }
 
+/// Builds the actors' modules.
 pub fn build(actors: &[ActorSpec]) -> Result<()> {
+    let packages: Vec<&str> = actors.iter().map(|actor| actor.package).collect();
+    build_packages(&packages, None)
+}
+
+/// Builds wasm crates, with `feature` enabled when one is given.
+pub fn build_packages(packages: &[&str], feature: Option<&str>) -> Result<()> {
     let mut cmd = Command::new(DEBIAN_CARGO);
     cmd.current_dir(workspace_root())
         .args([
@@ -39,8 +51,11 @@ pub fn build(actors: &[ActorSpec]) -> Result<()> {
         ])
         .arg("--target-dir")
         .arg(target_dir());
-    for actor in actors {
-        cmd.args(["--package", actor.package]);
+    for package in packages {
+        cmd.args(["--package", package]);
+    }
+    if let Some(feature) = feature {
+        cmd.args(["--features", feature]);
     }
     // We run under rustup's cargo: its variables must not leak into Debian's toolchain.
     for var in [
@@ -63,7 +78,10 @@ pub fn build(actors: &[ActorSpec]) -> Result<()> {
         .env("CARGO_TERM_PROGRESS_WHEN", "never");
     let status = cmd.status().context("running Debian's cargo")?;
     if !status.success() {
-        bail!("the wasm build of the actors failed ({status})");
+        bail!(
+            "the wasm build of {} failed ({status})",
+            packages.join(", ")
+        );
     }
     Ok(())
 }

@@ -1,0 +1,176 @@
+//! The chatlog actor's logic as a WebAssembly component (world `mcchat:actors/chatlog`): the
+//! module build's `history`, `idempotency` and `validate` modules, with the key-value store and
+//! the log as plain WIT imports and the chatlog contract as its export. Nothing here speaks
+//! wasmbus: `cargo xtask build` composes this component with its adapters into
+//! `build/chatlog_component_s.wasm`.
+#![cfg(target_arch = "wasm32")]
+
+wit_bindgen::generate!({
+    path: "../../interface/wit",
+    world: "chatlog",
+    generate_all,
+    // The logic builds its answers with `..Default::default()`.
+    additional_derives: [Default],
+});
+
+pub mod history;
+pub mod idempotency;
+pub mod validate;
+
+/// The contract's records under the names the logic modules use.
+pub mod bindings {
+    pub use crate::exports::mcchat::chatlog::chatlog::{
+        CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    };
+}
+
+/// The errors the logic returns. An import's error arrives as text.
+pub mod rpc {
+    use std::fmt;
+
+    #[derive(Debug)]
+    pub enum RpcError {
+        /// A message could not be encoded for the store.
+        Ser(String),
+        Other(String),
+    }
+
+    impl fmt::Display for RpcError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                RpcError::Ser(e) => write!(f, "serialize: {e}"),
+                RpcError::Other(e) => f.write_str(e),
+            }
+        }
+    }
+
+    impl From<String> for RpcError {
+        fn from(error: String) -> Self {
+            RpcError::Other(error)
+        }
+    }
+
+    pub type RpcResult<T> = Result<T, RpcError>;
+}
+
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+use async_trait::async_trait;
+use futures::executor::block_on;
+
+use crate::bindings::{
+    CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+};
+use crate::exports::mcchat::chatlog::chatlog::Guest;
+use crate::history::{MessageList, LENGTH_HINT_KEY, MESSAGES_KEY};
+use crate::idempotency::{write_once, KeyStore};
+use crate::rpc::RpcResult;
+use crate::wasmcloud::keyvalue::keyvalue as kv;
+use crate::wasmcloud::logging::logging::{write_log, LogEntry};
+
+/// The history list in the key-value store the component imports.
+struct KeyValueList;
+
+#[async_trait]
+impl MessageList for KeyValueList {
+    async fn append(&self, value: String) -> RpcResult<u32> {
+        Ok(kv::list_add(&kv::ListAddRequest {
+            list_name: MESSAGES_KEY.to_string(),
+            value,
+        })?)
+    }
+
+    async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
+        Ok(kv::list_range(&kv::ListRangeRequest {
+            list_name: MESSAGES_KEY.to_string(),
+            start,
+            stop,
+        })?)
+    }
+
+    async fn length_hint(&self) -> RpcResult<Option<u64>> {
+        let found = kv::get(LENGTH_HINT_KEY)?;
+        // An unreadable hint is as good as none: the page falls back to the search.
+        Ok(found.exists.then(|| found.value.parse().ok()).flatten())
+    }
+
+    async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
+        Ok(kv::set(&kv::SetRequest {
+            key: LENGTH_HINT_KEY.to_string(),
+            value: length.to_string(),
+            expires: 0,
+        })?)
+    }
+}
+
+#[async_trait]
+impl KeyStore for KeyValueList {
+    async fn increment(&self, key: &str) -> RpcResult<i32> {
+        Ok(kv::increment(&kv::IncrementRequest {
+            key: key.to_string(),
+            value: 1,
+        })?)
+    }
+
+    async fn get(&self, key: &str) -> RpcResult<Option<String>> {
+        let found = kv::get(key)?;
+        Ok(found.exists.then_some(found.value))
+    }
+
+    async fn set(&self, key: &str, value: &str) -> RpcResult<()> {
+        Ok(kv::set(&kv::SetRequest {
+            key: key.to_string(),
+            value: value.to_string(),
+            expires: 0,
+        })?)
+    }
+
+    async fn del(&self, key: &str) -> RpcResult<()> {
+        Ok(kv::del(key).map(drop)?)
+    }
+}
+
+/// Logging must never fail a request, so its own errors are dropped.
+fn log(level: &str, text: String) {
+    let _ = write_log(&LogEntry {
+        level: level.to_string(),
+        text,
+    });
+}
+
+fn report_unreadable(entries: &[String]) {
+    for entry in entries {
+        log(
+            "warn",
+            format!("skipped an unreadable history entry: {entry}"),
+        );
+    }
+}
+
+struct Chatlog;
+export!(Chatlog);
+
+impl Guest for Chatlog {
+    fn write_message(msg: CanonicalChatMessage) -> Result<WriteMessageResponse, String> {
+        let response =
+            block_on(write_once(&KeyValueList, &KeyValueList, &msg)).map_err(|e| e.to_string())?;
+        if let Some(reason) = &response.reason {
+            log("info", format!("refused message {}: {reason}", msg.id));
+        }
+        Ok(response)
+    }
+
+    fn get_messages() -> Result<MessagesList, String> {
+        let decoded = block_on(history::all(&KeyValueList)).map_err(|e| e.to_string())?;
+        report_unreadable(&decoded.unreadable);
+        Ok(decoded.messages)
+    }
+
+    fn get_messages_page(req: MessagesPageRequest) -> Result<MessagesPage, String> {
+        let (page, unreadable) =
+            block_on(history::page(&KeyValueList, &req)).map_err(|e| e.to_string())?;
+        report_unreadable(&unreadable);
+        Ok(page)
+    }
+}

@@ -1,0 +1,214 @@
+//! The http-channel actor's logic as a WebAssembly component (world
+//! `mcchat:actors/http-channel`): the module build's `routes`, `post`, `get` and `reply`, with
+//! the API, ids and the log as plain WIT imports and the httpserver contract as its export.
+//! Nothing here speaks wasmbus: `cargo xtask build` composes it with its adapters into
+//! `build/http_channel_component_s.wasm`.
+#![cfg(target_arch = "wasm32")]
+
+wit_bindgen::generate!({
+    path: "../../interface/wit",
+    world: "http-channel",
+    generate_all,
+});
+
+pub mod get;
+pub mod post;
+pub mod reply;
+pub mod routes;
+
+/// The name this channel stamps on the messages it brings in.
+pub const CHANNEL_NAME: &str = "http";
+
+/// The call context and errors the logic takes. An import's error arrives as text, and a
+/// timeout is known by its text (`timeout: …`), as in the module build.
+pub mod rpc {
+    use std::fmt;
+
+    /// Nothing travels in a component's context: the WIT calls carry no wasmbus metadata.
+    #[derive(Debug, Default)]
+    pub struct Context;
+
+    #[derive(Debug)]
+    // The logic matches wasmbus-rpc's timeout kinds; an import's error is never one of them.
+    #[allow(dead_code)]
+    pub enum RpcError {
+        Timeout(String),
+        DeadlineExceeded(String),
+        Other(String),
+    }
+
+    impl fmt::Display for RpcError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                RpcError::Timeout(e) => write!(f, "timeout: {e}"),
+                RpcError::DeadlineExceeded(e) => write!(f, "deadline exceeded: {e}"),
+                RpcError::Other(e) => f.write_str(e),
+            }
+        }
+    }
+
+    impl From<String> for RpcError {
+        fn from(error: String) -> Self {
+            RpcError::Other(error)
+        }
+    }
+
+    pub type RpcResult<T> = Result<T, RpcError>;
+}
+
+/// Requests and responses as the logic handles them (the httpserver interface crate's shapes
+/// in the module build); `component` converts them from and to the WIT records.
+pub mod http {
+    use std::collections::HashMap;
+
+    pub type HeaderMap = HashMap<String, Vec<String>>;
+
+    pub struct HttpRequest {
+        pub method: String,
+        pub path: String,
+        pub query_string: String,
+        pub header: HeaderMap,
+        pub body: Vec<u8>,
+    }
+
+    pub struct HttpResponse {
+        pub status_code: u16,
+        pub header: HeaderMap,
+        pub body: Vec<u8>,
+    }
+}
+
+/// The contracts' records under the names the logic uses.
+pub mod bindings {
+    pub mod chatlog {
+        use async_trait::async_trait;
+
+        pub use crate::mcchat::chatlog::chatlog::{
+            CanonicalChatMessage, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+        };
+        use crate::rpc::{Context, RpcResult};
+
+        /// The API as `post` and `get` call it (weld-codegen's `Chatlog` in the module build).
+        #[async_trait]
+        pub trait Chatlog {
+            async fn write_message(
+                &self,
+                ctx: &Context,
+                msg: &CanonicalChatMessage,
+            ) -> RpcResult<WriteMessageResponse>;
+
+            async fn get_messages_page(
+                &self,
+                ctx: &Context,
+                req: &MessagesPageRequest,
+            ) -> RpcResult<MessagesPage>;
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+use async_trait::async_trait;
+use futures::executor::block_on;
+
+use crate::bindings::chatlog::{
+    CanonicalChatMessage, Chatlog, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+};
+use crate::exports::wasmcloud::httpserver::httpserver as server;
+use crate::get::get_messages;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::post::{post_message, Ids};
+use crate::reply::Report;
+use crate::routes::{route, Route};
+use crate::rpc::{Context, RpcResult};
+use crate::wasmcloud::logging::logging::{write_log, LogEntry};
+
+/// The API the component imports.
+struct Api;
+
+#[async_trait]
+impl Chatlog for Api {
+    async fn write_message(
+        &self,
+        _ctx: &Context,
+        msg: &CanonicalChatMessage,
+    ) -> RpcResult<WriteMessageResponse> {
+        Ok(crate::mcchat::chatlog::chatlog::write_message(msg)?)
+    }
+
+    async fn get_messages_page(
+        &self,
+        _ctx: &Context,
+        req: &MessagesPageRequest,
+    ) -> RpcResult<MessagesPage> {
+        Ok(crate::mcchat::chatlog::chatlog::get_messages_page(*req)?)
+    }
+}
+
+struct NumberGen;
+
+#[async_trait]
+impl Ids for NumberGen {
+    async fn new_id(&self) -> RpcResult<String> {
+        Ok(crate::wasmcloud::numbergen::numbergen::generate_guid()?)
+    }
+}
+
+/// Failure details go to the host's log.
+struct HostLog;
+
+#[async_trait]
+impl Report for HostLog {
+    async fn failure(&self, detail: String) {
+        // Logging must never fail a request, so its own errors are dropped.
+        let _ = write_log(&LogEntry {
+            level: "error".into(),
+            text: detail,
+        });
+    }
+}
+
+/// A request header's first value, by case-insensitive name.
+fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.header
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, values)| values.first())
+        .map(String::as_str)
+}
+
+fn handle(req: HttpRequest) -> HttpResponse {
+    // Every 5xx path reports its details to the log through `HostLog`.
+    block_on(async {
+        match route(&req) {
+            Ok(Route::ChatPage) => crate::reply::chat_page(),
+            Ok(Route::PostMessage) => {
+                let key = header(&req, "idempotency-key");
+                post_message(&req.body, key, &NumberGen, &Api, &HostLog).await
+            }
+            Ok(Route::GetMessages) => get_messages(&req.query_string, &Api, &HostLog).await,
+            Err(response) => response,
+        }
+    })
+}
+
+struct HttpChannel;
+export!(HttpChannel);
+
+impl server::Guest for HttpChannel {
+    fn handle_request(req: server::HttpRequest) -> Result<server::HttpResponse, String> {
+        let response = handle(HttpRequest {
+            method: req.method,
+            path: req.path,
+            query_string: req.query_string,
+            header: req.header.into_iter().collect(),
+            body: req.body,
+        });
+        Ok(server::HttpResponse {
+            status_code: response.status_code,
+            header: response.header.into_iter().collect(),
+            body: response.body,
+        })
+    }
+}
