@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use mcchat_host::claims::{self, ActorIdentity};
 use mcchat_host::error::HostError;
-use mcchat_host::wapc::{ActorInstance, HostCalls, Runtime};
+use mcchat_host::runtime::{ActorInstance, HostCalls, Runtime};
 use serde_json::json;
 
 /// Answers `KeyValue.ListAdd` with a list length, as Redis would; refuses anything else.

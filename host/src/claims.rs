@@ -3,7 +3,7 @@
 //!
 //! Tampering is found by computing the module's hash here, the way wascap defines it (the
 //! SHA-256 of the module without its claims section, in upper-case hex), and comparing it with
-//! the hash the claims were signed over.
+//! the hash the claims were signed over. Components are signed and checked the same way.
 
 use std::collections::BTreeSet;
 
@@ -14,6 +14,8 @@ use wasm_encoder::Encode;
 
 /// Custom sections that carry an actor's signed claims (wascap's names).
 const CLAIMS_SECTIONS: &[&str] = &["jwt", "wasmcloud_jwt"];
+/// How a component's bytes begin (magic, version 0x0d, layer 1).
+const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 /// Who an actor is, as its verified claims say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,10 +65,14 @@ pub enum ClaimsError {
     UntrustedIssuer(String),
 }
 
-/// The claims token a module carries, if any, and the hash of the module without it.
+/// The claims token a module or component carries, if any, and the hash of it without the
+/// claims. As wascap computes it: claims sections are left out at every depth, and each nested
+/// module or component is re-encoded from what is kept of it.
 fn claims_and_hash(wasm: &[u8]) -> Result<(Option<String>, String), ClaimsError> {
     let unreadable = |e: wasmparser::BinaryReaderError| ClaimsError::Unreadable(e.to_string());
     let mut stripped = Vec::with_capacity(wasm.len());
+    // The enclosing levels' kept bytes while a nested module or component is read.
+    let mut outer: Vec<Vec<u8>> = Vec::new();
     let mut token = None;
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(unreadable)?;
@@ -76,16 +82,30 @@ fn claims_and_hash(wasm: &[u8]) -> Result<(Option<String>, String), ClaimsError>
             }
             wasmparser::Payload::ModuleSection { .. }
             | wasmparser::Payload::ComponentSection { .. } => {
-                return Err(ClaimsError::Unreadable(
-                    "an actor is a core module, not a component".into(),
-                ))
+                outer.push(std::mem::take(&mut stripped));
+            }
+            wasmparser::Payload::End(_) => {
+                let Some(mut parent) = outer.pop() else {
+                    break;
+                };
+                let id = if stripped.starts_with(&COMPONENT_PREAMBLE) {
+                    wasm_encoder::ComponentSectionId::Component
+                } else {
+                    wasm_encoder::ComponentSectionId::CoreModule
+                };
+                parent.push(id as u8);
+                stripped.encode(&mut parent);
+                stripped = parent;
             }
             wasmparser::Payload::CustomSection(section)
                 if CLAIMS_SECTIONS.contains(&section.name()) =>
             {
-                let jwt = String::from_utf8(section.data().to_vec())
-                    .map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
-                token = Some(jwt);
+                // Only the outermost claims are the actor's.
+                if outer.is_empty() {
+                    let jwt = String::from_utf8(section.data().to_vec())
+                        .map_err(|e| ClaimsError::Unreadable(e.to_string()))?;
+                    token = Some(jwt);
+                }
             }
             _ => {
                 if let Some((id, range)) = payload.as_section() {

@@ -24,7 +24,7 @@ use crate::providers::websocket;
 use crate::providers::{HTTPSERVER, MESSAGING};
 use crate::registry::{self, PullPolicy};
 use crate::router::{LoadedActor, Router};
-use crate::wapc::Runtime;
+use crate::runtime::Runtime;
 use crate::workers::Workers;
 
 pub use crate::providers::messaging::DEFAULT_NATS_URL;

@@ -3,6 +3,7 @@
 //! logging. See `host::start` for the order things start in.
 
 pub mod claims;
+pub mod component;
 pub mod control;
 pub mod dashboard;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod precompile;
 pub mod providers;
 pub mod registry;
 pub mod router;
+pub mod runtime;
 pub mod shutdown;
 pub mod stats;
 pub mod telemetry;

@@ -15,9 +15,9 @@ use tokio::sync::Semaphore;
 use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
 use crate::error::HostError;
+use crate::runtime::{ActorInstance, ActorModule, CallError, HostCalls};
 use crate::stats::CallStats;
 use crate::telemetry::Outcome;
-use crate::wapc::{ActorInstance, ActorModule, CallError, HostCalls};
 
 /// Idle instances kept per actor, so a steady load reuses instances instead of creating and
 /// dropping them; more are created on demand. They are shared out equally among the workers,

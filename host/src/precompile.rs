@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::wapc::Runtime;
+use crate::runtime::Runtime;
 
 /// The hidden subcommand the child runs.
 pub const SUBCOMMAND: &str = "compile-actors";

@@ -16,7 +16,7 @@ use crate::error::HostError;
 use crate::links::LinkTable;
 use crate::pool::{ActorPool, Deadline};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
-use crate::wapc::{ActorModule, HostCalls};
+use crate::runtime::{ActorModule, HostCalls};
 
 /// Something that answers `Service.Method` calls.
 pub type Dispatcher = Arc<dyn MessageDispatch + Send + Sync>;

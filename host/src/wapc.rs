@@ -5,152 +5,49 @@
 //! wasmtime fiber; the actor's synchronous `__host_call` awaits the host's async answer there,
 //! so a thread is never blocked while one actor waits for another or for a provider.
 
-use std::future::{poll_fn, Future};
-use std::path::Path;
-use std::pin::pin;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use wasmtime::error::Context as _;
 use wasmtime::{format_err, Result};
 use wasmtime::{
-    AsContextMut, Cache, CacheConfig, Caller, Config, Engine, InstanceAllocationStrategy,
-    InstancePre, Linker, Memory, Module, PoolingAllocationConfig, Store, StoreLimits,
+    AsContextMut, Caller, Engine, InstancePre, Linker, Memory, Module, Store, StoreLimits,
     StoreLimitsBuilder, TypedFunc,
 };
 
 use crate::claims::ActorIdentity;
 use crate::error::HostError;
+use crate::runtime::{noting_waits, CallError, HostCalls, MAX_INSTANCE_MEMORY};
 use wasmbus_rpc::error::RpcError;
 
-/// How often running guests are interrupted to yield to other tasks.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// The most linear memory one actor instance may grow to.
-const MAX_INSTANCE_MEMORY: usize = 64 << 20;
-/// Instance slots the engine preallocates: well above what the host's bounded concurrency
-/// holds at once (three instances deep for each of the 256 HTTP and 64 NATS requests in
-/// flight, plus 64 idle per actor), leaving room for WebSocket sessions. Unused slots are
-/// address space only.
-const INSTANCE_SLOTS: u32 = 2_048;
-/// Overrides `INSTANCE_SLOTS`. valgrind cannot reserve the address space of 2,048 slots (nor of
-/// 32), so counting instructions with callgrind takes a handful: 8 work (BENCHMARKS.md). The
-/// compiled code is the same.
-const INSTANCE_SLOTS_VAR: &str = "MCCHAT_INSTANCE_SLOTS";
-/// Address space reserved per linear memory: all of a 32-bit memory's 4 GiB, so Cranelift
-/// leaves out the bounds check on every load and store (the guard pages catch a stray access).
-/// With a smaller reservation each access was checked, and a guest call cost 10-15% more.
-/// 2,048 slots reserve about 8 TiB of the 128 TiB a process may address; none of it is
-/// memory until an actor touches it.
-const MEMORY_RESERVATION: u64 = 1 << 32;
-
-/// What the host does for an actor's `__host_call`: route it to another actor or a provider.
-#[async_trait]
-pub trait HostCalls: Send + Sync {
-    async fn host_call(
-        &self,
-        caller: &ActorIdentity,
-        binding: String,
-        namespace: String,
-        operation: String,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, HostError>;
-}
-
-/// The wasmtime engine all actors share, with async support and epoch interruption.
-#[derive(Clone)]
-pub struct Runtime {
-    engine: Engine,
-}
-
-impl Runtime {
-    /// An engine that compiles each module afresh.
-    pub fn new() -> anyhow::Result<Self> {
-        Self::build(Config::new())
-    }
-
-    /// An engine that keeps compiled modules in `dir`, keyed by the module's bytes and the
-    /// engine's settings, so a host starting again skips Cranelift.
-    pub fn with_compile_cache(dir: &Path) -> anyhow::Result<Self> {
-        let mut cache = CacheConfig::new();
-        // wasmtime takes only absolute cache paths; the data dir is often relative.
-        cache.with_directory(std::path::absolute(dir)?);
-        let mut config = Config::new();
-        config.cache(Some(Cache::new(cache)?));
-        Self::build(config)
-    }
-
-    /// Instances come from wasmtime's pooling allocator: memories and fiber stacks are mapped
-    /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
-    /// on every core) for each new instance and every async call.
-    fn build(mut config: Config) -> anyhow::Result<Self> {
-        let slots = match std::env::var(INSTANCE_SLOTS_VAR) {
-            Ok(value) => value
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{INSTANCE_SLOTS_VAR}={value}: {e}"))?,
-            Err(_) => INSTANCE_SLOTS,
-        };
-        let mut pooling = PoolingAllocationConfig::new();
-        pooling
-            .total_core_instances(slots)
-            .total_memories(slots)
-            .total_tables(slots)
-            .total_stacks(slots)
-            .max_memory_size(MAX_INSTANCE_MEMORY);
-        config
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
-            .memory_reservation(MEMORY_RESERVATION)
-            .memory_reservation_for_growth(0)
-            .epoch_interruption(true);
-        // `perf report` names the actors' functions when MCCHAT_PERF_MAP is set.
-        if std::env::var_os("MCCHAT_PERF_MAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config)?;
-        // The ticker holds only a weak engine, so it ends once the runtime is gone.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })?;
-        Ok(Runtime { engine })
-    }
-
-    /// Compiles a module and checks that it is a wasmbus actor.
-    pub fn compile(&self, wasm: &[u8]) -> anyhow::Result<ActorModule> {
-        let module = Module::new(&self.engine, wasm)?;
-        if module.get_export("__guest_call").is_none() {
-            anyhow::bail!("not a wasmbus actor: it exports no __guest_call");
-        }
-        let mut linker = Linker::new(&self.engine);
-        define_abi(&mut linker)?;
-        // Any other import is a call the host cannot answer: fail the call, not the load.
-        linker.define_unknown_imports_as_traps(&module)?;
-        let pre = linker.instantiate_pre(&module)?;
-        Ok(ActorModule {
-            engine: self.engine.clone(),
-            pre,
-        })
-    }
-}
-
-/// A compiled actor, ready to be instantiated many times.
-pub struct ActorModule {
+/// A compiled wasmbus module, ready to be instantiated many times.
+pub struct WapcModule {
     engine: Engine,
     pre: InstancePre<CallState>,
 }
 
-impl ActorModule {
+impl WapcModule {
+    /// Compiles a module and checks that it is a wasmbus actor.
+    pub fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Self> {
+        let module = Module::new(engine, wasm)?;
+        if module.get_export("__guest_call").is_none() {
+            anyhow::bail!("not a wasmbus actor: it exports no __guest_call");
+        }
+        let mut linker = Linker::new(engine);
+        define_abi(&mut linker)?;
+        // Any other import is a call the host cannot answer: fail the call, not the load.
+        linker.define_unknown_imports_as_traps(&module)?;
+        let pre = linker.instantiate_pre(&module)?;
+        Ok(WapcModule {
+            engine: engine.clone(),
+            pre,
+        })
+    }
+
     pub async fn instantiate(
         &self,
         identity: Arc<ActorIdentity>,
         host: Weak<dyn HostCalls>,
-    ) -> anyhow::Result<ActorInstance> {
+    ) -> anyhow::Result<WapcInstance> {
         let state = CallState {
             identity,
             host,
@@ -171,32 +68,17 @@ impl ActorModule {
         // Looked up once: finding an export by name on every ABI call cost more than the copy.
         store.data_mut().memory = instance.get_memory(&mut store, "memory");
         let guest_call = instance.get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")?;
-        Ok(ActorInstance { store, guest_call })
+        Ok(WapcInstance { store, guest_call })
     }
 }
 
-/// Why a guest call did not return a response.
-#[derive(Debug)]
-pub enum CallError {
-    /// The actor answered with an error; the instance is still sound.
-    Guest(String),
-    /// The instance trapped or broke the ABI; it must be discarded.
-    Trap(anyhow::Error),
-}
-
-impl CallError {
-    fn trap(error: wasmtime::Error) -> Self {
-        CallError::Trap(error.into())
-    }
-}
-
-/// One instance of an actor. Calls on it are sequential (`&mut self`).
-pub struct ActorInstance {
+/// One instance of a wasmbus module. Calls on it are sequential (`&mut self`).
+pub struct WapcInstance {
     store: Store<CallState>,
     guest_call: TypedFunc<(i32, i32), i32>,
 }
 
-impl ActorInstance {
+impl WapcInstance {
     /// Invokes an operation (such as `HttpServer.HandleRequest`) with a msgpack payload. The
     /// payload is taken, not copied: the guest asks for it once, by `__guest_request`.
     pub async fn call(&mut self, operation: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallError> {
@@ -239,19 +121,6 @@ struct CallState {
     host_error: Option<String>,
     /// The actor's exported linear memory, once instantiated.
     memory: Option<Memory>,
-}
-
-/// Runs `call` and says whether it ever had to wait (returned `Pending`).
-async fn noting_waits<T>(call: impl Future<Output = T>) -> (T, bool) {
-    let mut call = pin!(call);
-    let mut waited = false;
-    let output = poll_fn(|cx| {
-        let poll = call.as_mut().poll(cx);
-        waited |= poll.is_pending();
-        poll
-    })
-    .await;
-    (output, waited)
 }
 
 fn abi_len(len: usize) -> Result<i32> {

@@ -23,7 +23,7 @@ use crate::claims;
 use crate::links::{Link, LinkKey};
 use crate::providers::registry::{HostContext, LinkStart, LinkValues, Overrides, Registration};
 use crate::router::Router;
-use crate::wapc::Runtime;
+use crate::runtime::Runtime;
 use events::EventBus;
 
 /// The lattice a host joins unless `--lattice` names another (wasmCloud's default).

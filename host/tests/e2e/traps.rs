@@ -10,7 +10,7 @@ use mcchat_host::providers::registry::{
     HostContext, Lattice, LinkStart, LinkValues, Registration as _,
 };
 use mcchat_host::router::{LoadedActor, Router};
-use mcchat_host::wapc::Runtime;
+use mcchat_host::runtime::Runtime;
 
 /// A waPC guest that echoes the payload, except for operations whose name starts with `T`, where it traps.
 const ECHO_OR_TRAP: &str = r#"
