@@ -168,9 +168,10 @@ impl RunningHost {
         let actors = state.router.actors().map(|(_, pool)| {
             let id = pool.identity();
             format!(
-                "actor {} ({}) caps [{}]",
+                "actor {} ({}, {}) caps [{}]",
                 id.name,
                 id.label(),
+                pool.kind(),
                 id.caps.iter().cloned().collect::<Vec<_>>().join(", ")
             )
         });
@@ -203,6 +204,16 @@ impl RunningHost {
             .iter()
             .filter(|link| link.definition.contract_id == contract)
             .filter_map(|link| link.provider.listen_address())
+            .collect()
+    }
+
+    /// Each actor's call alias (or public key) and whether it runs as a `module` or a
+    /// `component`.
+    pub fn actor_kinds(&self) -> Vec<(String, &'static str)> {
+        self.control
+            .router
+            .actors()
+            .map(|(_, pool)| (pool.identity().label().to_string(), pool.kind()))
             .collect()
     }
 

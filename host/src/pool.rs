@@ -154,6 +154,11 @@ impl ActorPool {
         self.generation().identity.clone()
     }
 
+    /// `module` or `component`: what new calls run on.
+    pub fn kind(&self) -> &'static str {
+        self.generation().module.kind()
+    }
+
     fn generation(&self) -> Arc<Generation> {
         self.current.read().expect("generation lock").clone()
     }

@@ -33,15 +33,23 @@ const INSTANCE_SLOTS: u32 = 2_048;
 /// compiled code is the same.
 const INSTANCE_SLOTS_VAR: &str = "MCCHAT_INSTANCE_SLOTS";
 /// The most core instances (and tables) one component actor may hold: a composed actor has a
-/// few per component in it (the code, its shims and fix-ups).
+/// few per component in it (the code, its shims and fix-ups; up to 40 in mcchat's).
 const COMPONENT_CORE_INSTANCES: u32 = 64;
-/// The most linear memories one component actor may hold: one per component composed in it.
+/// The most linear memories one component actor may hold: one per component composed in it
+/// (4 to 7 in mcchat's).
 const COMPONENT_MEMORIES: u32 = 16;
+/// Per instance slot, the linear memories and core instances the engine preallocates, so a host
+/// whose actors are all components has room for about 1,100 of them at once (5.5 memories
+/// each on average). 6,144 memories reserve about 24 TiB: four hosts in one process (the
+/// tests run that many) stay inside the 128 TiB a process may address. (With
+/// `MCCHAT_INSTANCE_SLOTS`, one of each per slot.)
+const MEMORIES_PER_SLOT: u32 = 3;
+const CORE_INSTANCES_PER_SLOT: u32 = 16;
 /// Address space reserved per linear memory: all of a 32-bit memory's 4 GiB, so Cranelift
 /// leaves out the bounds check on every load and store (the guard pages catch a stray access).
 /// With a smaller reservation each access was checked, and a guest call cost 10-15% more.
-/// 2,048 slots reserve about 8 TiB of the 128 TiB a process may address; none of it is
-/// memory until an actor touches it.
+/// Each memory slot reserves 4 GiB of the 128 TiB a process may address; none of it is memory
+/// until an actor touches it.
 const MEMORY_RESERVATION: u64 = 1 << 32;
 
 /// What the host does for an actor's `__host_call`: route it to another actor or a provider.
@@ -84,17 +92,21 @@ impl Runtime {
     /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
     /// on every core) for each new instance and every async call.
     fn build(mut config: Config) -> anyhow::Result<Self> {
-        let slots = match std::env::var(INSTANCE_SLOTS_VAR) {
-            Ok(value) => value
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{INSTANCE_SLOTS_VAR}={value}: {e}"))?,
-            Err(_) => INSTANCE_SLOTS,
+        let (slots, per_slot) = match std::env::var(INSTANCE_SLOTS_VAR) {
+            Ok(value) => (
+                value
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("{INSTANCE_SLOTS_VAR}={value}: {e}"))?,
+                (1, 1),
+            ),
+            Err(_) => (INSTANCE_SLOTS, (MEMORIES_PER_SLOT, CORE_INSTANCES_PER_SLOT)),
         };
+        let (memories, core_instances) = (slots * per_slot.0, slots * per_slot.1);
         let mut pooling = PoolingAllocationConfig::new();
         pooling
-            .total_core_instances(slots)
-            .total_memories(slots)
-            .total_tables(slots)
+            .total_core_instances(core_instances)
+            .total_memories(memories)
+            .total_tables(core_instances)
             .total_stacks(slots)
             .max_memory_size(MAX_INSTANCE_MEMORY)
             // A component actor is its logic and adapters composed: several core instances,

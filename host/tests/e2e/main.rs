@@ -8,6 +8,7 @@ mod blackbox;
 mod chat;
 mod chat_page;
 mod claims;
+mod components;
 mod concurrency;
 mod connections;
 mod control;

@@ -22,9 +22,16 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The manifest the tests run: `wadm.yaml`, or the one `MCCHAT_TEST_MANIFEST` names
+/// (`cargo xtask test` runs the chat's tests again on `build/wadm.components.yaml`, every actor
+/// a component).
 pub fn manifest() -> PathBuf {
-    workspace_root().join("wadm.yaml")
+    std::env::var_os(MANIFEST_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("wadm.yaml"))
 }
+
+pub const MANIFEST_VAR: &str = "MCCHAT_TEST_MANIFEST";
 
 /// A copy of wadm.yaml changed by `edit`, written into `dir`; its `file://./` images are made
 /// absolute, so the copy runs from there.

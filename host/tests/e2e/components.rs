@@ -1,0 +1,162 @@
+//! Actors as WebAssembly components (`cargo xtask build` composes them into
+//! `build/*_component_s.wasm`), run beside modules from one manifest and held to the same
+//! claims. The chat's own tests also run with every actor a component (`cargo xtask test`).
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+/// A copy of wadm.yaml with `actors` running as their signed components.
+fn manifest_with_components(dir: &Path, actors: &[&str]) -> PathBuf {
+    manifest_copy(dir, |text| {
+        actors.iter().fold(text, |text, actor| {
+            text.replace(
+                &format!("build/{actor}_s.wasm"),
+                &format!("build/{actor}_component_s.wasm"),
+            )
+        })
+    })
+}
+
+/// A copy of wadm.yaml whose chatlog image is `image`.
+fn manifest_with_chatlog(dir: &Path, image: &Path) -> PathBuf {
+    manifest_copy(dir, |text| {
+        text.replace(
+            "file://./build/chatlog_s.wasm",
+            &format!("file://{}", image.display()),
+        )
+    })
+}
+
+fn signed_chatlog_component() -> Vec<u8> {
+    std::fs::read(workspace_root().join("build/chatlog_component_s.wasm"))
+        .expect("run `cargo xtask build` first")
+}
+
+async fn start_error(nats: &Server, manifest: PathBuf, data: &Path) -> String {
+    let mut config = config(nats, None, data);
+    config.manifest = manifest;
+    match mcchat_host::start(config).await {
+        Ok(_) => panic!("the host started"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
+    let (nats, redis, dir) = (
+        Server::nats(),
+        Server::redis(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut config = config(&nats, Some(&redis), dir.path());
+    config.manifest = manifest_with_components(dir.path(), &["chatlog"]);
+    let (host, base) = start(config).await;
+    let kinds = host.actor_kinds();
+    assert!(
+        kinds.contains(&("mcchat/chatlog".into(), "component")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("mcchat/api".into(), "module")),
+        "{kinds:?}"
+    );
+
+    // HTTP (a module) through the API (a module) into the chat log (a component), fanned out
+    // to NATS (a module); and a NATS request the same way.
+    let client = nats_client(&nats).await;
+    let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
+    post_stored(
+        &base,
+        r#"{"user_name":"mia","body":"stored by a component"}"#,
+    )
+    .await;
+    let relayed = next_fanout(&mut fanout).await;
+    assert_eq!(relayed["body"], "stored by a component");
+    assert_eq!(relayed["sourceChannel"], "http");
+    let ack = chat_in(&client, r#"{"user_name":"noor","body":"from nats"}"#).await;
+    assert_eq!(ack, serde_json::json!({"accepted": true}));
+    let refused = chat_in(&client, r#"{"user_name":"","body":"no name"}"#).await;
+    assert_eq!(refused["accepted"], false);
+    assert_eq!(refused["reason"], "user_name must not be empty");
+
+    // The history the component wrote is the modules' format, in Redis.
+    let history = all_messages(&base, 10).await;
+    let bodies: Vec<&str> = history
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["stored by a component", "from nats"]);
+    assert_eq!(history[0]["channelName"], "http");
+    assert_eq!(history[0]["index"], 0);
+    let mut redis_conn = redis::Client::open(redis.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stored: Vec<String> = redis::cmd("LRANGE")
+        .arg("chatlog:messages")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(&stored[0]).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"id": history[0]["id"], "sourceUser": "mia", "channelName": "http", "body": "stored by a component"})
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_component_is_refused() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    // What the composition wrote before signing.
+    let unsigned = workspace_root().join("target/wasm/components/chatlog_component.wasm");
+    assert!(unsigned.exists(), "run `cargo xtask build` first");
+    let error = start_error(
+        &nats,
+        manifest_with_chatlog(dir.path(), &unsigned),
+        dir.path(),
+    )
+    .await;
+    assert!(
+        error.contains("refusing actor chatlog") && error.contains("unsigned"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_component_is_refused() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    let signed = signed_chatlog_component();
+    // One bit flipped, at two places in the composed component (each inside one of the
+    // components it nests): the hash covers them all.
+    for at in [signed.len() / 2, signed.len() / 10] {
+        let mut component = signed.clone();
+        component[at] ^= 0x01;
+        let tampered = dir.path().join(format!("chatlog_tampered_{at}.wasm"));
+        std::fs::write(&tampered, component).unwrap();
+        let error = start_error(
+            &nats,
+            manifest_with_chatlog(dir.path(), &tampered),
+            dir.path(),
+        )
+        .await;
+        assert!(
+            error.contains("refusing actor chatlog") && error.contains("tampered"),
+            "{error}"
+        );
+    }
+    // Untouched, the same file runs.
+    let untouched = dir.path().join("chatlog_component_s.wasm");
+    std::fs::write(&untouched, &signed).unwrap();
+    let mut config = config(&nats, None, dir.path());
+    config.manifest = manifest_with_chatlog(dir.path(), &untouched);
+    let (host, base) = start(config).await;
+    post_stored(&base, r#"{"user_name":"ok","body":"signed and whole"}"#).await;
+    host.shutdown().await;
+}
