@@ -1,6 +1,8 @@
 //! What one actor invocation costs the host, apart from what the actor does: the signed chatlog
-//! module called directly through the waPC ABI (no router, pool, network or provider), with a
-//! host that answers its key-value call at once. Results and the command: BENCHMARKS.md.
+//! called directly (no router, pool, network or provider), with a host that answers its
+//! key-value call at once; as a module through the waPC ABI, and as a component (its logic
+//! composed with its adapters) through the component model. Results and the command:
+//! BENCHMARKS.md.
 //!
 //!     cargo xtask build && cargo bench -p mcchat-host --bench invoke
 
@@ -35,8 +37,13 @@ impl HostCalls for InstantStore {
     }
 }
 
-fn chatlog_instance(rt: &tokio::runtime::Runtime, host: &Arc<dyn HostCalls>) -> ActorInstance {
-    let path = xtask::build_dir().join("chatlog_s.wasm");
+/// The signed chatlog in `file` (`chatlog_s.wasm`, `chatlog_component_s.wasm`), instantiated.
+fn chatlog_instance(
+    rt: &tokio::runtime::Runtime,
+    host: &Arc<dyn HostCalls>,
+    file: &str,
+) -> ActorInstance {
+    let path = xtask::build_dir().join(file);
     let wasm = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", path.display()));
     let identity = claims::verify(&wasm, &[]).expect("a signed actor");
@@ -52,7 +59,8 @@ fn bench_invoke(c: &mut Criterion) {
         .build()
         .unwrap();
     let host: Arc<dyn HostCalls> = Arc::new(InstantStore);
-    let mut instance = chatlog_instance(&rt, &host);
+    let mut instance = chatlog_instance(&rt, &host, "chatlog_s.wasm");
+    let mut component = chatlog_instance(&rt, &host, "chatlog_component_s.wasm");
 
     // An empty msgpack map: `HealthCheckRequest {}`.
     let health = [0x80u8];
@@ -74,6 +82,21 @@ fn bench_invoke(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(instance.call("Chatlog.WriteMessage", message.clone()))
                 .unwrap()
+        })
+    });
+    // The same write, by the same logic, as a component: receiver, logic and key-value sender,
+    // each a core instance of its own, with the canonical ABI between them.
+    c.bench_function("invoke/component/write_message_with_one_host_call", |b| {
+        b.iter(|| {
+            rt.block_on(component.call("Chatlog.WriteMessage", message.clone()))
+                .unwrap()
+        })
+    });
+    // No handler: through the receiver to the host's fallback and back, an error.
+    c.bench_function("invoke/component/unhandled_operation", |b| {
+        b.iter(|| {
+            rt.block_on(component.call("Actor.HealthRequest", health.to_vec()))
+                .unwrap_err()
         })
     });
 }

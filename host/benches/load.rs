@@ -9,7 +9,9 @@
 //! every HTTP write fanned out once.
 //!
 //! `cargo xtask bench [-- --seconds N --rounds R --connections C --history N]`; `--smoke` is a
-//! few seconds with a small history. Timing is reported, never asserted.
+//! few seconds with a small history. `--components` compares mcchat with every actor a component
+//! (`build/wadm.components.yaml`) against mcchat with modules, in place of the reference.
+//! Timing is reported, never asserted.
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
@@ -27,6 +29,8 @@ struct Settings {
     seconds: u64,
     rounds: u64,
     history: usize,
+    /// Components against modules, rather than mcchat against the native reference.
+    components: bool,
 }
 
 impl Settings {
@@ -36,6 +40,7 @@ impl Settings {
             seconds: 15,
             rounds: 3,
             history: 1_000_000,
+            components: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -49,6 +54,7 @@ impl Settings {
                 "--seconds" => settings.seconds = value(),
                 "--rounds" => settings.rounds = value().max(1),
                 "--history" => settings.history = value() as usize,
+                "--components" => settings.components = true,
                 "--smoke" => {
                     settings.seconds = 2;
                     settings.rounds = 2;
@@ -71,6 +77,8 @@ impl Settings {
 enum System {
     Native,
     Mcchat,
+    /// mcchat with every actor a component.
+    McchatComponents,
 }
 
 impl System {
@@ -78,6 +86,7 @@ impl System {
         match self {
             System::Native => "native reference",
             System::Mcchat => "mcchat",
+            System::McchatComponents => "mcchat, components",
         }
     }
 }
@@ -191,9 +200,14 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The servers stop when `systems` is dropped, at the end of the block, before any exit.
     let lossless = runtime.block_on(async {
+        let (baseline, subject) = if settings.components {
+            (System::Mcchat, System::McchatComponents)
+        } else {
+            (System::Native, System::Mcchat)
+        };
         let systems = [
-            Running::start(System::Native, &root).await,
-            Running::start(System::Mcchat, &root).await,
+            Running::start(baseline, &root).await,
+            Running::start(subject, &root).await,
         ];
         let (rounds, connections) = (settings.rounds, settings.connections);
         let write_seconds = settings.round_seconds(settings.seconds);
@@ -223,15 +237,17 @@ fn main() {
         let read_seconds = settings.round_seconds(settings.seconds.div_ceil(2));
         let get_round = wrk_round(&root, "get.lua", connections, read_seconds);
         let get = Compared::run(rounds, &systems, get_round).await;
-        print_table(&settings, &post, &nats, &get, &counts);
+        print_table(&settings, [baseline, subject], &post, &nats, &get, &counts);
         // The guarantee under test is mcchat's. The reference publishes fire-and-forget, as a
         // plain server would, and its counts are shown for comparison.
-        if !counts[0].lossless(&settings) {
+        if baseline == System::Native && !counts[0].lossless(&settings) {
             println!(
                 "note: the native reference lost messages or real-time copies (see its counts)"
             );
         }
-        counts[1].lossless(&settings) && get.loads[1].failed == 0
+        let baseline_lossless = baseline == System::Native
+            || (counts[0].lossless(&settings) && get.loads[0].failed == 0);
+        baseline_lossless && counts[1].lossless(&settings) && get.loads[1].failed == 0
     });
     if !lossless {
         eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
@@ -305,27 +321,33 @@ impl Running {
                 c.args([&http_addr, &redis_url, &nats_url, &mqtt_addr]);
                 c
             }
-            System::Mcchat => {
+            System::Mcchat | System::McchatComponents => {
+                let manifest = if system == System::Mcchat {
+                    root.join("wadm.yaml")
+                } else {
+                    root.join("build/wadm.components.yaml")
+                };
                 let mut c = Command::new(release.join("mcchat"));
-                c.current_dir(root).args([
-                    "up",
-                    "--manifest",
-                    "wadm.yaml",
-                    "--http-addr",
-                    &http_addr,
-                    "--ws-addr",
-                    &format!("127.0.0.1:{}", free_port()),
-                    "--nats-url",
-                    &nats_url,
-                    "--redis-url",
-                    &redis_url,
-                    "--mqtt-url",
-                    &format!("mqtt://{mqtt_addr}"),
-                    "--data-dir",
-                    data.path().to_str().unwrap(),
-                    "--dashboard-addr",
-                    "off",
-                ]);
+                c.current_dir(root)
+                    .arg("up")
+                    .arg("--manifest")
+                    .arg(manifest)
+                    .args([
+                        "--http-addr",
+                        &http_addr,
+                        "--ws-addr",
+                        &format!("127.0.0.1:{}", free_port()),
+                        "--nats-url",
+                        &nats_url,
+                        "--redis-url",
+                        &redis_url,
+                        "--mqtt-url",
+                        &format!("mqtt://{mqtt_addr}"),
+                        "--data-dir",
+                        data.path().to_str().unwrap(),
+                        "--dashboard-addr",
+                        "off",
+                    ]);
                 c.env("RUST_LOG", "warn");
                 c
             }
@@ -533,6 +555,7 @@ fn wrk(root: &Path, base: &str, script: &str, connections: usize, seconds: u64) 
 
 fn print_table(
     settings: &Settings,
+    [baseline, subject]: [System; 2],
     post: &Compared,
     nats: &Compared,
     get: &Compared,
@@ -548,7 +571,9 @@ fn print_table(
         settings.rounds
     );
     println!(
-        "| path | mcchat | native reference | throughput ratio | p99 ratio | ratio per round |"
+        "| path | {} | {} | throughput ratio | p99 ratio | ratio per round |",
+        subject.name(),
+        baseline.name()
     );
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, compared: &Compared| {
@@ -574,7 +599,7 @@ fn print_table(
     row("`POST /messages`", post);
     row("NATS request `chat.in`", nats);
     row("`GET /messages?limit=100`", get);
-    for (name, (c, read)) in ["native reference", "mcchat"]
+    for (name, (c, read)) in [baseline.name(), subject.name()]
         .into_iter()
         .zip(counts.iter().zip(&get.loads))
     {

@@ -124,7 +124,11 @@ fn main() -> Result<()> {
             if cargo_test_args.is_empty() {
                 phases.run("fuzz", || fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS))?;
             }
-            phases.run("tests", || run_tests(&cargo_test_args))
+            phases.run("tests", || run_tests(&cargo_test_args))?;
+            if cargo_test_args.is_empty() {
+                phases.run("tests on components", run_component_tests)?;
+            }
+            Ok(())
         }
         Task::Bench { smoke, load_args } => {
             build_with_actors(&phases, BENCH_PROGRAMS, build_native)?;
@@ -348,6 +352,43 @@ fn run_tests(extra: &[String]) -> Result<()> {
         .context("running cargo test")?;
     if !status.success() {
         bail!("tests failed ({status})");
+    }
+    Ok(())
+}
+
+/// The chat's end-to-end tests again, with every actor a component
+/// (`build/wadm.components.yaml`): HTTP, NATS, WebSocket and MQTT, bad input, idempotency.
+const COMPONENT_TESTS: &[&str] = &[
+    "chat::",
+    "live_chat::",
+    "idempotency::",
+    "concurrency::",
+    "mqtt::devices_chat",
+    "mqtt::mqtt5_requests",
+    "mqtt::a_qos1_redelivery",
+];
+
+fn run_component_tests() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = build_dir().join("wadm.components.yaml");
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "mcchat-host",
+            "--test",
+            "e2e",
+            "--",
+        ])
+        .args(COMPONENT_TESTS)
+        .env("MCCHAT_TEST_MANIFEST", &manifest)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("tests on {} failed ({status})", manifest.display());
     }
     Ok(())
 }
