@@ -102,6 +102,10 @@ const fn messaging_channel(actor: &'static str, logic: &'static str) -> Componen
     }
 }
 
+/// Adapters no actor is composed with by default, built beside the others: drop-ins an
+/// operator (or a test) composes an actor with instead.
+pub const ALTERNATIVE_ADAPTERS: &[&str] = &["quiet-logging-sender"];
+
 impl ComponentSpec {
     pub fn for_actor(actor: &str) -> Option<&'static ComponentSpec> {
         COMPONENTS.iter().find(|spec| spec.actor == actor)
@@ -273,6 +277,7 @@ pub fn build_and_sign(version: &str) -> Result<Vec<PathBuf>> {
                 .chain(spec.receivers.iter().copied())
                 .chain(plain_senders)
         })
+        .chain(ALTERNATIVE_ADAPTERS.iter().copied())
         .collect();
     packages.sort_unstable();
     packages.dedup();
@@ -284,17 +289,34 @@ pub fn build_and_sign(version: &str) -> Result<Vec<PathBuf>> {
             .iter()
             .find(|a| a.package == spec.actor)
             .ok_or_else(|| anyhow!("{} is not an actor", spec.actor))?;
-        let composed = compose(spec)?;
         let unsigned = wasm::target_dir()
             .join("components")
             .join(format!("{}_component.wasm", actor.lib_name()));
-        std::fs::create_dir_all(unsigned.parent().expect("a folder"))?;
-        std::fs::write(&unsigned, composed)?;
         let path = crate::build_dir().join(actor.component_file_name());
-        crate::sign::sign(actor, version, &unsigned, &path)?;
+        compose_and_sign(spec, version, &unsigned, &path)?;
         signed.push(path);
     }
     Ok(signed)
+}
+
+/// Composes `spec` from core modules already built into `unsigned`, and signs that with its
+/// actor's claims into `signed`.
+pub fn compose_and_sign(
+    spec: &ComponentSpec,
+    version: &str,
+    unsigned: &Path,
+    signed: &Path,
+) -> Result<()> {
+    let actor = crate::actors::ACTORS
+        .iter()
+        .find(|a| a.package == spec.actor)
+        .ok_or_else(|| anyhow!("{} is not an actor", spec.actor))?;
+    if let Some(dir) = unsigned.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(unsigned, compose(spec)?)
+        .with_context(|| format!("writing {}", unsigned.display()))?;
+    crate::sign::sign(actor, version, unsigned, signed)
 }
 
 /// `wadm.yaml` with each actor that has a component build running as that component.

@@ -7,6 +7,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 
 use support::*;
+use xtask::components::{ComponentSpec, Sender};
 
 /// A copy of wadm.yaml with `actors` running as their signed components.
 fn manifest_with_components(dir: &Path, actors: &[&str]) -> PathBuf {
@@ -159,4 +160,145 @@ async fn a_tampered_component_is_refused() {
     let (host, base) = start(config).await;
     post_stored(&base, r#"{"user_name":"ok","body":"signed and whole"}"#).await;
     host.shutdown().await;
+}
+
+/// The chatlog's logic composed as `cargo xtask build` composes it, but with `logging` as its
+/// logging adapter.
+fn chatlog_with_logging(logging: &'static str) -> ComponentSpec {
+    let standard = ComponentSpec::for_actor("chatlog").unwrap();
+    let senders: &'static [Sender] = match logging {
+        "quiet-logging-sender" => &[
+            Sender {
+                package: "keyvalue-sender",
+                feature: None,
+            },
+            Sender {
+                package: "quiet-logging-sender",
+                feature: None,
+            },
+        ],
+        _ => standard.senders,
+    };
+    ComponentSpec {
+        senders,
+        ..*standard
+    }
+}
+
+/// Whether a real `mcchat up` running `manifest` logs the chat log's refusal of a message, an
+/// `info` entry. A `warn` entry the chat log writes afterwards (an unreadable history entry,
+/// put into Redis) marks where the refusal's line would have been: log lines come in order.
+async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: &Path) -> bool {
+    use std::io::{BufRead, BufReader};
+
+    let http_port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcchat"))
+        .args(["up", "--manifest"])
+        .arg(manifest)
+        .args(["--ws-addr", "127.0.0.1:0", "--dashboard-addr", "off"])
+        .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
+        .args([
+            "--nats-url",
+            &nats.nats_url(),
+            "--redis-url",
+            &redis.redis_url(),
+        ])
+        .args(["--mqtt-url", &shared_mosquitto_url()])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--compile-cache")
+        .arg(shared_compile_cache())
+        .env("RUST_LOG", "info")
+        // The log goes to stderr.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting mcchat");
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let base = format!("http://127.0.0.1:{http_port}");
+    until_async_within(
+        "mcchat serves",
+        std::time::Duration::from_secs(30),
+        || async {
+            reqwest::get(format!("{base}/messages"))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
+
+    let refused = post(&base, r#"{"user_name":" ","body":"no name"}"#).await;
+    assert_eq!(refused.status(), 400);
+    let mut redis_conn = redis::Client::open(redis.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("chatlog:messages")
+        .arg("not json at all")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg("chatlog:messages:length-hint")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        reqwest::get(format!("{base}/messages"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let mut refusal_logged = false;
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), receiver.recv())
+            .await
+            .expect("the warning about the unreadable entry is logged")
+            .expect("mcchat is running");
+        refusal_logged |= line.contains("refused message") && line.contains("user_name");
+        if line.contains("skipped an unreadable history entry") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    refusal_logged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_logging_adapter_changes_what_is_logged_without_rebuilding_the_logic() {
+    let dir = tempfile::tempdir().unwrap();
+    let logic = xtask::components::core_module("chatlog-component", None);
+    let logic_before = std::fs::read(&logic).expect("run `cargo xtask build` first");
+    let mut refusals_logged = Vec::new();
+    for logging in ["logging-sender", "quiet-logging-sender"] {
+        let (nats, redis) = (Server::nats(), Server::redis());
+        let signed = dir.path().join(format!("chatlog_with_{logging}_s.wasm"));
+        xtask::components::compose_and_sign(
+            &chatlog_with_logging(logging),
+            "test",
+            &dir.path().join(format!("chatlog_with_{logging}.wasm")),
+            &signed,
+        )
+        .unwrap();
+        let manifest = manifest_with_chatlog(dir.path(), &signed);
+        let data = dir.path().join(logging);
+        refusals_logged.push(logs_the_refusal(&manifest, &nats, &redis, &data).await);
+    }
+    // The standard adapter passes the info entry on; the quiet one keeps only warnings, and
+    // the logic's code is the very same bytes in both.
+    assert_eq!(refusals_logged, [true, false]);
+    assert_eq!(std::fs::read(&logic).unwrap(), logic_before);
 }
