@@ -99,7 +99,7 @@ impl ActorComponent {
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_async_yield_and_update(1);
         let instance = self.pre.instantiate_async(&mut store).await?;
-        let receive = instance.get_typed_func(&mut store, &self.receive)?;
+        let receive = instance.get_typed_func(&mut store, self.receive)?;
         Ok(ComponentInstance { store, receive })
     }
 }

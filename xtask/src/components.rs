@@ -104,7 +104,13 @@ const fn messaging_channel(actor: &'static str, logic: &'static str) -> Componen
 
 /// Adapters no actor is composed with by default, built beside the others: drop-ins an
 /// operator (or a test) composes an actor with instead.
-pub const ALTERNATIVE_ADAPTERS: &[&str] = &["quiet-logging-sender"];
+pub const ALTERNATIVE_SENDERS: &[Sender] = &[QUIET_LOGGING];
+
+/// The logging sender that passes on only warnings and errors.
+pub const QUIET_LOGGING: Sender = Sender {
+    package: "logging-sender",
+    feature: Some("warnings-only"),
+};
 
 impl ComponentSpec {
     pub fn for_actor(actor: &str) -> Option<&'static ComponentSpec> {
@@ -254,8 +260,10 @@ pub fn build_and_sign(version: &str) -> Result<Vec<PathBuf>> {
     let mut featured: Vec<&Sender> = COMPONENTS
         .iter()
         .flat_map(|spec| spec.senders)
+        .chain(ALTERNATIVE_SENDERS)
         .filter(|s| s.feature.is_some())
         .collect();
+    featured.sort_by_key(|s| (s.package, s.feature));
     featured.dedup_by_key(|s| (s.package, s.feature));
     for sender in featured {
         wasm::build_packages(&[sender.package], sender.feature)?;
@@ -277,7 +285,6 @@ pub fn build_and_sign(version: &str) -> Result<Vec<PathBuf>> {
                 .chain(spec.receivers.iter().copied())
                 .chain(plain_senders)
         })
-        .chain(ALTERNATIVE_ADAPTERS.iter().copied())
         .collect();
     packages.sort_unstable();
     packages.dedup();

@@ -1,6 +1,7 @@
 //! Sender adapter for `wasmcloud:builtin:logging`: a logic component's log entries become
 //! wasmbus `send`s of `Logging.WriteLog` to the host's logger, msgpack-encoded as wasmbus-rpc
-//! encodes them.
+//! encodes them. Built with `warnings-only`, it is a quiet drop-in: `info` and `debug` entries
+//! stop here, so an actor composed with it logs less without its logic being rebuilt.
 #![cfg(target_arch = "wasm32")]
 
 wit_bindgen::generate!({
@@ -26,6 +27,9 @@ struct Entry<'a> {
 
 impl Guest for Sender {
     fn write_log(entry: LogEntry) -> Result<(), String> {
+        if cfg!(feature = "warnings-only") && !matches!(entry.level.as_str(), "warn" | "error") {
+            return Ok(());
+        }
         let payload = rmp_serde::to_vec_named(&Entry {
             level: &entry.level,
             text: &entry.text,

@@ -2,20 +2,8 @@
 
 use crate::support;
 
-use std::path::{Path, PathBuf};
-
 use support::*;
 use wascap::prelude::KeyPair;
-
-/// A copy of wadm.yaml whose chatlog image is `chatlog_image`, written into `dir`.
-fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
-    manifest_copy(dir, |text| {
-        text.replace(
-            "file://./build/chatlog_s.wasm",
-            &format!("file://{}", chatlog_image.display()),
-        )
-    })
-}
 
 /// The chatlog code signed by `account` with `caps` (a module key of its own).
 fn chatlog_signed_by(account: &KeyPair, caps: &[&str]) -> Vec<u8> {
@@ -53,15 +41,6 @@ fn our_issuer() -> String {
 fn signed_chatlog() -> Vec<u8> {
     std::fs::read(workspace_root().join("build/chatlog_s.wasm"))
         .expect("run `cargo xtask build` first")
-}
-
-async fn start_error(nats: &Server, manifest: PathBuf, data: &Path) -> String {
-    let mut config = config(nats, None, data);
-    config.manifest = manifest;
-    match mcchat_host::start(config).await {
-        Ok(_) => panic!("the host started"),
-        Err(e) => format!("{e:#}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 
 use support::*;
-use xtask::components::{ComponentSpec, Sender};
+use xtask::components::{ComponentSpec, Sender, QUIET_LOGGING};
 
 /// A copy of wadm.yaml with `actors` running as their signed components.
 fn manifest_with_components(dir: &Path, actors: &[&str]) -> PathBuf {
@@ -21,28 +21,9 @@ fn manifest_with_components(dir: &Path, actors: &[&str]) -> PathBuf {
     })
 }
 
-/// A copy of wadm.yaml whose chatlog image is `image`.
-fn manifest_with_chatlog(dir: &Path, image: &Path) -> PathBuf {
-    manifest_copy(dir, |text| {
-        text.replace(
-            "file://./build/chatlog_s.wasm",
-            &format!("file://{}", image.display()),
-        )
-    })
-}
-
 fn signed_chatlog_component() -> Vec<u8> {
     std::fs::read(workspace_root().join("build/chatlog_component_s.wasm"))
         .expect("run `cargo xtask build` first")
-}
-
-async fn start_error(nats: &Server, manifest: PathBuf, data: &Path) -> String {
-    let mut config = config(nats, None, data);
-    config.manifest = manifest;
-    match mcchat_host::start(config).await {
-        Ok(_) => panic!("the host started"),
-        Err(e) => format!("{e:#}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,21 +145,20 @@ async fn a_tampered_component_is_refused() {
 
 /// The chatlog's logic composed as `cargo xtask build` composes it, but with `logging` as its
 /// logging adapter.
-fn chatlog_with_logging(logging: &'static str) -> ComponentSpec {
-    let standard = ComponentSpec::for_actor("chatlog").unwrap();
-    let senders: &'static [Sender] = match logging {
-        "quiet-logging-sender" => &[
-            Sender {
-                package: "keyvalue-sender",
-                feature: None,
-            },
-            Sender {
-                package: "quiet-logging-sender",
-                feature: None,
-            },
-        ],
-        _ => standard.senders,
+fn chatlog_with_logging(logging: Sender) -> ComponentSpec {
+    const KEYVALUE: Sender = Sender {
+        package: "keyvalue-sender",
+        feature: None,
     };
+    let standard = ComponentSpec::for_actor("chatlog").unwrap();
+    let senders: &'static [Sender] = if logging.feature.is_some() {
+        &[KEYVALUE, QUIET_LOGGING]
+    } else {
+        standard.senders
+    };
+    assert!(senders
+        .iter()
+        .any(|s| s.package == logging.package && s.feature == logging.feature));
     ComponentSpec {
         senders,
         ..*standard
@@ -283,22 +263,26 @@ async fn another_logging_adapter_changes_what_is_logged_without_rebuilding_the_l
     let logic = xtask::components::core_module("chatlog-component", None);
     let logic_before = std::fs::read(&logic).expect("run `cargo xtask build` first");
     let mut refusals_logged = Vec::new();
-    for logging in ["logging-sender", "quiet-logging-sender"] {
+    let standard = Sender {
+        package: "logging-sender",
+        feature: None,
+    };
+    for (name, logging) in [("standard", standard), ("quiet", QUIET_LOGGING)] {
         let (nats, redis) = (Server::nats(), Server::redis());
-        let signed = dir.path().join(format!("chatlog_with_{logging}_s.wasm"));
+        let signed = dir.path().join(format!("chatlog_{name}_logging_s.wasm"));
         xtask::components::compose_and_sign(
             &chatlog_with_logging(logging),
             "test",
-            &dir.path().join(format!("chatlog_with_{logging}.wasm")),
+            &dir.path().join(format!("chatlog_{name}_logging.wasm")),
             &signed,
         )
         .unwrap();
         let manifest = manifest_with_chatlog(dir.path(), &signed);
-        let data = dir.path().join(logging);
+        let data = dir.path().join(name);
         refusals_logged.push(logs_the_refusal(&manifest, &nats, &redis, &data).await);
     }
-    // The standard adapter passes the info entry on; the quiet one keeps only warnings, and
-    // the logic's code is the very same bytes in both.
+    // The standard adapter passes the info entry on; the quiet build of it (`warnings-only`)
+    // keeps only warnings, and the logic's code is the very same bytes in both.
     assert_eq!(refusals_logged, [true, false]);
     assert_eq!(std::fs::read(&logic).unwrap(), logic_before);
 }

@@ -45,6 +45,26 @@ pub fn manifest_copy(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf
     path
 }
 
+/// A copy of wadm.yaml whose chatlog image is `chatlog_image`, written into `dir`.
+pub fn manifest_with_chatlog(dir: &Path, chatlog_image: &Path) -> PathBuf {
+    manifest_copy(dir, |text| {
+        text.replace(
+            "file://./build/chatlog_s.wasm",
+            &format!("file://{}", chatlog_image.display()),
+        )
+    })
+}
+
+/// Why a host running `manifest` would not start (it must not).
+pub async fn start_error(nats: &Server, manifest: PathBuf, data: &Path) -> String {
+    let mut config = config(nats, None, data);
+    config.manifest = manifest;
+    match mcchat_host::start(config).await {
+        Ok(_) => panic!("the host started"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
 /// A port for a test server. Ports come from below the kernel's ephemeral range (where port-0
 /// listeners and outgoing connections get theirs), one after another within this process, so
 /// no other socket can take one between choosing it and the server binding it.
