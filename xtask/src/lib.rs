@@ -1,6 +1,7 @@
 //! Build helpers for mcchat, run as `cargo xtask <command>` (see `main.rs`).
 
 pub mod actors;
+#[cfg(feature = "components")]
 pub mod components;
 pub mod fuzz;
 pub mod lattice;

@@ -11,8 +11,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::{
-    actors::ACTORS, build_dir, components, fuzz, lattice, phases::Phases, providers::PROVIDERS,
-    sign, toolchain, up, wasm, workspace_root,
+    actors::ACTORS, build_dir, fuzz, lattice, phases::Phases, providers::PROVIDERS, sign,
+    toolchain, up, wasm, workspace_root,
 };
 
 /// How long the test command fuzzes each target.
@@ -111,7 +111,8 @@ fn main() -> Result<()> {
     let phases = Phases::new();
     match Cli::parse().command {
         Task::Up { host_args } => {
-            build_with_actors(&phases, &[NATS_SERVER, MOSQUITTO], up::build_host)?;
+            // The chat runs from modules: the component build waits for `cargo xtask build`.
+            build_with_actors(&phases, &[NATS_SERVER, MOSQUITTO], false, up::build_host)?;
             drop(phases);
             up::run(&host_args)
         }
@@ -119,7 +120,7 @@ fn main() -> Result<()> {
         Task::PackProviders => pack_providers(),
         Task::Components => build_components(),
         Task::Test { cargo_test_args } => {
-            build_with_actors(&phases, TEST_PROGRAMS, build_native)?;
+            build_with_actors(&phases, TEST_PROGRAMS, true, build_native)?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
             if cargo_test_args.is_empty() {
                 phases.run("fuzz", || fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS))?;
@@ -131,7 +132,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Task::Bench { smoke, load_args } => {
-            build_with_actors(&phases, BENCH_PROGRAMS, build_native)?;
+            build_with_actors(&phases, BENCH_PROGRAMS, true, build_native)?;
             let mut args = vec!["bench", "--locked", "--workspace", "--bench", "load", "--"];
             if smoke {
                 args.push("--smoke");
@@ -153,7 +154,7 @@ fn main() -> Result<()> {
 
 /// The actors, and the providers as archives: everything a lattice runs.
 fn build_for_lattice(phases: &Phases) -> Result<()> {
-    build_with_actors(phases, &[], build_providers)?;
+    build_with_actors(phases, &[], true, build_providers)?;
     phases.run("provider archives", pack_providers)
 }
 
@@ -191,7 +192,7 @@ fn pack_providers() -> Result<()> {
 /// with it.
 #[cfg(not(feature = "lattice"))]
 fn pack_providers() -> Result<()> {
-    with_lattice_feature(&["pack-providers"])
+    with_feature("lattice", &["pack-providers"])
 }
 
 #[cfg(feature = "lattice")]
@@ -218,12 +219,13 @@ fn push(_: &Phases, registry: &str, insecure: bool) -> Result<()> {
     if insecure {
         args.push("--insecure");
     }
-    with_lattice_feature(&args)
+    with_feature("lattice", &args)
 }
 
-/// Runs this command again from an xtask built with what only a lattice needs.
-#[cfg(not(feature = "lattice"))]
-fn with_lattice_feature(command: &[&str]) -> Result<()> {
+/// Runs this command again from an xtask built with `feature` (what only a lattice, or only
+/// the component build, needs).
+#[cfg(not(all(feature = "lattice", feature = "components")))]
+fn with_feature(feature: &str, command: &[&str]) -> Result<()> {
     let mut args = vec![
         "run",
         "--quiet",
@@ -231,7 +233,7 @@ fn with_lattice_feature(command: &[&str]) -> Result<()> {
         "--package",
         "xtask",
         "--features",
-        "lattice",
+        feature,
         "--",
     ];
     args.extend(command);
@@ -245,22 +247,32 @@ fn with_lattice_feature(command: &[&str]) -> Result<()> {
 fn build_with_actors(
     phases: &Phases,
     programs: &[(&str, &str)],
+    with_components: bool,
     native: impl FnOnce() -> Result<()> + Send,
 ) -> Result<()> {
     // The native build itself needs make, for jemalloc's C sources.
     toolchain::ensure_programs(&[MAKE])?;
     std::thread::scope(|scope| {
-        let actors = scope.spawn(|| install_and_build_actors(phases, programs));
+        let actors = scope.spawn(|| install_and_build_actors(phases, programs, with_components));
         let native = phases.run("host", native);
         let actors = actors.join().expect("the actors' build does not panic");
         native.and(actors)
     })
 }
 
-/// Installs what is missing of the wasm toolchain and `programs`, then builds the actors.
-fn install_and_build_actors(phases: &Phases, programs: &[(&str, &str)]) -> Result<()> {
+/// Installs what is missing of the wasm toolchain and `programs`, then builds the actors, and
+/// their components if asked.
+fn install_and_build_actors(
+    phases: &Phases,
+    programs: &[(&str, &str)],
+    with_components: bool,
+) -> Result<()> {
     phases.run("toolchain", || toolchain::ensure(programs))?;
-    phases.run("actors", build_actors)
+    phases.run("actors", build_actors)?;
+    if with_components {
+        phases.run("components", build_components)?;
+    }
+    Ok(())
 }
 
 /// The one native build that the tests, the benchmarks and their `mcchat` and
@@ -304,11 +316,14 @@ fn build_actors() -> Result<()> {
         "wrote {} (absolute file:/// images, for wash app deploy)",
         for_lattice.display()
     );
-    build_components()
+    Ok(())
 }
 
 /// The actors as WebAssembly components, and the manifest that runs them.
+#[cfg(feature = "components")]
 fn build_components() -> Result<()> {
+    use xtask::components;
+
     for signed in components::build_and_sign(env!("CARGO_PKG_VERSION"))? {
         println!("composed and signed {}", signed.display());
     }
@@ -326,6 +341,13 @@ fn build_components() -> Result<()> {
         for_components.display()
     );
     Ok(())
+}
+
+/// Built without the composer (the `components` feature): the same command, from a build
+/// with it.
+#[cfg(not(feature = "components"))]
+fn build_components() -> Result<()> {
+    with_feature("components", &["components"])
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
