@@ -165,6 +165,16 @@ fn chatlog_with_logging(logging: Sender) -> ComponentSpec {
     }
 }
 
+/// A child process that is stopped when the test ends, passed or failed.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether a real `mcchat up` running `manifest` logs the chat log's refusal of a message, an
 /// `info` entry. A `warn` entry the chat log writes afterwards (an unreadable history entry,
 /// put into Redis) marks where the refusal's line would have been: log lines come in order.
@@ -172,29 +182,31 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
     use std::io::{BufRead, BufReader};
 
     let http_port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcchat"))
-        .args(["up", "--manifest"])
-        .arg(manifest)
-        .args(["--ws-addr", "127.0.0.1:0", "--dashboard-addr", "off"])
-        .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
-        .args([
-            "--nats-url",
-            &nats.nats_url(),
-            "--redis-url",
-            &redis.redis_url(),
-        ])
-        .args(["--mqtt-url", &shared_mosquitto_url()])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--compile-cache")
-        .arg(shared_compile_cache())
-        .env("RUST_LOG", "info")
-        // The log goes to stderr.
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting mcchat");
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut host = KilledOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_mcchat"))
+            .args(["up", "--manifest"])
+            .arg(manifest)
+            .args(["--ws-addr", "127.0.0.1:0", "--dashboard-addr", "off"])
+            .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
+            .args([
+                "--nats-url",
+                &nats.nats_url(),
+                "--redis-url",
+                &redis.redis_url(),
+            ])
+            .args(["--mqtt-url", &shared_mosquitto_url()])
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--compile-cache")
+            .arg(shared_compile_cache())
+            .env("RUST_LOG", "info")
+            // The log goes to stderr.
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting mcchat"),
+    );
+    let lines = BufReader::new(host.0.stderr.take().unwrap()).lines();
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
@@ -252,8 +264,7 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(host);
     refusal_logged
 }
 
