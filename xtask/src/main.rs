@@ -379,15 +379,26 @@ fn run_tests(extra: &[String]) -> Result<()> {
 }
 
 /// The chat's end-to-end tests again, with every actor a component
-/// (`build/wadm.components.yaml`): HTTP, NATS, WebSocket and MQTT, bad input, idempotency.
+/// (`build/wadm.components.yaml`): HTTP, NATS, WebSocket and MQTT, the chat page and the
+/// dashboard in Chromium, bad input, idempotency, concurrency, faults and deadlines,
+/// restarts, links and the control interface, several hosts. (The rest test the module files
+/// themselves, or no actor.)
 const COMPONENT_TESTS: &[&str] = &[
     "chat::",
-    "live_chat::",
-    "idempotency::",
+    "chat_page::",
     "concurrency::",
+    "control::",
+    "dashboard::",
+    "faults::",
+    "idempotency::",
+    "links::",
+    "live_chat::",
     "mqtt::devices_chat",
     "mqtt::mqtt5_requests",
     "mqtt::a_qos1_redelivery",
+    "persistence::",
+    "reconnect::",
+    "several_hosts::",
 ];
 
 fn run_component_tests() -> Result<()> {
