@@ -39,6 +39,8 @@ pub struct ActorView {
     pub name: String,
     pub call_alias: Option<String>,
     pub image_ref: String,
+    /// `module` or `component`.
+    pub kind: &'static str,
     pub instance_id: String,
     pub running: bool,
     /// `None`: no limit.
@@ -118,6 +120,7 @@ pub fn take(state: &HostState, token_required: bool) -> Snapshot {
                 name: identity.name.clone(),
                 call_alias: identity.call_alias.clone(),
                 image_ref: status.image_ref.clone(),
+                kind: pool.kind(),
                 instance_id: status.instance_id.clone(),
                 running: status.is_running(),
                 max_instances: status.max_instances,

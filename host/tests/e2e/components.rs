@@ -35,6 +35,7 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
     );
     let mut config = config(&nats, Some(&redis), dir.path());
     config.manifest = manifest_with_components(dir.path(), &["chatlog"]);
+    config.dashboard_addr = "127.0.0.1:0".parse().unwrap();
     let (host, base) = start(config).await;
     let kinds = host.actor_kinds();
     assert!(
@@ -45,6 +46,24 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
         kinds.contains(&("mcchat/api".into(), "module")),
         "{kinds:?}"
     );
+    // The dashboard says so too.
+    let state: serde_json::Value =
+        reqwest::get(format!("{}api/state", host.dashboard_url().unwrap()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let kind_of = |alias: &str| {
+        state["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["call_alias"] == alias)
+            .map(|a| a["kind"].clone())
+    };
+    assert_eq!(kind_of("mcchat/chatlog"), Some("component".into()));
+    assert_eq!(kind_of("mcchat/http"), Some("module".into()));
 
     // HTTP (a module) through the API (a module) into the chat log (a component), fanned out
     // to NATS (a module); and a NATS request the same way.
