@@ -44,20 +44,26 @@ fn signed_chatlog() -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unsigned_actor_is_refused() {
+async fn an_unsigned_actor_is_refused_module_or_component() {
     let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
-    let unsigned = workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm");
-    assert!(unsigned.exists(), "run `cargo xtask build` first");
-    let error = start_error(
-        &nats,
-        manifest_with_chatlog(dir.path(), &unsigned),
-        dir.path(),
-    )
-    .await;
-    assert!(
-        error.contains("refusing actor chatlog") && error.contains("unsigned"),
-        "{error}"
-    );
+    // The module cargo built, and the component the composition wrote, before signing.
+    for unsigned in [
+        "target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm",
+        "target/wasm/components/chatlog_component.wasm",
+    ] {
+        let unsigned = workspace_root().join(unsigned);
+        assert!(unsigned.exists(), "run `cargo xtask build` first");
+        let error = start_error(
+            &nats,
+            manifest_with_chatlog(dir.path(), &unsigned),
+            dir.path(),
+        )
+        .await;
+        assert!(
+            error.contains("refusing actor chatlog") && error.contains("unsigned"),
+            "{error}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Actors as WebAssembly components (`cargo xtask build` composes them into
 //! `build/*_component_s.wasm`), run beside modules from one manifest and held to the same
-//! claims. The chat's own tests also run with every actor a component (`cargo xtask test`).
+//! claims (an unsigned one is refused in `claims.rs`, with the module). The chat's own tests
+//! also run with every actor a component (`cargo xtask test`).
 
 use crate::support;
 
@@ -110,24 +111,6 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
         serde_json::json!({"id": history[0]["id"], "sourceUser": "mia", "channelName": "http", "body": "stored by a component"})
     );
     host.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unsigned_component_is_refused() {
-    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
-    // What the composition wrote before signing.
-    let unsigned = workspace_root().join("target/wasm/components/chatlog_component.wasm");
-    assert!(unsigned.exists(), "run `cargo xtask build` first");
-    let error = start_error(
-        &nats,
-        manifest_with_chatlog(dir.path(), &unsigned),
-        dir.path(),
-    )
-    .await;
-    assert!(
-        error.contains("refusing actor chatlog") && error.contains("unsigned"),
-        "{error}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
