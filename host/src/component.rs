@@ -12,9 +12,7 @@ use wasmtime::component::{
 use wasmtime::{AsContextMut, Engine, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder};
 
 use crate::claims::ActorIdentity;
-use crate::error::HostError;
-use crate::runtime::{noting_waits, CallError, HostCalls, MAX_INSTANCE_MEMORY};
-use wasmbus_rpc::error::RpcError;
+use crate::runtime::{call_host, CallError, HostCalls, MAX_INSTANCE_MEMORY};
 
 /// What a component actor exports: the host's calls come in here.
 pub const GUEST: &str = "wasmcloud:bus/guest@0.1.0";
@@ -111,26 +109,21 @@ async fn send(
     operation: String,
     payload: Vec<u8>,
 ) -> wasmtime::Result<(Result<Vec<u8>, String>,)> {
-    let identity = store.data().identity.clone();
-    let (result, waited) = match store.data().host.upgrade() {
-        Some(host) => {
-            noting_waits(host.host_call(
-                &identity,
-                target.link_name,
-                target.namespace,
-                operation,
-                payload,
-            ))
-            .await
-        }
-        None => (Err(HostError::ShuttingDown), false),
-    };
+    let (identity, host) = (store.data().identity.clone(), store.data().host.clone());
+    let (result, waited) = call_host(
+        &host,
+        &identity,
+        target.link_name,
+        target.namespace,
+        operation,
+        payload,
+    )
+    .await;
     // As for modules: a guest that waited on the host starts a fresh tick.
     if waited {
         store.as_context_mut().set_epoch_deadline(1);
     }
-    // The bus carries errors as text, as the module ABI does (`timeout: …`).
-    Ok((result.map_err(|error| RpcError::from(error).to_string()),))
+    Ok((result,))
 }
 
 /// One instance of a component actor. Calls on it are sequential (`&mut self`).

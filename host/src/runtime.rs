@@ -18,6 +18,7 @@ use crate::claims::ActorIdentity;
 use crate::component::{ActorComponent, ComponentInstance};
 use crate::error::HostError;
 use crate::wapc::{WapcInstance, WapcModule};
+use wasmbus_rpc::error::RpcError;
 
 /// How often running guests are interrupted to yield to other tasks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -215,9 +216,31 @@ impl CallError {
     }
 }
 
-/// Runs `call` and says whether it ever had to wait (returned `Pending`). A guest that waited
-/// on the host gets a fresh epoch tick: waiting is not running.
-pub(crate) async fn noting_waits<T>(call: impl Future<Output = T>) -> (T, bool) {
+/// An actor's call to the host (a module's `__host_call`, a component's `send`), routed by
+/// `host`: the answer, with an error as the text both ABIs carry (the conversion names the kind,
+/// `timeout: …`), and whether the call had to wait. Waiting is not running: after a wait the
+/// caller gives its guest a fresh epoch tick, or nearly every write (which waits on Redis for
+/// milliseconds) would yield on its return. A call answered at once keeps the deadline, so a
+/// guest looping over such calls still yields, and its call timeout can still fire.
+pub(crate) async fn call_host(
+    host: &Weak<dyn HostCalls>,
+    caller: &ActorIdentity,
+    binding: String,
+    namespace: String,
+    operation: String,
+    payload: Vec<u8>,
+) -> (Result<Vec<u8>, String>, bool) {
+    let (result, waited) = match host.upgrade() {
+        Some(host) => {
+            noting_waits(host.host_call(caller, binding, namespace, operation, payload)).await
+        }
+        None => (Err(HostError::ShuttingDown), false),
+    };
+    (result.map_err(|e| RpcError::from(e).to_string()), waited)
+}
+
+/// Runs `call` and says whether it ever had to wait (returned `Pending`).
+async fn noting_waits<T>(call: impl Future<Output = T>) -> (T, bool) {
     let mut call = pin!(call);
     let mut waited = false;
     let output = poll_fn(|cx| {

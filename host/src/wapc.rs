@@ -15,9 +15,7 @@ use wasmtime::{
 };
 
 use crate::claims::ActorIdentity;
-use crate::error::HostError;
-use crate::runtime::{noting_waits, CallError, HostCalls, MAX_INSTANCE_MEMORY};
-use wasmbus_rpc::error::RpcError;
+use crate::runtime::{call_host, CallError, HostCalls, MAX_INSTANCE_MEMORY};
 
 /// A compiled wasmbus module, ready to be instantiated many times.
 pub struct WapcModule {
@@ -221,20 +219,9 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                 let namespace = text(read(&mut caller, ns_ptr, ns_len)?)?;
                 let operation = text(read(&mut caller, op_ptr, op_len)?)?;
                 let payload = read(&mut caller, ptr, len)?;
-                let identity = caller.data().identity.clone();
-                let (result, waited) = match caller.data().host.upgrade() {
-                    Some(host) => {
-                        noting_waits(
-                            host.host_call(&identity, binding, namespace, operation, payload),
-                        )
-                        .await
-                    }
-                    None => (Err(HostError::ShuttingDown), false),
-                };
-                // Waiting on the host is not running: after a wait the guest gets a fresh tick,
-                // or nearly every write (which waits on Redis for milliseconds) would yield on
-                // its return. A call answered at once keeps the deadline, so a guest looping
-                // over such calls still yields, and its call timeout can still fire.
+                let (identity, host) = (caller.data().identity.clone(), caller.data().host.clone());
+                let (result, waited) =
+                    call_host(&host, &identity, binding, namespace, operation, payload).await;
                 if waited {
                     caller.as_context_mut().set_epoch_deadline(1);
                 }
@@ -247,8 +234,7 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                         1
                     }
                     Err(error) => {
-                        // The ABI carries text: the conversion names the kind (`timeout: …`).
-                        state.host_error = Some(RpcError::from(error).to_string());
+                        state.host_error = Some(error);
                         0
                     }
                 })
