@@ -1,8 +1,9 @@
 //! What one actor invocation costs the host, apart from what the actor does: the signed chatlog
 //! called directly (no router, pool, network or provider), with a host that answers its
 //! key-value call at once; as a module through the waPC ABI, and as a component (its logic
-//! composed with its adapters) through the component model. Results and the command:
-//! BENCHMARKS.md.
+//! composed with its adapters) through the component model; each with 4 GiB memories (no
+//! bounds checks) and with the bounds-checked 64 MiB ones a host uses when those do not fit its
+//! address space. Results and the command: BENCHMARKS.md.
 //!
 //!     cargo xtask build && cargo bench -p mcchat-host --bench invoke
 
@@ -10,6 +11,7 @@ use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
+use mcchat_host::capacity::{ActorShape, BoundsChecks, Capacity, Limits};
 use mcchat_host::claims::{self, ActorIdentity};
 use mcchat_host::error::HostError;
 use mcchat_host::runtime::{ActorInstance, HostCalls, Runtime};
@@ -37,17 +39,28 @@ impl HostCalls for InstantStore {
     }
 }
 
-/// The signed chatlog in `file` (`chatlog_s.wasm`, `chatlog_component_s.wasm`), instantiated.
+/// The signed chatlog in `file` (`chatlog_s.wasm`, `chatlog_component_s.wasm`), instantiated
+/// on an engine whose memories are `bounds_checks`.
 fn chatlog_instance(
     rt: &tokio::runtime::Runtime,
     host: &Arc<dyn HostCalls>,
     file: &str,
+    bounds_checks: BoundsChecks,
 ) -> ActorInstance {
     let path = xtask::build_dir().join(file);
     let wasm = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask build` first)", path.display()));
     let identity = claims::verify(&wasm, &[]).expect("a signed actor");
-    let module = Runtime::new().unwrap().compile(&wasm).unwrap();
+    let limits = Limits {
+        instances_per_actor: 2,
+        address_space: match bounds_checks {
+            BoundsChecks::Elided => u64::MAX,
+            BoundsChecks::Emitted => 1 << 30,
+        },
+    };
+    let capacity = Capacity::plan(&[ActorShape::of(&wasm).unwrap()], limits).unwrap();
+    assert_eq!(capacity.bounds_checks, bounds_checks);
+    let module = Runtime::new(capacity).unwrap().compile(&wasm).unwrap();
     let weak: Weak<dyn HostCalls> = Arc::downgrade(host);
     rt.block_on(module.instantiate(Arc::new(identity), weak))
         .unwrap()
@@ -59,8 +72,16 @@ fn bench_invoke(c: &mut Criterion) {
         .build()
         .unwrap();
     let host: Arc<dyn HostCalls> = Arc::new(InstantStore);
-    let mut instance = chatlog_instance(&rt, &host, "chatlog_s.wasm");
-    let mut component = chatlog_instance(&rt, &host, "chatlog_component_s.wasm");
+    let mut instance = chatlog_instance(&rt, &host, "chatlog_s.wasm", BoundsChecks::Elided);
+    let mut component =
+        chatlog_instance(&rt, &host, "chatlog_component_s.wasm", BoundsChecks::Elided);
+    let mut checked = chatlog_instance(&rt, &host, "chatlog_s.wasm", BoundsChecks::Emitted);
+    let mut checked_component = chatlog_instance(
+        &rt,
+        &host,
+        "chatlog_component_s.wasm",
+        BoundsChecks::Emitted,
+    );
 
     // An empty msgpack map: `HealthCheckRequest {}`.
     let health = [0x80u8];
@@ -92,6 +113,26 @@ fn bench_invoke(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The same two writes with every memory access bounds-checked: what a host whose 4 GiB
+    // memories do not fit its address space pays.
+    c.bench_function(
+        "invoke/bounds_checked/write_message_with_one_host_call",
+        |b| {
+            b.iter(|| {
+                rt.block_on(checked.call("Chatlog.WriteMessage", message.clone()))
+                    .unwrap()
+            })
+        },
+    );
+    c.bench_function(
+        "invoke/bounds_checked/component/write_message_with_one_host_call",
+        |b| {
+            b.iter(|| {
+                rt.block_on(checked_component.call("Chatlog.WriteMessage", message.clone()))
+                    .unwrap()
+            })
+        },
+    );
     // No handler: through the receiver to the host's fallback and back, an error.
     c.bench_function("invoke/component/unhandled_operation", |b| {
         b.iter(|| {

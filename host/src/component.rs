@@ -11,8 +11,9 @@ use wasmtime::component::{
 };
 use wasmtime::{AsContextMut, Engine, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder};
 
+use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
-use crate::runtime::{call_host, CallError, HostCalls, MAX_INSTANCE_MEMORY};
+use crate::runtime::{call_host, CallError, HostCalls};
 
 /// What a component actor exports: the host's calls come in here.
 pub const GUEST: &str = "wasmcloud:bus/guest@0.1.0";

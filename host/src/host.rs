@@ -9,21 +9,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
+use bytesize::ByteSize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::capacity::{ActorShape, Capacity, Limits};
 use crate::claims;
 use crate::control::events::EventBus;
 use crate::control::{mask, HostState, Identity, DEFAULT_LATTICE};
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
+use crate::pool::LoadedActor;
 use crate::precompile;
 use crate::providers::registry::{HostContext, Lattice, Overrides, Registry};
 use crate::providers::websocket;
 use crate::providers::{HTTPSERVER, MESSAGING};
 use crate::registry::{self, PullPolicy};
-use crate::router::{LoadedActor, Router};
+use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::workers::Workers;
 
@@ -100,6 +103,15 @@ pub struct HostConfig {
     /// share one, and each module is then compiled once for all of them.
     #[arg(long, value_name = "DIR")]
     pub compile_cache: Option<PathBuf>,
+    /// The most instances of each actor this host holds at once, busy and idle (default 128).
+    /// Its reservation of address space follows: see the README, "How much a host reserves".
+    #[arg(long, env = "MCCHAT_MAX_INSTANCES", value_parser = clap::value_parser!(u16).range(2..))]
+    pub max_instances: Option<u16>,
+    /// The most address space the actors' memories may reserve (`4TiB`, `512GiB`; default
+    /// 4 TiB, or half a `ulimit -v`). Where 4 GiB per memory fits in it, memory accesses are
+    /// not bounds-checked.
+    #[arg(long, env = "MCCHAT_ADDRESS_SPACE")]
+    pub address_space: Option<ByteSize>,
     /// A program whose `compile-actors` subcommand compiles actors into the cache (the `mcchat`
     /// binary itself): the host then never maps the compiler. Without one, it compiles them.
     #[arg(skip)]
@@ -107,6 +119,11 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// The limits the engine's reservation is planned within.
+    pub fn limits(&self) -> Limits {
+        Limits::new(self.max_instances, self.address_space)
+    }
+
     /// What this configuration overrides in the manifest's link values.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -138,6 +155,8 @@ impl HostConfig {
             dashboard_token: None,
             workers: None,
             compile_cache: None,
+            max_instances: None,
+            address_space: None,
             compiler: None,
         }
     }
@@ -182,6 +201,11 @@ impl RunningHost {
                 state.label(&link.definition.actor_id)
             )
         });
+        let capacity = state.capacity();
+        let engine = format!(
+            "engine: {capacity}, {} of address space reserved",
+            ByteSize::b(capacity.reserved()).display().iec()
+        );
         let control = format!(
             "control interface: host {} on lattice {} (wasmbus.ctl.{}.*) at {}",
             state.host_id(),
@@ -189,10 +213,7 @@ impl RunningHost {
             state.lattice,
             mask::url(&state.ctl_url)
         );
-        actors
-            .chain(links)
-            .chain(std::iter::once(control))
-            .collect()
+        actors.chain(links).chain([engine, control]).collect()
     }
 
     /// Where the links of `contract` listen (HTTP servers, WebSocket servers), in link order.
@@ -272,21 +293,21 @@ impl RunningHost {
     }
 }
 
-/// Where actors are compiled: by the runtime, from its cache when a compiler process filled it.
-struct Compile<'a> {
-    runtime: &'a Runtime,
-    cache_dir: &'a Path,
-    compiler: Option<&'a Path>,
+/// An actor read and verified, not compiled yet.
+struct VerifiedActor {
+    identity: claims::ActorIdentity,
+    wasm: Vec<u8>,
+    shape: ActorShape,
+    image_ref: String,
 }
 
-/// Loads every actor the manifest names, from files or registries; any that fails
+/// Reads every actor the manifest names, from files or registries; any that fails
 /// verification stops the start.
-async fn load_actors(
-    compile: &Compile<'_>,
+async fn read_actors(
     decls: &[ActorDecl],
     trusted_issuers: &[String],
     pull_policy: &PullPolicy,
-) -> Result<Vec<LoadedActor>> {
+) -> Result<Vec<VerifiedActor>> {
     let mut verified = Vec::with_capacity(decls.len());
     for decl in decls {
         let wasm =
@@ -304,20 +325,8 @@ async fn load_actors(
             };
         let identity = claims::verify(&wasm, trusted_issuers)
             .map_err(|e| anyhow!("refusing actor {} ({}): {e}", decl.name, decl.image))?;
-        verified.push((decl, wasm, identity));
-    }
-    if let Some(compiler) = compile.compiler {
-        let modules: Vec<&[u8]> = verified.iter().map(|(_, wasm, _)| &wasm[..]).collect();
-        if let Err(e) = precompile::in_child(compiler, compile.cache_dir, &modules) {
-            tracing::warn!("compiling the actors in this process instead: {e:#}");
-        }
-    }
-    let mut actors = Vec::with_capacity(verified.len());
-    for (decl, wasm, identity) in verified {
-        let module = compile
-            .runtime
-            .compile(&wasm)
-            .with_context(|| format!("loading actor {}", decl.name))?;
+        let shape =
+            ActorShape::of(&wasm).with_context(|| format!("loading actor {}", decl.name))?;
         let image_ref = match &decl.image {
             ActorImage::File(path) => format!(
                 "file://{}",
@@ -327,13 +336,45 @@ async fn load_actors(
             ),
             ActorImage::Registry(reference) => reference.clone(),
         };
-        actors.push(LoadedActor {
+        verified.push(VerifiedActor {
             identity,
-            module,
+            wasm,
+            shape,
             image_ref,
         });
     }
-    Ok(actors)
+    Ok(verified)
+}
+
+/// Compiles the verified actors: in a child process into the cache first when `compiler` is
+/// given, so the host loads them from there.
+fn compile_actors(
+    runtime: &Runtime,
+    cache_dir: &Path,
+    compiler: Option<&Path>,
+    verified: Vec<VerifiedActor>,
+) -> Result<Vec<LoadedActor>> {
+    if let Some(compiler) = compiler {
+        let modules: Vec<&[u8]> = verified.iter().map(|actor| &actor.wasm[..]).collect();
+        let bounds_checks = runtime.capacity().bounds_checks;
+        if let Err(e) = precompile::in_child(compiler, cache_dir, bounds_checks, &modules) {
+            tracing::warn!("compiling the actors in this process instead: {e:#}");
+        }
+    }
+    verified
+        .into_iter()
+        .map(|actor| {
+            let module = runtime
+                .compile(&actor.wasm)
+                .with_context(|| format!("loading actor {}", actor.identity.name))?;
+            Ok(LoadedActor {
+                identity: actor.identity,
+                module,
+                shape: actor.shape,
+                image_ref: actor.image_ref,
+            })
+        })
+        .collect()
 }
 
 /// Starts everything the manifest describes, with `config`'s overrides.
@@ -344,7 +385,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         .compile_cache
         .clone()
         .unwrap_or_else(|| config.data_dir.join("compiled"));
-    let runtime = Runtime::with_compile_cache(&cache_dir)?;
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());
     let pull_policy = PullPolicy {
@@ -356,12 +396,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         ),
         data_dir: config.data_dir.clone(),
     };
-    let compile = Compile {
-        runtime: &runtime,
-        cache_dir: &cache_dir,
-        compiler: config.compiler.as_deref(),
-    };
-    let actors = load_actors(&compile, &app.actors, &trusted_issuers, &pull_policy).await?;
+    let verified = read_actors(&app.actors, &trusted_issuers, &pull_policy).await?;
+    let shapes: Vec<ActorShape> = verified.iter().map(|actor| actor.shape).collect();
+    let capacity = Capacity::plan(&shapes, config.limits())?;
+    let runtime = Runtime::with_compile_cache(&cache_dir, capacity)?;
+    let actors = compile_actors(&runtime, &cache_dir, config.compiler.as_deref(), verified)?;
     let public_keys: Vec<String> = actors
         .iter()
         .map(|actor| actor.identity.public_key.clone())
@@ -372,7 +411,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         None => Workers::per_core(),
     }?);
     let events = EventBus::default();
-    let router = Router::new(actors, events.clone(), workers.count());
+    let router = Router::new(
+        actors,
+        events.clone(),
+        workers.count(),
+        runtime.capacity().limits.instances_per_actor,
+    );
     let ctl_url = config
         .ctl_nats_url
         .clone()

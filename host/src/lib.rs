@@ -2,6 +2,7 @@
 //! built-in providers for HTTP, NATS messaging, key-value (Redis or embedded), numbergen and
 //! logging. See `host::start` for the order things start in.
 
+pub mod capacity;
 pub mod claims;
 pub mod component;
 pub mod control;

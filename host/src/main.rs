@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use mcchat_host::capacity::BoundsChecks;
 use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, precompile, shutdown, HostConfig};
 
 mod allocator;
@@ -39,7 +40,12 @@ enum Command {
     },
     /// Compile the actors on stdin into the cache (what `up` runs as a child process).
     #[command(name = precompile::SUBCOMMAND, hide = true)]
-    CompileActors { cache_dir: PathBuf },
+    CompileActors {
+        cache_dir: PathBuf,
+        /// Compile for a host whose memory accesses are bounds-checked.
+        #[arg(long = precompile::BOUNDS_CHECKED)]
+        bounds_checked: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -86,8 +92,16 @@ async fn run() -> Result<()> {
             reply,
             nats_url,
         } => nats_cli::publish(&nats_url, &subject, &body, reply).await,
-        Command::CompileActors { cache_dir } => {
-            precompile::serve(&cache_dir, std::io::stdin().lock())
+        Command::CompileActors {
+            cache_dir,
+            bounds_checked,
+        } => {
+            let bounds_checks = if bounds_checked {
+                BoundsChecks::Emitted
+            } else {
+                BoundsChecks::Elided
+            };
+            precompile::serve(&cache_dir, bounds_checks, std::io::stdin().lock())
         }
     }
 }

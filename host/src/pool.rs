@@ -1,6 +1,13 @@
 //! A pool of instances per actor: actors are stateless, so any idle instance serves a call and
 //! calls run in parallel on separate instances. An instance that traps is dropped and replaced.
 //!
+//! A pool holds at most the instances the engine reserved for its actor (`--max-instances`),
+//! busy and idle: a call that finds none free waits for one within its deadline. Calls from
+//! outside (a provider's) may hold only three quarters of them, so a call that an actor makes
+//! back into an actor whose instances outside calls hold (api-gateway relaying a browser's
+//! message to ws-channel, whose call is waiting for it) always finds one: an actor calling back
+//! cannot wait on itself.
+//!
 //! The pool is also what the control interface scales, stops, starts and replaces: a limit on
 //! concurrent instances (none by default), a stopped state that refuses calls, and a module
 //! generation, so a replaced actor's in-flight calls finish on the old module.
@@ -10,8 +17,10 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::timeout_at;
 
+use crate::capacity::ActorShape;
 use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
 use crate::error::HostError;
@@ -48,6 +57,15 @@ enum Scale {
     Bounded(u16, Arc<Semaphore>),
 }
 
+/// An actor to run: its verified identity, its compiled module, what the engine reserved for
+/// each instance and where it came from.
+pub struct LoadedActor {
+    pub identity: ActorIdentity,
+    pub module: ActorModule,
+    pub shape: ActorShape,
+    pub image_ref: String,
+}
+
 /// The module calls run on; replaced as a whole.
 struct Generation {
     number: u64,
@@ -55,18 +73,50 @@ struct Generation {
     module: ActorModule,
 }
 
-/// An instance and the generation it belongs to; counted while it exists.
+impl ActorShape {
+    /// Whether an instance of `self` fits the slots the engine reserved for `reserved`.
+    fn fits(&self, reserved: &ActorShape) -> bool {
+        self.memories <= reserved.memories
+            && self.tables <= reserved.tables
+            && (reserved.component || !self.component)
+    }
+}
+
+/// An instance and the generation it belongs to, holding one of the pool's instance slots
+/// while it exists.
 struct Pooled {
     generation: u64,
     instance: ActorInstance,
-    _live: LiveGuard,
+    _slot: OwnedSemaphorePermit,
 }
 
-struct LiveGuard(Arc<AtomicUsize>);
+/// The engine's slots for one actor's instances, and how many of them calls from outside may
+/// hold.
+struct Slots {
+    limit: u16,
+    /// One permit per instance, busy or idle.
+    instances: Arc<Semaphore>,
+    /// One permit per call from outside in progress: three quarters of `limit`.
+    outside: Arc<Semaphore>,
+    /// Calls waiting for an instance: while there are any, a finished call gives its instance
+    /// back to the engine, which wakes one of them, instead of keeping it idle.
+    waiting: AtomicUsize,
+}
 
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+impl Slots {
+    fn new(limit: u16) -> Self {
+        let limit = limit.max(2);
+        let reserved_for_callbacks = (limit / 4).max(1);
+        Slots {
+            limit,
+            instances: Arc::new(Semaphore::new(usize::from(limit))),
+            outside: Arc::new(Semaphore::new(usize::from(limit - reserved_for_callbacks))),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn live(&self) -> usize {
+        usize::from(self.limit) - self.instances.available_permits()
     }
 }
 
@@ -77,7 +127,9 @@ pub struct ActorPool {
     /// its core last touched.
     idle: Box<[Mutex<Vec<Pooled>>]>,
     scale: RwLock<Scale>,
-    live: Arc<AtomicUsize>,
+    /// What the engine reserved for each of this actor's instances.
+    shape: ActorShape,
+    slots: Slots,
     /// Instances ever started: a steady load that keeps starting them has too few kept idle.
     started: AtomicU64,
     started_metric: metrics::Counter,
@@ -98,6 +150,8 @@ pub struct PoolStatus {
     /// `None`: no limit; `Some(0)`: stopped.
     pub max_instances: Option<u16>,
     pub live_instances: usize,
+    /// The most instances the engine has room for (`--max-instances`).
+    pub instance_limit: u16,
     pub instances_started: u64,
 }
 
@@ -119,15 +173,21 @@ pub(crate) fn stack_capacity(keep: usize, stacks: usize, index: usize) -> usize 
 }
 
 impl ActorPool {
-    /// A pool whose idle instances are kept in a stack per worker, for `workers` workers.
+    /// A pool of at most `instances` instances, whose idle ones are kept in a stack per worker,
+    /// for `workers` workers.
     pub fn new(
-        identity: ActorIdentity,
-        module: ActorModule,
+        actor: LoadedActor,
         host: Weak<dyn HostCalls>,
         events: EventBus,
-        image_ref: String,
         workers: usize,
+        instances: u16,
     ) -> Self {
+        let LoadedActor {
+            identity,
+            module,
+            shape,
+            image_ref,
+        } = actor;
         ActorPool {
             stats: CallStats::new(identity.label()),
             started_metric: crate::telemetry::instances_started(identity.label()),
@@ -141,7 +201,8 @@ impl ActorPool {
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
             scale: RwLock::new(Scale::Unbounded),
-            live: Arc::new(AtomicUsize::new(0)),
+            shape,
+            slots: Slots::new(instances),
             started: AtomicU64::new(0),
             events,
             image_ref: RwLock::new(image_ref),
@@ -174,7 +235,8 @@ impl ActorPool {
             image_ref: self.image_ref.read().expect("image lock").clone(),
             instance_id: self.instance_id.read().expect("instance id lock").clone(),
             max_instances,
-            live_instances: self.live.load(Ordering::Relaxed),
+            live_instances: self.slots.live(),
+            instance_limit: self.slots.limit,
             instances_started: self.started.load(Ordering::Relaxed),
         }
     }
@@ -245,13 +307,31 @@ impl ActorPool {
     }
 
     /// Runs new calls on `module` (the same actor, re-signed or rebuilt); calls in flight finish
-    /// on the module they started on, and its idle instances are dropped.
+    /// on the module they started on, and its idle instances are dropped. It must fit the slots
+    /// the engine reserved for this actor's instances.
     pub fn replace(
         &self,
         identity: ActorIdentity,
         module: ActorModule,
+        shape: ActorShape,
         image_ref: String,
     ) -> Result<(), String> {
+        if !shape.fits(&self.shape) {
+            return Err(format!(
+                "the new module needs {} memories and {} tables per instance{}, and this host \
+                 reserved {} and {} for {}: restart the host to run it",
+                shape.memories,
+                shape.tables,
+                if shape.component {
+                    " as a component"
+                } else {
+                    ""
+                },
+                self.shape.memories,
+                self.shape.tables,
+                self.identity().label()
+            ));
+        }
         {
             let mut current = self.current.write().expect("generation lock");
             if identity.public_key != current.identity.public_key {
@@ -291,8 +371,20 @@ impl ActorPool {
         deadline: Deadline,
     ) -> Result<Vec<u8>, HostError> {
         let started = Instant::now();
+        // A call inside another has no timer of its own: its caller's deadline comes first.
+        let ends = match deadline {
+            Deadline::Own => Some(started + CALL_TIMEOUT),
+            Deadline::Callers => None,
+        };
         let generation = self.generation();
         let label = generation.identity.label();
+        let no_instance = || {
+            self.stats
+                .record(operation, Outcome::TimedOut, started.elapsed());
+            Err(HostError::TimedOut(format!(
+                "{label} {operation}: no instance free within {CALL_TIMEOUT:?}"
+            )))
+        };
         let scale = self.scale.read().expect("scale lock").clone();
         let _permit = match scale {
             Scale::Stopped => {
@@ -301,84 +393,117 @@ impl ActorPool {
                 )))
             }
             Scale::Unbounded => None,
-            Scale::Bounded(_, semaphore) => {
-                match tokio::time::timeout(CALL_TIMEOUT, semaphore.acquire_owned()).await {
-                    Ok(Ok(permit)) => Some(permit),
-                    // Closed only by being replaced, which a new call would not see.
-                    Ok(Err(_)) | Err(_) => {
-                        self.stats
-                            .record(operation, Outcome::TimedOut, started.elapsed());
-                        return Err(HostError::TimedOut(format!(
-                            "{label} {operation}: no instance free within {CALL_TIMEOUT:?}"
-                        )));
-                    }
-                }
+            // Closed only by being replaced, which a new call would not see.
+            Scale::Bounded(_, semaphore) => match until(ends, semaphore.acquire_owned()).await {
+                Some(Ok(permit)) => Some(permit),
+                Some(Err(_)) | None => return no_instance(),
+            },
+        };
+        let _outside = match deadline {
+            Deadline::Own => match acquire(&self.slots.outside, ends).await {
+                Some(permit) => Some(permit),
+                None => return no_instance(),
+            },
+            Deadline::Callers => None,
+        };
+        let (outcome, result) = match self.instance(&generation, ends).await {
+            None => return no_instance(),
+            Some(Err(e)) => (Outcome::Error, Err(e)),
+            Some(Ok(pooled)) => {
+                self.call_on_instance(&generation, pooled, operation, payload, ends)
+                    .await
             }
         };
-        let (outcome, result) = self
-            .call_on_instance(&generation, operation, payload, deadline)
-            .await;
         self.stats.record(operation, outcome, started.elapsed());
         result
     }
 
-    async fn call_on_instance(
+    /// An idle instance of `generation`, or a new one in a free slot, or in the first slot
+    /// freed before `ends`.
+    async fn instance(
         &self,
         generation: &Arc<Generation>,
-        operation: &str,
-        payload: Vec<u8>,
-        deadline: Deadline,
-    ) -> (Outcome, Result<Vec<u8>, HostError>) {
+        ends: Option<Instant>,
+    ) -> Option<Result<Pooled, HostError>> {
+        if let Some(pooled) = self.idle_instance(generation) {
+            return Some(Ok(pooled));
+        }
+        let slot = match self.slots.instances.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Counted as waiting before looking again, so an instance released meanwhile
+                // is either found here or handed back to the engine for this call.
+                self.slots.waiting.fetch_add(1, Ordering::SeqCst);
+                let _waiting = Waiting(&self.slots.waiting);
+                if let Some(pooled) = self.idle_instance(generation) {
+                    return Some(Ok(pooled));
+                }
+                acquire(&self.slots.instances, ends).await?
+            }
+        };
         let label = generation.identity.label();
-        let idle = self.idle[self.stack_index()]
-            .lock()
-            .expect("pool lock")
-            .pop();
-        let mut pooled = match idle {
-            Some(pooled) if pooled.generation == generation.number => pooled,
-            _ => match generation
+        Some(
+            match generation
                 .module
                 .instantiate(generation.identity.clone(), self.host.clone())
                 .await
             {
                 Ok(instance) => {
-                    self.live.fetch_add(1, Ordering::Relaxed);
                     self.started.fetch_add(1, Ordering::Relaxed);
                     self.started_metric.increment(1);
-                    Pooled {
+                    Ok(Pooled {
                         generation: generation.number,
                         instance,
-                        _live: LiveGuard(self.live.clone()),
-                    }
+                        _slot: slot,
+                    })
                 }
-                Err(e) => {
-                    return (
-                        Outcome::Error,
-                        Err(HostError::Trapped(format!(
-                            "could not start an instance of {label}: {e:#}"
-                        ))),
-                    )
-                }
+                Err(e) => Err(HostError::Trapped(format!(
+                    "could not start an instance of {label}: {e:#}"
+                ))),
             },
-        };
-        let call = pooled.instance.call(operation, payload);
-        let answer = match deadline {
-            Deadline::Own => tokio::time::timeout(CALL_TIMEOUT, call).await,
-            Deadline::Callers => Ok(call.await),
-        };
-        match answer {
-            Ok(Ok(response)) => {
+        )
+    }
+
+    /// An idle instance of `generation`: this worker's first, then any other worker's. Older
+    /// generations' instances found on the way are dropped.
+    fn idle_instance(&self, generation: &Generation) -> Option<Pooled> {
+        let home = self.stack_index();
+        let stacks = self.idle.len();
+        (0..stacks).find_map(|offset| {
+            let mut stack = self.idle[(home + offset) % stacks]
+                .lock()
+                .expect("pool lock");
+            while let Some(pooled) = stack.pop() {
+                if pooled.generation == generation.number {
+                    return Some(pooled);
+                }
+            }
+            None
+        })
+    }
+
+    async fn call_on_instance(
+        &self,
+        generation: &Arc<Generation>,
+        mut pooled: Pooled,
+        operation: &str,
+        payload: Vec<u8>,
+        ends: Option<Instant>,
+    ) -> (Outcome, Result<Vec<u8>, HostError>) {
+        let label = generation.identity.label();
+        match until(ends, pooled.instance.call(operation, payload)).await {
+            Some(Ok(response)) => {
                 self.release(pooled);
                 (Outcome::Ok, Ok(response))
             }
-            Ok(Err(CallError::Guest(error))) => {
+            Some(Err(CallError::Guest(error))) => {
                 self.release(pooled);
                 (
                     Outcome::Error,
                     Err(HostError::Actor(format!("{label} {operation}: {error}"))),
                 )
             }
-            Ok(Err(CallError::Trap(trap))) => {
+            Some(Err(CallError::Trap(trap))) => {
                 tracing::error!(
                     actor = label,
                     operation,
@@ -400,7 +525,7 @@ impl ActorPool {
                     ))),
                 )
             }
-            Err(_) => {
+            None => {
                 tracing::error!(
                     actor = label,
                     operation,
@@ -422,7 +547,7 @@ impl ActorPool {
     }
 
     /// Keeps an instance for the next call, unless the actor was replaced, stopped or scaled
-    /// below what is idle.
+    /// below what is idle, or a call is waiting for a slot (dropping it frees one).
     fn release(&self, pooled: Pooled) {
         let keep = match &*self.scale.read().expect("scale lock") {
             Scale::Stopped => 0,
@@ -434,9 +559,41 @@ impl ActorPool {
         }
         let index = self.stack_index();
         let mut idle = self.idle[index].lock().expect("pool lock");
-        if idle.len() < stack_capacity(keep, self.idle.len(), index) {
+        if self.slots.waiting.load(Ordering::SeqCst) == 0
+            && idle.len() < stack_capacity(keep, self.idle.len(), index)
+        {
             idle.push(pooled);
         }
+    }
+}
+
+/// Awaits `future` until `ends`, if there is an end: `None` once it has passed.
+async fn until<F: std::future::Future>(ends: Option<Instant>, future: F) -> Option<F::Output> {
+    match ends {
+        Some(ends) => timeout_at(ends.into(), future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+/// A permit of `semaphore`: at once if one is free, else the first freed before `ends`.
+async fn acquire(
+    semaphore: &Arc<Semaphore>,
+    ends: Option<Instant>,
+) -> Option<OwnedSemaphorePermit> {
+    match semaphore.clone().try_acquire_owned() {
+        Ok(permit) => Some(permit),
+        Err(_) => until(ends, semaphore.clone().acquire_owned())
+            .await
+            .map(|permit| permit.expect("the pool's semaphores are never closed")),
+    }
+}
+
+/// Counts a call as waiting for an instance slot while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

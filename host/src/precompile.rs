@@ -12,17 +12,30 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::runtime::Runtime;
+use crate::capacity::BoundsChecks;
+use crate::runtime::Compiler;
 
 /// The hidden subcommand the child runs.
 pub const SUBCOMMAND: &str = "compile-actors";
+/// Its flag (`--bounds-checked`) for code that checks every memory access, for a host whose
+/// memories are too many to reserve 4 GiB each.
+pub const BOUNDS_CHECKED: &str = "bounds-checked";
 
 /// Runs `program compile-actors CACHE_DIR` on `modules` and waits for it. The caller compiles
-/// them itself afterwards: from the cache if this worked, from scratch if not.
-pub fn in_child(program: &Path, cache_dir: &Path, modules: &[&[u8]]) -> Result<()> {
-    let mut child = Command::new(program)
-        .arg(SUBCOMMAND)
-        .arg(cache_dir)
+/// them itself afterwards: from the cache if this worked, from scratch if not. The child
+/// compiles for `bounds_checks`, as the host's engine would.
+pub fn in_child(
+    program: &Path,
+    cache_dir: &Path,
+    bounds_checks: BoundsChecks,
+    modules: &[&[u8]],
+) -> Result<()> {
+    let mut child = Command::new(program);
+    child.arg(SUBCOMMAND).arg(cache_dir);
+    if bounds_checks == BoundsChecks::Emitted {
+        child.arg(format!("--{BOUNDS_CHECKED}"));
+    }
+    let mut child = child
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -50,8 +63,8 @@ pub fn in_child(program: &Path, cache_dir: &Path, modules: &[&[u8]]) -> Result<(
 }
 
 /// The child's side: compiles every module on `input` into the cache at `cache_dir`.
-pub fn serve(cache_dir: &Path, mut input: impl Read) -> Result<()> {
-    let runtime = Runtime::with_compile_cache(cache_dir)?;
+pub fn serve(cache_dir: &Path, bounds_checks: BoundsChecks, mut input: impl Read) -> Result<()> {
+    let compiler = Compiler::with_cache(cache_dir, bounds_checks)?;
     let mut len = [0u8; 4];
     loop {
         match input.read_exact(&mut len) {
@@ -63,6 +76,6 @@ pub fn serve(cache_dir: &Path, mut input: impl Read) -> Result<()> {
         input
             .read_exact(&mut module)
             .context("a truncated module")?;
-        runtime.compile(&module)?;
+        compiler.compile(&module)?;
     }
 }

@@ -14,9 +14,9 @@ use crate::claims::ActorIdentity;
 use crate::control::events::EventBus;
 use crate::error::HostError;
 use crate::links::LinkTable;
-use crate::pool::{ActorPool, Deadline};
+use crate::pool::{ActorPool, Deadline, LoadedActor};
 use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
-use crate::runtime::{ActorModule, HostCalls};
+use crate::runtime::HostCalls;
 
 /// Something that answers `Service.Method` calls.
 pub type Dispatcher = Arc<dyn MessageDispatch + Send + Sync>;
@@ -57,13 +57,6 @@ pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
 /// commit goes on. Still well inside the actor's own call deadline.
 pub const LOCAL_DISK_DEADLINE: Duration = Duration::from_secs(5);
 
-/// An actor to run: its verified identity, its compiled module and where it came from.
-pub struct LoadedActor {
-    pub identity: ActorIdentity,
-    pub module: ActorModule,
-    pub image_ref: String,
-}
-
 /// An actor the router delivers to, by call alias or public key.
 struct RoutedActor {
     public_key: String,
@@ -81,26 +74,29 @@ pub struct Router {
 }
 
 impl Router {
-    /// Builds the router and one instance pool per actor, for a host with `workers` workers;
-    /// the pools call back into the router.
-    pub fn new(actors: Vec<LoadedActor>, events: EventBus, workers: usize) -> Arc<Router> {
+    /// Builds the router and one instance pool per actor of at most `instances` instances, for
+    /// a host with `workers` workers; the pools call back into the router.
+    pub fn new(
+        actors: Vec<LoadedActor>,
+        events: EventBus,
+        workers: usize,
+        instances: u16,
+    ) -> Arc<Router> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let host: Weak<dyn HostCalls> = router.clone();
             let mut routed: Vec<RoutedActor> = Vec::new();
             for actor in actors {
-                let identity = actor.identity;
                 // One pool per actor: a key listed twice keeps the last, as a map would.
-                routed.retain(|known| known.public_key != identity.public_key);
+                routed.retain(|known| known.public_key != actor.identity.public_key);
                 routed.push(RoutedActor {
-                    public_key: identity.public_key.clone(),
-                    call_alias: identity.call_alias.clone(),
+                    public_key: actor.identity.public_key.clone(),
+                    call_alias: actor.identity.call_alias.clone(),
                     pool: Arc::new(ActorPool::new(
-                        identity,
-                        actor.module,
+                        actor,
                         host.clone(),
                         events.clone(),
-                        actor.image_ref,
                         workers,
+                        instances,
                     )),
                 });
             }
@@ -314,7 +310,7 @@ mod tests {
             caps: [KEYVALUE.to_string()].into(),
             ..Default::default()
         };
-        let router = Router::new(Vec::new(), EventBus::default(), 1);
+        let router = Router::new(Vec::new(), EventBus::default(), 1, 2);
         let link = |handle| {
             let definition = wasmcloud_control_interface::LinkDefinition {
                 actor_id: caller.public_key.clone(),

@@ -10,10 +10,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-};
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy};
 
+use crate::capacity::{BoundsChecks, Capacity};
 use crate::claims::ActorIdentity;
 use crate::component::{ActorComponent, ComponentInstance};
 use crate::error::HostError;
@@ -22,36 +21,6 @@ use wasmbus_rpc::error::RpcError;
 
 /// How often running guests are interrupted to yield to other tasks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// The most linear memory one actor instance may grow to.
-pub(crate) const MAX_INSTANCE_MEMORY: usize = 64 << 20;
-/// Instance slots the engine preallocates: well above what the host's bounded concurrency
-/// holds at once (three instances deep for each of the 256 HTTP and 64 NATS requests in
-/// flight, plus 64 idle per actor), leaving room for WebSocket sessions. Unused slots are
-/// address space only.
-const INSTANCE_SLOTS: u32 = 2_048;
-/// Overrides `INSTANCE_SLOTS`. valgrind cannot reserve the address space of 2,048 slots (nor of
-/// 32), so counting instructions with callgrind takes a handful: 8 work (BENCHMARKS.md). The
-/// compiled code is the same.
-const INSTANCE_SLOTS_VAR: &str = "MCCHAT_INSTANCE_SLOTS";
-/// The most core instances (and tables) one component actor may hold: a composed actor has a
-/// few per component in it (the code, its shims and fix-ups; up to 40 in mcchat's).
-const COMPONENT_CORE_INSTANCES: u32 = 64;
-/// The most linear memories one component actor may hold: one per component composed in it
-/// (4 to 7 in mcchat's).
-const COMPONENT_MEMORIES: u32 = 16;
-/// Per instance slot, the linear memories and core instances the engine preallocates, so a host
-/// whose actors are all components has room for about 1,100 of them at once (5.5 memories
-/// each on average). 6,144 memories reserve about 24 TiB: four hosts in one process (the
-/// tests run that many) stay inside the 128 TiB a process may address. (With
-/// `MCCHAT_INSTANCE_SLOTS`, one of each per slot.)
-const MEMORIES_PER_SLOT: u32 = 3;
-const CORE_INSTANCES_PER_SLOT: u32 = 16;
-/// Address space reserved per linear memory: all of a 32-bit memory's 4 GiB, so Cranelift
-/// leaves out the bounds check on every load and store (the guard pages catch a stray access).
-/// With a smaller reservation each access was checked, and a guest call cost 10-15% more.
-/// Each memory slot reserves 4 GiB of the 128 TiB a process may address; none of it is memory
-/// until an actor touches it.
-const MEMORY_RESERVATION: u64 = 1 << 32;
 
 /// What the host does for an actor's `__host_call`: route it to another actor or a provider.
 #[async_trait]
@@ -70,62 +39,29 @@ pub trait HostCalls: Send + Sync {
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
+    capacity: Arc<Capacity>,
 }
 
 impl Runtime {
-    /// An engine that compiles each module afresh.
-    pub fn new() -> anyhow::Result<Self> {
-        Self::build(Config::new())
+    /// An engine with room for `capacity`'s instances, compiling each module afresh.
+    pub fn new(capacity: Capacity) -> anyhow::Result<Self> {
+        Self::build(Config::new(), capacity)
     }
 
-    /// An engine that keeps compiled modules in `dir`, keyed by the module's bytes and the
-    /// engine's settings, so a host starting again skips Cranelift.
-    pub fn with_compile_cache(dir: &Path) -> anyhow::Result<Self> {
-        let mut cache = CacheConfig::new();
-        // wasmtime takes only absolute cache paths; the data dir is often relative.
-        cache.with_directory(std::path::absolute(dir)?);
-        let mut config = Config::new();
-        config.cache(Some(Cache::new(cache)?));
-        Self::build(config)
+    /// An engine with room for `capacity`'s instances that keeps compiled modules in `dir`,
+    /// keyed by the module's bytes and the engine's settings, so a host starting again skips
+    /// Cranelift.
+    pub fn with_compile_cache(dir: &Path, capacity: Capacity) -> anyhow::Result<Self> {
+        Self::build(cached(dir)?, capacity)
     }
 
     /// Instances come from wasmtime's pooling allocator: memories and fiber stacks are mapped
     /// once and reused, where the on-demand allocator maps and unmaps them (with TLB flushes
-    /// on every core) for each new instance and every async call.
-    fn build(mut config: Config) -> anyhow::Result<Self> {
-        let (slots, per_slot) = match std::env::var(INSTANCE_SLOTS_VAR) {
-            Ok(value) => (
-                value
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("{INSTANCE_SLOTS_VAR}={value}: {e}"))?,
-                (1, 1),
-            ),
-            Err(_) => (INSTANCE_SLOTS, (MEMORIES_PER_SLOT, CORE_INSTANCES_PER_SLOT)),
-        };
-        let (memories, core_instances) = (slots * per_slot.0, slots * per_slot.1);
-        let mut pooling = PoolingAllocationConfig::new();
-        pooling
-            .total_core_instances(core_instances)
-            .total_memories(memories)
-            .total_tables(core_instances)
-            .total_stacks(slots)
-            .max_memory_size(MAX_INSTANCE_MEMORY)
-            // A component actor is its logic and adapters composed: several core instances,
-            // memories and tables in one component instance, all drawn from the totals above.
-            .total_component_instances(slots)
-            .max_core_instances_per_component(COMPONENT_CORE_INSTANCES)
-            .max_memories_per_component(COMPONENT_MEMORIES)
-            .max_tables_per_component(COMPONENT_CORE_INSTANCES);
-        config
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
-            .memory_reservation(MEMORY_RESERVATION)
-            .memory_reservation_for_growth(0)
-            .epoch_interruption(true);
-        // `perf report` names the actors' functions when MCCHAT_PERF_MAP is set.
-        if std::env::var_os("MCCHAT_PERF_MAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config)?;
+    /// on every core) for each new instance and every async call. Its slots are `capacity`'s.
+    fn build(mut config: Config, capacity: Capacity) -> anyhow::Result<Self> {
+        configure(&mut config, capacity.bounds_checks);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(capacity.pooling()));
+        let engine = Engine::new(&config).map_err(|e| capacity.unreservable(&e))?;
         // The ticker holds only a weak engine, so it ends once the runtime is gone.
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -137,20 +73,74 @@ impl Runtime {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })?;
-        Ok(Runtime { engine })
+        Ok(Runtime {
+            engine,
+            capacity: Arc::new(capacity),
+        })
+    }
+
+    /// What this engine has room for.
+    pub fn capacity(&self) -> &Capacity {
+        &self.capacity
     }
 
     /// Compiles an actor: a wasmbus core module, or a component of the `wasmcloud:bus/actor`
     /// world.
     pub fn compile(&self, wasm: &[u8]) -> anyhow::Result<ActorModule> {
-        if wasmparser::Parser::is_component(wasm) {
-            Ok(ActorModule::Component(ActorComponent::compile(
-                &self.engine,
-                wasm,
-            )?))
-        } else {
-            Ok(ActorModule::Wapc(WapcModule::compile(&self.engine, wasm)?))
-        }
+        compile(&self.engine, wasm)
+    }
+}
+
+/// The settings every engine shares, the compiler's included: compiled code depends on
+/// whether memory accesses are bounds-checked, so the cache keys on it.
+fn configure(config: &mut Config, bounds_checks: BoundsChecks) {
+    config
+        .memory_reservation(bounds_checks.memory_reservation())
+        .memory_reservation_for_growth(0)
+        .epoch_interruption(true);
+    // `perf report` names the actors' functions when MCCHAT_PERF_MAP is set.
+    if std::env::var_os("MCCHAT_PERF_MAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+}
+
+fn cached(dir: &Path) -> anyhow::Result<Config> {
+    let mut cache = CacheConfig::new();
+    // wasmtime takes only absolute cache paths; the data dir is often relative.
+    cache.with_directory(std::path::absolute(dir)?);
+    let mut config = Config::new();
+    config.cache(Some(Cache::new(cache)?));
+    Ok(config)
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> anyhow::Result<ActorModule> {
+    if wasmparser::Parser::is_component(wasm) {
+        Ok(ActorModule::Component(ActorComponent::compile(
+            engine, wasm,
+        )?))
+    } else {
+        Ok(ActorModule::Wapc(WapcModule::compile(engine, wasm)?))
+    }
+}
+
+/// An engine that only compiles, into a cache a host's engine then loads from: it instantiates
+/// nothing, so it reserves nothing (`mcchat compile-actors`).
+pub struct Compiler {
+    engine: Engine,
+}
+
+impl Compiler {
+    /// Compiles for hosts whose memories are `bounds_checks`, into `dir`.
+    pub fn with_cache(dir: &Path, bounds_checks: BoundsChecks) -> anyhow::Result<Self> {
+        let mut config = cached(dir)?;
+        configure(&mut config, bounds_checks);
+        Ok(Compiler {
+            engine: Engine::new(&config)?,
+        })
+    }
+
+    pub fn compile(&self, wasm: &[u8]) -> anyhow::Result<()> {
+        compile(&self.engine, wasm).map(drop)
     }
 }
 

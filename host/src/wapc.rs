@@ -14,8 +14,9 @@ use wasmtime::{
     StoreLimitsBuilder, TypedFunc,
 };
 
+use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
-use crate::runtime::{call_host, CallError, HostCalls, MAX_INSTANCE_MEMORY};
+use crate::runtime::{call_host, CallError, HostCalls};
 
 /// A compiled wasmbus module, ready to be instantiated many times.
 pub struct WapcModule {

@@ -17,6 +17,8 @@ use nkeys::{KeyPair, KeyPairType};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+
+use crate::capacity::ActorShape;
 use wasmcloud_control_interface::LinkDefinition;
 
 use crate::claims;
@@ -179,6 +181,11 @@ impl HostState {
 
     pub fn issuer(&self) -> String {
         self.cluster_key.public_key()
+    }
+
+    /// What the host's engine has room for.
+    pub fn capacity(&self) -> &crate::capacity::Capacity {
+        self.runtime.capacity()
     }
 
     pub fn uptime(&self) -> std::time::Duration {
@@ -387,11 +394,12 @@ impl HostState {
         let refused = |e: String| ControlError::Refused(format!("refusing the new module: {e}"));
         let identity =
             claims::verify(wasm, &self.trusted_issuers).map_err(|e| refused(e.to_string()))?;
+        let shape = ActorShape::of(wasm).map_err(|e| refused(format!("{e:#}")))?;
         let module = self
             .runtime
             .compile(wasm)
             .map_err(|e| refused(format!("{e:#}")))?;
-        pool.replace(identity, module, image_ref.to_string())
+        pool.replace(identity, module, shape, image_ref.to_string())
             .map_err(refused)
     }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod address_space;
 mod blackbox;
 mod chat;
 mod chat_page;

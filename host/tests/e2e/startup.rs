@@ -2,7 +2,9 @@
 
 use crate::support;
 
+use mcchat_host::capacity::{ActorShape, BoundsChecks, Capacity, Limits};
 use mcchat_host::precompile;
+use mcchat_host::runtime::Runtime;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,16 +127,33 @@ fn mcchat_binary() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_mcchat"))
 }
 
+/// The child compiles what the host's engine then loads without compiling, for either kind of
+/// memory: it keys the cache on the same settings, though it reserves no instances.
 #[test]
-fn a_child_process_compiles_actors_into_the_cache() {
-    let cache = tempfile::tempdir().unwrap();
+fn a_child_process_compiles_actors_into_the_cache_the_host_loads() {
     let chatlog = std::fs::read(workspace_root().join("build/chatlog_s.wasm")).unwrap();
-    precompile::in_child(mcchat_binary(), cache.path(), &[&chatlog]).unwrap();
-    assert_eq!(
-        modules_with_times(cache.path()).len(),
-        1,
-        "the child cached nothing"
-    );
+    let shape = ActorShape::of(&chatlog).unwrap();
+    for address_space in [u64::MAX, 1 << 30] {
+        let cache = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            instances_per_actor: 2,
+            address_space,
+        };
+        let capacity = Capacity::plan(&[shape], limits).unwrap();
+        let bounds_checks = capacity.bounds_checks;
+        precompile::in_child(mcchat_binary(), cache.path(), bounds_checks, &[&chatlog]).unwrap();
+        let compiled = modules_with_times(cache.path());
+        assert_eq!(compiled.len(), 1, "the child cached nothing");
+        Runtime::with_compile_cache(cache.path(), capacity)
+            .unwrap()
+            .compile(&chatlog)
+            .unwrap();
+        assert_eq!(
+            modules_with_times(cache.path()),
+            compiled,
+            "the host compiled again ({bounds_checks:?})"
+        );
+    }
 }
 
 #[test]
@@ -142,8 +161,13 @@ fn a_module_the_child_cannot_compile_is_reported() {
     let cache = tempfile::tempdir().unwrap();
     // A real actor after the bad one: the child stops reading at the first, mid-stream.
     let chatlog = std::fs::read(workspace_root().join("build/chatlog_s.wasm")).unwrap();
-    let error = precompile::in_child(mcchat_binary(), cache.path(), &[b"not wasm", &chatlog])
-        .expect_err("garbage compiled");
+    let error = precompile::in_child(
+        mcchat_binary(),
+        cache.path(),
+        BoundsChecks::Elided,
+        &[b"not wasm", &chatlog],
+    )
+    .expect_err("garbage compiled");
     let error = format!("{error:#}");
     assert!(error.contains("compile-actors failed"), "{error}");
     assert!(modules_with_times(cache.path()).is_empty());

@@ -3,14 +3,29 @@
 
 use std::collections::BTreeSet;
 
+use mcchat_host::capacity::{ActorShape, Capacity, Limits};
 use mcchat_host::claims::ActorIdentity;
 use mcchat_host::control::events::EventBus;
+use mcchat_host::pool::LoadedActor;
 use mcchat_host::providers::httpserver;
 use mcchat_host::providers::registry::{
     HostContext, Lattice, LinkStart, LinkValues, Registration as _,
 };
-use mcchat_host::router::{LoadedActor, Router};
+use mcchat_host::router::Router;
 use mcchat_host::runtime::Runtime;
+
+/// The actor in `wat`, compiled on an engine with room for it alone, as a host loads it.
+fn loaded(wat: &str, identity: ActorIdentity, image_ref: &str) -> LoadedActor {
+    let wasm = wat::parse_str(wat).unwrap();
+    let shape = ActorShape::of(&wasm).unwrap();
+    let runtime = Runtime::new(Capacity::plan(&[shape], Limits::default()).unwrap()).unwrap();
+    LoadedActor {
+        identity,
+        module: runtime.compile(&wasm).unwrap(),
+        shape,
+        image_ref: image_ref.into(),
+    }
+}
 
 /// A waPC guest that echoes the payload, except for operations whose name starts with `T`, where it traps.
 const ECHO_OR_TRAP: &str = r#"
@@ -27,10 +42,6 @@ const ECHO_OR_TRAP: &str = r#"
 
 #[tokio::test]
 async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
-    let runtime = Runtime::new().unwrap();
-    let module = runtime
-        .compile(&wat::parse_str(ECHO_OR_TRAP).unwrap())
-        .unwrap();
     let identity = ActorIdentity {
         public_key: "MTESTACTOR".into(),
         name: "echo".into(),
@@ -41,13 +52,10 @@ async fn a_trapping_instance_is_replaced_and_the_caller_gets_an_error() {
     let events = EventBus::default();
     let (_, mut feed) = events.subscribe();
     let router = Router::new(
-        vec![LoadedActor {
-            identity,
-            module,
-            image_ref: "file:///test.wasm".into(),
-        }],
+        vec![loaded(ECHO_OR_TRAP, identity, "file:///test.wasm")],
         events,
         1,
+        Limits::default().instances_per_actor,
     );
 
     assert_eq!(
@@ -97,8 +105,6 @@ const STUCK: &str = r#"
 /// client gets a 504 with a reason, not a hang or a bare 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_actor_answers_504_with_a_reason() {
-    let runtime = Runtime::new().unwrap();
-    let module = runtime.compile(&wat::parse_str(STUCK).unwrap()).unwrap();
     let identity = ActorIdentity {
         public_key: "MSTUCKACTOR".into(),
         name: "stuck".into(),
@@ -107,13 +113,10 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         ..Default::default()
     };
     let router = Router::new(
-        vec![LoadedActor {
-            identity,
-            module,
-            image_ref: "file:///test.wasm".into(),
-        }],
+        vec![loaded(STUCK, identity, "file:///test.wasm")],
         EventBus::default(),
         1,
+        Limits::default().instances_per_actor,
     );
     let data = tempfile::tempdir().unwrap();
     let host = HostContext {
@@ -195,22 +198,21 @@ const FAST_NEW: &str = r#"
 /// runs on the new one, and a module of another actor is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
-    let runtime = Runtime::new().unwrap();
     let identity = ActorIdentity {
         public_key: "MREPLACED".into(),
         name: "replaced".into(),
         call_alias: Some("test/replaced".into()),
         ..Default::default()
     };
+    let old = loaded(SLOW_OLD, identity.clone(), "file:///old.wasm");
+    let shape = old.shape;
     let router = Router::new(
-        vec![LoadedActor {
-            identity: identity.clone(),
-            module: runtime.compile(&wat::parse_str(SLOW_OLD).unwrap()).unwrap(),
-            image_ref: "file:///old.wasm".into(),
-        }],
+        vec![old],
         EventBus::default(),
         1,
+        Limits::default().instances_per_actor,
     );
+    let runtime = Runtime::new(Capacity::plan(&[shape], Limits::default()).unwrap()).unwrap();
     let pool = router.actor("test/replaced").unwrap().clone();
     let in_flight = tokio::spawn({
         let router = router.clone();
@@ -222,8 +224,13 @@ async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
     }
     assert!(!in_flight.is_finished(), "the call should still be running");
     let new_module = runtime.compile(&wat::parse_str(FAST_NEW).unwrap()).unwrap();
-    pool.replace(identity.clone(), new_module, "file:///new.wasm".into())
-        .unwrap();
+    pool.replace(
+        identity.clone(),
+        new_module,
+        shape,
+        "file:///new.wasm".into(),
+    )
+    .unwrap();
     assert_eq!(
         router
             .call_actor("test/replaced", "Fast.Call", b"")
@@ -243,11 +250,23 @@ async fn a_replaced_actor_finishes_calls_in_flight_on_the_old_module() {
 
     let other = ActorIdentity {
         public_key: "MSOMEONEELSE".into(),
-        ..identity
+        ..identity.clone()
     };
     let module = runtime.compile(&wat::parse_str(FAST_NEW).unwrap()).unwrap();
-    let refused = pool.replace(other, module, "file:///other.wasm".into());
+    let refused = pool.replace(other, module, shape, "file:///other.wasm".into());
     assert!(refused.unwrap_err().contains("keeps the actor's key"));
+
+    // A module needing more memories than the engine reserved for this actor's instances.
+    let larger = ActorShape {
+        memories: shape.memories + 1,
+        ..shape
+    };
+    let module = runtime.compile(&wat::parse_str(FAST_NEW).unwrap()).unwrap();
+    let refused = pool
+        .replace(identity, module, larger, "file:///larger.wasm".into())
+        .unwrap_err();
+    assert!(refused.contains("restart the host"), "{refused}");
+    assert_eq!(pool.status().image_ref, "file:///new.wasm");
 }
 
 /// A waPC guest that calls the host forever; each call names nothing and is refused at once.
@@ -277,20 +296,17 @@ fn a_guest_looping_over_instant_host_calls_is_still_cut_off() {
             .build()
             .unwrap();
         let outcome = tokio.block_on(async {
-            let runtime = Runtime::new().unwrap();
+            let identity = ActorIdentity {
+                public_key: "MCHATTY".into(),
+                name: "chatty".into(),
+                call_alias: Some("test/chatty".into()),
+                ..Default::default()
+            };
             let router = Router::new(
-                vec![LoadedActor {
-                    identity: ActorIdentity {
-                        public_key: "MCHATTY".into(),
-                        name: "chatty".into(),
-                        call_alias: Some("test/chatty".into()),
-                        ..Default::default()
-                    },
-                    module: runtime.compile(&wat::parse_str(CHATTY).unwrap()).unwrap(),
-                    image_ref: "file:///chatty.wasm".into(),
-                }],
+                vec![loaded(CHATTY, identity, "file:///chatty.wasm")],
                 EventBus::default(),
                 1,
+                Limits::default().instances_per_actor,
             );
             router.call_actor("test/chatty", "Chatty.Spin", b"").await
         });
