@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::timeout_at;
 
 use crate::capacity::ActorShape;
 use crate::claims::ActorIdentity;
@@ -371,11 +370,6 @@ impl ActorPool {
         deadline: Deadline,
     ) -> Result<Vec<u8>, HostError> {
         let started = Instant::now();
-        // A call inside another has no timer of its own: its caller's deadline comes first.
-        let ends = match deadline {
-            Deadline::Own => Some(started + CALL_TIMEOUT),
-            Deadline::Callers => None,
-        };
         let generation = self.generation();
         let label = generation.identity.label();
         let no_instance = || {
@@ -393,41 +387,44 @@ impl ActorPool {
                 )))
             }
             Scale::Unbounded => None,
-            // Closed only by being replaced, which a new call would not see.
-            Scale::Bounded(_, semaphore) => match until(ends, semaphore.acquire_owned()).await {
-                Some(Ok(permit)) => Some(permit),
-                Some(Err(_)) | None => return no_instance(),
+            Scale::Bounded(_, semaphore) => match acquire(&semaphore).await {
+                Some(permit) => Some(permit),
+                None => return no_instance(),
             },
         };
         let _outside = match deadline {
-            Deadline::Own => match acquire(&self.slots.outside, ends).await {
+            Deadline::Own => match acquire(&self.slots.outside).await {
                 Some(permit) => Some(permit),
                 None => return no_instance(),
             },
             Deadline::Callers => None,
         };
-        let (outcome, result) = match self.instance(&generation, ends).await {
-            None => return no_instance(),
-            Some(Err(e)) => (Outcome::Error, Err(e)),
-            Some(Ok(pooled)) => {
-                self.call_on_instance(&generation, pooled, operation, payload, ends)
-                    .await
-            }
+        let pooled = match self.idle_instance(&generation) {
+            Some(pooled) => pooled,
+            // Boxed: the cold path's state would otherwise enlarge every call's future.
+            None => match Box::pin(self.new_instance(&generation)).await {
+                Some(Ok(pooled)) => pooled,
+                Some(Err(e)) => {
+                    self.stats
+                        .record(operation, Outcome::Error, started.elapsed());
+                    return Err(e);
+                }
+                None => return no_instance(),
+            },
         };
+        let (outcome, result) = self
+            .call_on_instance(&generation, pooled, operation, payload, deadline)
+            .await;
         self.stats.record(operation, outcome, started.elapsed());
         result
     }
 
-    /// An idle instance of `generation`, or a new one in a free slot, or in the first slot
-    /// freed before `ends`.
-    async fn instance(
+    /// A new instance in a free slot, or in the first slot freed within `CALL_TIMEOUT` (or an
+    /// idle instance released meanwhile).
+    async fn new_instance(
         &self,
         generation: &Arc<Generation>,
-        ends: Option<Instant>,
     ) -> Option<Result<Pooled, HostError>> {
-        if let Some(pooled) = self.idle_instance(generation) {
-            return Some(Ok(pooled));
-        }
         let slot = match self.slots.instances.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -438,7 +435,7 @@ impl ActorPool {
                 if let Some(pooled) = self.idle_instance(generation) {
                     return Some(Ok(pooled));
                 }
-                acquire(&self.slots.instances, ends).await?
+                acquire(&self.slots.instances).await?
             }
         };
         let label = generation.identity.label();
@@ -464,21 +461,23 @@ impl ActorPool {
         )
     }
 
-    /// An idle instance of `generation`: this worker's first, then any other worker's. Older
+    /// An idle instance of `generation`: this worker's, or else any other worker's. Older
     /// generations' instances found on the way are dropped.
     fn idle_instance(&self, generation: &Generation) -> Option<Pooled> {
         let home = self.stack_index();
-        let stacks = self.idle.len();
-        (0..stacks).find_map(|offset| {
-            let mut stack = self.idle[(home + offset) % stacks]
-                .lock()
-                .expect("pool lock");
+        let pop = |index: usize| {
+            let mut stack = self.idle[index].lock().expect("pool lock");
             while let Some(pooled) = stack.pop() {
                 if pooled.generation == generation.number {
                     return Some(pooled);
                 }
             }
             None
+        };
+        pop(home).or_else(|| {
+            (0..self.idle.len())
+                .filter(|&index| index != home)
+                .find_map(pop)
         })
     }
 
@@ -488,10 +487,16 @@ impl ActorPool {
         mut pooled: Pooled,
         operation: &str,
         payload: Vec<u8>,
-        ends: Option<Instant>,
+        deadline: Deadline,
     ) -> (Outcome, Result<Vec<u8>, HostError>) {
         let label = generation.identity.label();
-        match until(ends, pooled.instance.call(operation, payload)).await {
+        let call = pooled.instance.call(operation, payload);
+        // A call inside another has no timer of its own: its caller's deadline comes first.
+        let answer = match deadline {
+            Deadline::Own => tokio::time::timeout(CALL_TIMEOUT, call).await.ok(),
+            Deadline::Callers => Some(call.await),
+        };
+        match answer {
             Some(Ok(response)) => {
                 self.release(pooled);
                 (Outcome::Ok, Ok(response))
@@ -567,23 +572,14 @@ impl ActorPool {
     }
 }
 
-/// Awaits `future` until `ends`, if there is an end: `None` once it has passed.
-async fn until<F: std::future::Future>(ends: Option<Instant>, future: F) -> Option<F::Output> {
-    match ends {
-        Some(ends) => timeout_at(ends.into(), future).await.ok(),
-        None => Some(future.await),
-    }
-}
-
-/// A permit of `semaphore`: at once if one is free, else the first freed before `ends`.
-async fn acquire(
-    semaphore: &Arc<Semaphore>,
-    ends: Option<Instant>,
-) -> Option<OwnedSemaphorePermit> {
+/// A permit of `semaphore`: at once if one is free, else the first freed within
+/// `CALL_TIMEOUT`.
+async fn acquire(semaphore: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
     match semaphore.clone().try_acquire_owned() {
         Ok(permit) => Some(permit),
-        Err(_) => until(ends, semaphore.clone().acquire_owned())
+        Err(_) => tokio::time::timeout(CALL_TIMEOUT, semaphore.clone().acquire_owned())
             .await
+            .ok()
             .map(|permit| permit.expect("the pool's semaphores are never closed")),
     }
 }
