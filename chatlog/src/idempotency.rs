@@ -5,6 +5,10 @@
 //! the store), appends the message, then records its id. A retry finds the id and stores
 //! nothing; a retry that arrives while the first write is still running is told so
 //! (`inProgress`) and retries. A first write that fails releases its claim.
+//!
+//! Claims and ids live under separate prefixes (`chatlog:idempotency:claim:<channel>:<key>` and
+//! `…:id:<channel>:<key>`), and a channel name holds no `:`, so no key's claim or id is ever
+//! another key's: whatever its bytes, a key cannot read or overwrite another's bookkeeping.
 
 use crate::rpc::RpcResult;
 use async_trait::async_trait;
@@ -51,7 +55,16 @@ fn check_client_id(key: &str) -> Result<(), String> {
     if key.chars().any(char::is_control) {
         return Err("an idempotency key must not contain control characters".into());
     }
+    // What a byte that is not UTF-8 becomes on the way here: two such keys would be one.
+    if key.contains(char::REPLACEMENT_CHARACTER) {
+        return Err("an idempotency key must be UTF-8 text".into());
+    }
     Ok(())
+}
+
+/// Where a key's claim (`claim`) or stored id (`id`) is kept.
+fn store_key(kind: &str, channel: &str, key: &str) -> String {
+    format!("{KEY_PREFIX}:{kind}:{channel}:{key}")
 }
 
 /// Stores `msg` once per idempotency key (or simply stores it when it has none).
@@ -66,8 +79,11 @@ pub async fn write_once(
     if let Err(reason) = check_client_id(key).and_then(|()| check_message(msg)) {
         return Ok(refused(reason));
     }
-    let claim = format!("{KEY_PREFIX}:{}:{key}", msg.channel_name);
-    let id_key = format!("{claim}:id");
+    if msg.channel_name.contains(':') {
+        return Ok(refused("channelName must not contain `:`".into()));
+    }
+    let claim = store_key("claim", &msg.channel_name, key);
+    let id_key = store_key("id", &msg.channel_name, key);
     if let Some(id) = store.get(&id_key).await? {
         return Ok(stored(id));
     }
@@ -161,7 +177,7 @@ mod tests {
     fn a_retry_while_the_first_write_runs_is_told_to_retry() {
         let (list, store) = (VecList::default(), MemoryStore::default());
         // The first write has claimed the key but not finished.
-        block_on(store.increment("chatlog:idempotency:http:k1")).unwrap();
+        block_on(store.increment("chatlog:idempotency:claim:http:k1")).unwrap();
         let retry = block_on(write_once(&list, &store, &keyed("id-2", Some("k1"), "x"))).unwrap();
         assert!(!retry.accepted);
         assert!(retry.in_progress);
@@ -187,6 +203,7 @@ mod tests {
             ("", "x"),
             (long.as_str(), "x"),
             ("a\nb", "x"),
+            ("a\u{fffd}b", "x"),
             ("good", " "),
         ] {
             let answer =
@@ -209,5 +226,61 @@ mod tests {
         }
         assert_eq!(list.items.lock().unwrap().len(), 2);
         assert!(store.values.lock().unwrap().is_empty());
+    }
+
+    /// One message per key, in the order given, each written twice (the retry).
+    fn write_each_twice(keys: &[String]) -> (VecList, Vec<[WriteMessageResponse; 2]>) {
+        let (list, store) = (VecList::default(), MemoryStore::default());
+        let answers = keys
+            .iter()
+            .enumerate()
+            .map(|(n, key)| {
+                let msg = keyed(&format!("id-{n}"), Some(key), &format!("body {n}"));
+                let write = || block_on(write_once(&list, &store, &msg)).expect("no store error");
+                [write(), write()]
+            })
+            .collect();
+        (list, answers)
+    }
+
+    proptest::proptest! {
+        /// Any two distinct keys, in either order: each stores its message once, or is refused;
+        /// none is acknowledged without its message in the history. Keys are drawn to look
+        /// like each other's bookkeeping (`K`, `K:id`, `claim:…`) as well as arbitrary text.
+        #[test]
+        fn two_distinct_keys_never_ack_a_message_that_is_not_stored(
+            first in "(claim:|id:)?[a-z]{0,3}(:id|:claim|:)?|\\PC{0,8}",
+            second in "(claim:|id:)?[a-z]{0,3}(:id|:claim|:)?|\\PC{0,8}",
+        ) {
+            proptest::prop_assume!(first != second);
+            for keys in [[first.clone(), second.clone()], [second, first]] {
+                let (list, answers) = write_each_twice(&keys);
+                let stored = block_on(all(&list)).unwrap().messages;
+                for (n, [answer, retry]) in answers.iter().enumerate() {
+                    let id = format!("id-{n}");
+                    let copies = stored.iter().filter(|m| m.id == id).count();
+                    if answer.accepted {
+                        proptest::prop_assert_eq!(answer.id.as_deref(), Some(id.as_str()));
+                        proptest::prop_assert_eq!(retry.id.as_deref(), Some(id.as_str()));
+                        proptest::prop_assert_eq!(copies, 1, "{:?}", keys);
+                    } else {
+                        proptest::prop_assert!(!retry.accepted);
+                        proptest::prop_assert_eq!(copies, 0, "{:?}", keys);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_and_that_key_with_id_appended_are_two_keys() {
+        for keys in [["v2:id", "v2"], ["v2", "v2:id"]] {
+            let keys = keys.map(String::from);
+            let (list, answers) = write_each_twice(&keys);
+            assert_eq!(list.items.lock().unwrap().len(), 2, "{keys:?}");
+            for (n, [answer, _]) in answers.iter().enumerate() {
+                assert_eq!(answer.id.as_deref(), Some(format!("id-{n}").as_str()));
+            }
+        }
     }
 }

@@ -74,7 +74,13 @@ pub struct MemoryStore {
 impl KeyStore for MemoryStore {
     async fn increment(&self, key: &str) -> RpcResult<i32> {
         let mut values = self.values.lock().unwrap();
-        let next = values.get(key).map_or(0, |v| v.parse::<i32>().unwrap()) + 1;
+        let current = match values.get(key) {
+            None => 0,
+            Some(value) => value.parse::<i32>().map_err(|_| {
+                RpcError::Other("ERR value is not an integer or out of range".into())
+            })?,
+        };
+        let next = current + 1;
         values.insert(key.to_string(), next.to_string());
         Ok(next)
     }

@@ -15,10 +15,19 @@ pub fn check_message(msg: &CanonicalChatMessage) -> Result<(), String> {
     if msg.source_user.chars().any(char::is_control) {
         return Err("user_name must not contain control characters".into());
     }
+    // An override or isolate would make a name display as another (U+202E turns `evil` around).
+    if msg.source_user.chars().any(is_bidi_control) {
+        return Err("user_name must not contain bidirectional control characters".into());
+    }
     check_text("body", &msg.body, MAX_BODY_CHARS)?;
     check_text("id", &msg.id, MAX_TAG_CHARS)?;
     check_text("channelName", &msg.channel_name, MAX_TAG_CHARS)?;
     Ok(())
+}
+
+/// Unicode's explicit bidirectional formatting characters: embeddings, overrides, isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), String> {
@@ -44,6 +53,17 @@ mod tests {
             client_id: None,
             index: None,
         }
+    }
+
+    #[test]
+    fn refuses_a_name_that_overrides_the_text_direction() {
+        for name in ["\u{202E}live", "a\u{2066}b", "x\u{202A}"] {
+            assert_eq!(
+                check_message(&message(name, "hi")),
+                Err("user_name must not contain bidirectional control characters".into())
+            );
+        }
+        assert_eq!(check_message(&message("عربي", "hi")), Ok(()));
     }
 
     #[test]

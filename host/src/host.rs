@@ -2,6 +2,7 @@
 //! router, start a provider for each link (`links`), then the control interface and the
 //! dashboard.
 
+mod cluster;
 mod links;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::capacity::{ActorShape, Capacity, Limits};
 use crate::claims;
 use crate::control::events::EventBus;
+use crate::control::fetch::ModuleSource;
 use crate::control::{mask, HostState, Identity, DEFAULT_LATTICE};
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
@@ -77,6 +79,10 @@ pub struct HostConfig {
     /// `mcchat/trusted-issuers` annotation). With none given anywhere, any valid signer is accepted.
     #[arg(long = "trusted-issuer", value_name = "KEY")]
     pub trusted_issuers: Vec<String>,
+    /// Let control commands (`wash update actor`) load a new module from a `file://` path.
+    /// The manifest's own `file://` images load either way.
+    #[arg(long, env = "WASMCLOUD_ALLOW_FILE_LOAD")]
+    pub allow_file_load: bool,
     /// Pull actor images from this registry (`HOST[:PORT]`) over plain HTTP (repeatable; adds
     /// to WASMCLOUD_OCI_ALLOWED_INSECURE). Every other registry needs HTTPS.
     #[arg(long = "allowed-insecure", value_name = "REGISTRY")]
@@ -88,6 +94,19 @@ pub struct HostConfig {
     /// the messaging link's server, or nats://127.0.0.1:4222).
     #[arg(long)]
     pub ctl_nats_url: Option<String>,
+    /// The seed of the cluster key that signs what this host's providers send their instances
+    /// on other hosts (default: one made and kept in DATA_DIR/cluster.nk). Hosts of one chat
+    /// share it, or list each other's keys with --cluster-issuer.
+    #[arg(long, env = "WASMCLOUD_CLUSTER_SEED", hide_env_values = true)]
+    pub cluster_seed: Option<String>,
+    /// Also believe what this cluster key signed (`C…`; repeatable, or comma-separated in
+    /// WASMCLOUD_CLUSTER_ISSUERS).
+    #[arg(
+        long = "cluster-issuer",
+        env = "WASMCLOUD_CLUSTER_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub cluster_issuers: Vec<String>,
     /// Serve the dashboard and /metrics here; `off` serves neither.
     #[arg(long, default_value = dashboard::DEFAULT_ADDR)]
     pub dashboard_addr: DashboardAddr,
@@ -148,9 +167,12 @@ impl HostConfig {
             ws_addr: None,
             mqtt_url: None,
             trusted_issuers: Vec::new(),
+            allow_file_load: false,
             allowed_insecure: Vec::new(),
             lattice: DEFAULT_LATTICE.into(),
             ctl_nats_url: None,
+            cluster_seed: None,
+            cluster_issuers: Vec::new(),
             dashboard_addr: DashboardAddr(None),
             dashboard_token: None,
             workers: None,
@@ -435,6 +457,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         lattice: Lattice {
             name: config.lattice.clone(),
             nats_url: ctl_url.clone(),
+            trust: cluster::trust(
+                config.cluster_seed.as_deref(),
+                &config.cluster_issuers,
+                &config.data_dir,
+            )?,
         },
     };
     let identity = Identity {
@@ -471,7 +498,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
             &public_keys,
         )
         .await?;
-        start_operator_interfaces(&config, &mut host, &ctl_url, pull_policy).await
+        let modules = ModuleSource {
+            pull_policy,
+            allow_file_load: config.allow_file_load,
+        };
+        start_operator_interfaces(&config, &mut host, &ctl_url, modules).await
     };
     if let Err(e) = started.await {
         host.shutdown().await;
@@ -485,12 +516,12 @@ async fn start_operator_interfaces(
     config: &HostConfig,
     host: &mut RunningHost,
     ctl_url: &str,
-    pull_policy: PullPolicy,
+    modules: ModuleSource,
 ) -> Result<()> {
     let control = crate::control::nats::serve(
         host.control.clone(),
         ctl_url,
-        pull_policy,
+        modules,
         host.shutdown.clone(),
     )
     .await?;

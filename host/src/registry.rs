@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -23,8 +25,9 @@ const ACTOR_LAYER_MEDIA_TYPES: [&str; 2] = [
     "application/vnd.oci.image.layer.v1.tar",
 ];
 
-/// The largest module pulled; mcchat's actors are a few hundred KiB.
-const MAX_MODULE_BYTES: i64 = 64 << 20;
+/// The largest module pulled or read for a control command; mcchat's actors are a few hundred
+/// KiB.
+pub const MAX_MODULE_BYTES: i64 = 64 << 20;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -117,17 +120,64 @@ pub async fn pull_actor(image: &str, policy: &PullPolicy) -> Result<Vec<u8>, Pul
     let module = match cache.blob(&layer.digest) {
         Some(module) => module,
         None => {
-            let mut module = Vec::with_capacity(layer.size.clamp(0, MAX_MODULE_BYTES) as usize);
-            // Checks the bytes against the layer's digest.
-            client
-                .pull_blob(&reference, layer, &mut module)
+            let module = pull_bounded(&client, &reference, layer, image)
                 .await
-                .map_err(failed)?;
+                .map_err(|e| match e {
+                    Bounded::Registry(error) => failed(error),
+                    Bounded::Pull(error) => error,
+                })?;
             cache.put_blob(&layer.digest, &module)?;
             module
         }
     };
     cache.put_manifest(&manifest_digest, &layer.digest)?;
+    Ok(module)
+}
+
+enum Bounded {
+    Registry(OciDistributionError),
+    Pull(PullError),
+}
+
+/// A layer's bytes, checked against its digest, and never more than `MAX_MODULE_BYTES`
+/// whatever size the manifest declared.
+async fn pull_bounded(
+    client: &Client,
+    reference: &Reference,
+    layer: &oci_client::manifest::OciDescriptor,
+    image: &str,
+) -> Result<Vec<u8>, Bounded> {
+    let mut stream = client
+        .pull_blob_stream(reference, layer)
+        .await
+        .map_err(Bounded::Registry)?
+        .stream;
+    let mut module = Vec::with_capacity(layer.size.clamp(0, MAX_MODULE_BYTES) as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            let image = image.to_string();
+            Bounded::Pull(match e.get_ref() {
+                // The stream checks the bytes against the layer's digest at its end.
+                Some(inner) if inner.is::<oci_client::errors::DigestError>() => {
+                    PullError::DigestMismatch {
+                        image,
+                        detail: e.to_string(),
+                    }
+                }
+                _ => PullError::Registry {
+                    image,
+                    detail: e.to_string(),
+                },
+            })
+        })?;
+        if (module.len() + chunk.len()) as i64 > MAX_MODULE_BYTES {
+            return Err(Bounded::Pull(PullError::TooLarge {
+                image: image.to_string(),
+                size: (module.len() + chunk.len()) as i64,
+            }));
+        }
+        module.extend_from_slice(&chunk);
+    }
     Ok(module)
 }
 

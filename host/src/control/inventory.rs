@@ -24,7 +24,7 @@ pub fn host(state: &HostState) -> Host {
         version: Some(state.version.to_string()),
         ctl_host: Some(state.ctl_url.clone()),
         rpc_host: Some(state.ctl_url.clone()),
-        cluster_issuers: Some(state.issuer()),
+        cluster_issuers: Some(state.cluster_issuers()),
         js_domain: None,
     }
 }

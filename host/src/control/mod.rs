@@ -5,6 +5,7 @@
 //! host and every start.
 
 pub mod events;
+pub mod fetch;
 pub mod inventory;
 pub mod mask;
 pub mod nats;
@@ -94,7 +95,6 @@ pub struct HostState {
     /// The host's nkeys server key; its public key is the host id.
     key: KeyPair,
     /// The cluster key hosts sign with in wasmCloud; reported as the inventory's issuer.
-    cluster_key: KeyPair,
     pub lattice: String,
     pub friendly_name: String,
     pub labels: BTreeMap<String, String>,
@@ -144,7 +144,6 @@ impl HostState {
         let state = HostState {
             friendly_name: format!("mcchat-{}", &public_key[public_key.len() - 6..]).to_lowercase(),
             key,
-            cluster_key: KeyPair::new_cluster(),
             lattice: identity.lattice.to_string(),
             labels,
             version: env!("CARGO_PKG_VERSION"),
@@ -179,8 +178,19 @@ impl HostState {
         self.key.public_key()
     }
 
+    /// The cluster key this host signs with.
     pub fn issuer(&self) -> String {
-        self.cluster_key.public_key()
+        self.context.lattice.trust.issuer()
+    }
+
+    /// The cluster keys this host believes, its own first, comma-separated (as a wasmCloud
+    /// host lists its `cluster_issuers`).
+    pub fn cluster_issuers(&self) -> String {
+        let own = self.issuer();
+        std::iter::once(own.as_str())
+            .chain(self.context.lattice.trust.issuers().filter(|i| *i != own))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// What the host's engine has room for.
@@ -392,6 +402,12 @@ impl HostState {
     ) -> Result<(), ControlError> {
         let pool = self.find_actor(actor_ref)?;
         let refused = |e: String| ControlError::Refused(format!("refusing the new module: {e}"));
+        // Checked first, so no parser's error echoes the first bytes of whatever was sent.
+        if !wasm.starts_with(b"\0asm") {
+            return Err(refused(
+                "it is not a WebAssembly module or component".into(),
+            ));
+        }
         let identity =
             claims::verify(wasm, &self.trusted_issuers).map_err(|e| refused(e.to_string()))?;
         let shape = ActorShape::of(wasm).map_err(|e| refused(format!("{e:#}")))?;

@@ -18,9 +18,9 @@ use wasmcloud_control_interface::{
 };
 
 use super::events::LatticeEvent;
+use super::fetch::ModuleSource;
 use super::{inventory, HostState};
 use crate::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
-use crate::registry::{self, PullPolicy};
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 const FINAL_FLUSH: Duration = Duration::from_secs(1);
@@ -58,7 +58,7 @@ fn parse<T: DeserializeOwned>(payload: &[u8], what: &str) -> Result<T, String> {
 pub async fn serve(
     state: Arc<HostState>,
     nats_url: &str,
-    pull_policy: PullPolicy,
+    modules: ModuleSource,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let client = async_nats::ConnectOptions::new()
@@ -89,7 +89,7 @@ pub async fn serve(
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(request) = requests.next() => {
-                    let reply = handle(&state, &pull_policy, &prefix, &request.subject, &request.payload).await;
+                    let reply = handle(&state, &modules, &prefix, &request.subject, &request.payload).await;
                     if let (Some(reply_to), Reply::Json(body)) = (request.reply, reply) {
                         let sent = tokio::time::timeout(NATS_PUBLISH_DEADLINE, client.publish(reply_to, body.into())).await;
                         if !matches!(sent, Ok(Ok(()))) {
@@ -128,7 +128,7 @@ pub async fn serve(
 
 async fn handle(
     state: &HostState,
-    pull_policy: &PullPolicy,
+    modules: &ModuleSource,
     prefix: &str,
     subject: &str,
     payload: &[u8],
@@ -147,7 +147,7 @@ async fn handle(
         ["get", "links"] => json(&inventory::links(state)),
         ["get", host, "inv"] if *host == host_id => json(&inventory::host_inventory(state)),
         ["cmd", host, command] if *host == host_id => {
-            ack(command_for_this_host(state, pull_policy, command, payload).await)
+            ack(command_for_this_host(state, modules, command, payload).await)
         }
         ["linkdefs", "put"] => match parse::<LinkDefinition>(payload, "link definition") {
             Ok(definition) if state.router.actor(&definition.actor_id).is_none() => Reply::Silent,
@@ -169,7 +169,7 @@ async fn handle(
 
 async fn command_for_this_host(
     state: &HostState,
-    pull_policy: &PullPolicy,
+    modules: &ModuleSource,
     command: &str,
     payload: &[u8],
 ) -> Result<(), String> {
@@ -188,7 +188,7 @@ async fn command_for_this_host(
         }
         "upd" => {
             let command: UpdateActorCommand = parse(payload, "update command")?;
-            let wasm = fetch_actor(&command.new_actor_ref, pull_policy).await?;
+            let wasm = modules.fetch(&command.new_actor_ref).await?;
             state
                 .replace_actor(&command.actor_id, &wasm, &command.new_actor_ref)
                 .map_err(|e| e.to_string())
@@ -197,18 +197,6 @@ async fn command_for_this_host(
             "an mcchat host does not take the `{other}` command (it runs the providers its \
              manifest names)"
         )),
-    }
-}
-
-/// An actor module from `file://…` or an OCI registry.
-async fn fetch_actor(image: &str, pull_policy: &PullPolicy) -> Result<Vec<u8>, String> {
-    match image.strip_prefix("file://") {
-        Some(path) => tokio::fs::read(path)
-            .await
-            .map_err(|e| format!("reading {path}: {e}")),
-        None => registry::pull_actor(image, pull_policy)
-            .await
-            .map_err(|e| e.to_string()),
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use mcchat_provider_kit::ClusterTrust;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -38,11 +40,13 @@ pub struct HostContext {
     pub lattice: Lattice,
 }
 
-/// A lattice: its name (`wasmbus.ctl.<name>.…`) and its NATS server.
+/// A lattice: its name (`wasmbus.ctl.<name>.…`), its NATS server, and the cluster key that
+/// signs what this host's providers send their instances on other hosts.
 #[derive(Debug, Clone)]
 pub struct Lattice {
     pub name: String,
     pub nats_url: String,
+    pub trust: ClusterTrust,
 }
 
 /// One link to start a provider for.

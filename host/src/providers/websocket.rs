@@ -54,6 +54,7 @@ impl registry::Registration for Registration {
             &host.lattice.name,
             link.link_name,
             link.actor,
+            host.lattice.trust.clone(),
         );
         let provider =
             WebSocketMessaging::start(config, subscriber, Some(&relay), link.stop, &host.tracker)

@@ -377,9 +377,24 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
     assert!(next_event(&mut feed, "host_stopped").await["labels"].is_object());
 }
 
+/// A chat whose host loads modules from files for control commands (`--allow-file-load`).
+async fn chat_allowing_file_loads() -> TestChat {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let mut settings = config(&nats, None, data.path());
+    settings.allow_file_load = true;
+    let (host, base) = start(settings).await;
+    TestChat {
+        nats,
+        redis: None,
+        data,
+        host,
+        base,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_replaces_the_module_and_a_trap_is_an_event() {
-    let chat = TestChat::start(false).await;
+    let chat = chat_allowing_file_loads().await;
     let mut feed = event_feed(&chat.nats).await;
     let ctl = ctl_client(&chat.nats).await;
     let host_id = chat.host.control.host_id();
@@ -444,6 +459,73 @@ async fn an_update_replaces_the_module_and_a_trap_is_an_event() {
     assert!(
         !ack.accepted && ack.error.contains("keeps the actor's key"),
         "{ack:?}"
+    );
+    chat.stop().await;
+}
+
+/// What an update may load is bounded: no file without `--allow-file-load`, and with it no
+/// device, no file over the limit and nothing but WebAssembly, each refused in words that say
+/// neither what the file holds nor whether it exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_loads_no_file_unless_allowed_and_then_only_webassembly() {
+    let chat = TestChat::start(false).await;
+    let ctl = ctl_client(&chat.nats).await;
+    let host_id = chat.host.control.host_id();
+    let http = chat
+        .host
+        .control
+        .router
+        .actor("mcchat/http")
+        .unwrap()
+        .identity();
+    let original = workspace_root().join("build/http_channel_s.wasm");
+    let ack = ctl
+        .update_actor(
+            &host_id,
+            &http.public_key,
+            &format!("file://{}", original.display()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!ack.accepted, "{ack:?}");
+    assert!(ack.error.contains("--allow-file-load"), "{}", ack.error);
+    chat.stop().await;
+
+    let chat = chat_allowing_file_loads().await;
+    let ctl = ctl_client(&chat.nats).await;
+    let host_id = chat.host.control.host_id();
+    let scratch = tempfile::tempdir().unwrap();
+    let oversized = scratch.path().join("big.wasm");
+    let mut big = b"\0asm".to_vec();
+    big.resize(65 << 20, 0);
+    std::fs::write(&oversized, big).unwrap();
+    let mut refusals = Vec::new();
+    for path in [
+        "/dev/zero".into(),
+        "/etc/passwd".into(),
+        "/no/such/file".into(),
+        scratch.path().display().to_string(),
+        oversized.display().to_string(),
+    ] {
+        let ack = ctl
+            .update_actor(&host_id, &http.public_key, &format!("file://{path}"), None)
+            .await
+            .unwrap();
+        assert!(!ack.accepted, "{path}: {ack:?}");
+        assert!(!ack.error.contains("root"), "{path}: {}", ack.error);
+        refusals.push(ack.error.replace(&path, "PATH"));
+    }
+    assert!(
+        refusals.iter().all(|refusal| *refusal == refusals[0]),
+        "refusals differ by file: {refusals:#?}"
+    );
+    // The host is unharmed: its memory did not take a device's endless bytes.
+    assert_eq!(
+        post(&chat.base, r#"{"user_name":"a","body":"still here"}"#)
+            .await
+            .status(),
+        201
     );
     chat.stop().await;
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod address_space;
+mod attacks;
 mod blackbox;
 mod chat;
 mod chat_page;

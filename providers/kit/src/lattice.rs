@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::core::{HostData, LinkDefinition};
+
+use crate::ClusterTrust;
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmbus_rpc::provider::{ProviderDispatch, ProviderHandler};
 use wasmcloud_interface_messaging::{MessageSubscriber, MessageSubscriberSender, SubMessage};
@@ -84,6 +86,10 @@ pub struct LinkContext<'a> {
     pub values: &'a LinkValues,
     /// The lattice's NATS, where a provider's instances on other hosts meet.
     pub nats_url: &'a str,
+    /// The user the host reaches that NATS as, when it has credentials (`lattice_rpc_user_*`).
+    pub nats_user: Option<&'a NatsJwt>,
+    /// The cluster key (`invocation_seed`) and the issuers believed (`cluster_issuers`).
+    pub trust: &'a ClusterTrust,
     /// The lattice's name (`lattice_rpc_prefix`).
     pub lattice: &'a str,
     /// Cancelled when the provider shuts down.
@@ -112,6 +118,20 @@ pub trait Linked: MessageDispatch + Clone + Send + Sync + 'static {
 /// The reason a link's clients are given when the link is deleted.
 pub const LINK_DELETED: &str = "the chat's link to this server was deleted";
 
+/// A NATS user's JWT and the seed that signs the server's nonce (decentralized auth).
+#[derive(Clone)]
+pub struct NatsJwt {
+    pub jwt: String,
+    pub seed: String,
+}
+
+impl std::fmt::Debug for NatsJwt {
+    /// Neither the JWT nor the seed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NatsJwt(…)")
+    }
+}
+
 /// Every link of this provider instance, each served by its own `L::Linked`.
 pub struct LatticeProvider<L: Links>(Arc<Instance<L>>);
 
@@ -125,6 +145,8 @@ struct Instance<L: Links> {
     links: L,
     by_actor: RwLock<HashMap<String, L::Linked>>,
     nats_url: String,
+    nats_user: Option<NatsJwt>,
+    trust: ClusterTrust,
     lattice: String,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -132,10 +154,25 @@ struct Instance<L: Links> {
 
 impl<L: Links> LatticeProvider<L> {
     pub fn new(host_data: &HostData, links: L) -> LatticeProvider<L> {
+        let nats_user = (!host_data.lattice_rpc_user_jwt.is_empty()).then(|| NatsJwt {
+            jwt: host_data.lattice_rpc_user_jwt.clone(),
+            seed: host_data.lattice_rpc_user_seed.clone(),
+        });
+        // A host that gives no cluster key: this instance's frames are its own alone.
+        let trust = ClusterTrust::new(
+            &host_data.invocation_seed,
+            host_data.cluster_issuers.iter().cloned(),
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!("no usable cluster key from the host ({e}); generating one");
+            ClusterTrust::generate()
+        });
         LatticeProvider(Arc::new(Instance {
             links,
             by_actor: RwLock::default(),
             nats_url: host_data.lattice_rpc_url.clone(),
+            nats_user,
+            trust,
             lattice: host_data.lattice_rpc_prefix.clone(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -175,6 +212,8 @@ impl<L: Links> ProviderHandler for LatticeProvider<L> {
             link,
             values: &values,
             nats_url: &instance.nats_url,
+            nats_user: instance.nats_user.as_ref(),
+            trust: &instance.trust,
             lattice: &instance.lattice,
             stop: instance.shutdown.child_token(),
             tracker: &instance.tracker,

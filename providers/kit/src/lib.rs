@@ -1,11 +1,13 @@
 //! What every mcchat capability provider shares, linked into the host or run standalone on a
 //! wasmCloud lattice: link values, network plumbing, and request deadlines.
 
+pub mod cluster;
 pub mod deliver;
 pub mod lattice;
 pub mod link_values;
 pub mod net;
 
+pub use cluster::ClusterTrust;
 pub use deliver::Deliver;
 pub use link_values::{link_number, link_value, set_link_value, LinkValues};
 

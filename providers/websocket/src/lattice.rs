@@ -21,12 +21,14 @@ impl lattice::Links for WebSocketLinks {
 
     async fn start(&self, link: LinkContext<'_>) -> anyhow::Result<WebSocketMessaging> {
         let config = Config::from_link(link.values)?;
-        let relay = RelayConfig::new(
+        let mut relay = RelayConfig::new(
             link.nats_url,
             link.lattice,
             &link.link.link_name,
             &link.link.actor_id,
+            link.trust.clone(),
         );
+        relay.nats_user = link.nats_user.cloned();
         let subscriber = Subscriber(Arc::new(ToActor(link.link.clone())));
         WebSocketMessaging::start(config, subscriber, Some(&relay), link.stop, link.tracker).await
     }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
@@ -38,7 +37,6 @@ pub type SessionId = u64;
 
 pub struct Server {
     sessions: RwLock<HashMap<SessionId, Outbox>>,
-    next_id: AtomicU64,
     config: Config,
     subscriber: Subscriber,
     pub(crate) inboxes: Inboxes,
@@ -108,7 +106,6 @@ impl Server {
         };
         let server = Arc::new(Server {
             sessions: RwLock::default(),
-            next_id: AtomicU64::new(1),
             config,
             subscriber,
             inboxes: Inboxes::default(),
@@ -231,7 +228,9 @@ impl Server {
             .max_frame_size(Some(hard_limit));
         // The session is registered while the upgrade is accepted, before the client hears
         // back: once its upgrade succeeds, it receives every later broadcast.
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Random, so no one can address a reply to sessions by counting (64 bits: a clash
+        // among live sessions is as good as impossible, and `insert` below would replace).
+        let id: SessionId = uuid::Uuid::new_v4().as_u64_pair().0;
         let (outbox, queue) = session::outbox(&limits);
         // tungstenite's callback type fixes the (large) error type.
         #[allow(clippy::result_large_err)]

@@ -313,7 +313,16 @@ pub fn config(nats: &Server, redis: Option<&Server>, data_dir: &Path) -> HostCon
     config.embedded_kv = redis.is_none();
     config.data_dir = data_dir.to_path_buf();
     config.compile_cache = Some(shared_compile_cache());
+    // Every host of the process signs with one cluster key, so the hosts of a test believe each
+    // other's relayed frames, as the hosts of one chat do.
+    config.cluster_seed = Some(test_cluster_seed().to_string());
     config
+}
+
+/// The cluster seed the tests' hosts share.
+pub fn test_cluster_seed() -> &'static str {
+    static SEED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SEED.get_or_init(|| nkeys::KeyPair::new_cluster().seed().unwrap())
 }
 
 /// One compile cache for every host the tests start, so each actor is compiled once per run
