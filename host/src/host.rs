@@ -52,8 +52,9 @@ pub struct HostConfig {
     /// Listen here instead of the HTTP link's address.
     #[arg(long)]
     pub http_addr: Option<SocketAddr>,
-    /// Connect to this NATS server instead of the messaging link's.
-    #[arg(long)]
+    /// Connect to this NATS server instead of the messaging link's (`nats://USER:PASSWORD@…`
+    /// for a server that wants credentials).
+    #[arg(long, env = "MCCHAT_NATS_URL", hide_env_values = true)]
     pub nats_url: Option<String>,
     /// Keep key-value data in Redis at this URL, whatever the manifest says.
     #[arg(long, conflicts_with = "embedded_kv")]
@@ -71,9 +72,9 @@ pub struct HostConfig {
     /// Listen here instead of the address of WebSocket server links.
     #[arg(long)]
     pub ws_addr: Option<SocketAddr>,
-    /// Connect to this MQTT broker (`mqtt://HOST:PORT`, `mqtts://…`) instead of the MQTT
-    /// link's.
-    #[arg(long)]
+    /// Connect to this MQTT broker (`mqtt://[USER:PASSWORD@]HOST:PORT`, `mqtts://…`) instead
+    /// of the MQTT link's.
+    #[arg(long, env = "MCCHAT_MQTT_URL", hide_env_values = true)]
     pub mqtt_url: Option<String>,
     /// Run only actors signed by this account key (repeatable; adds to the manifest's
     /// `mcchat/trusted-issuers` annotation). With none given anywhere, any valid signer is accepted.
@@ -90,9 +91,10 @@ pub struct HostConfig {
     /// The lattice whose control interface (`wasmbus.ctl.<lattice>.…`) this host answers.
     #[arg(long, default_value = DEFAULT_LATTICE)]
     pub lattice: String,
-    /// The NATS server for the control interface and its events (default: the --nats-url, or
-    /// the messaging link's server, or nats://127.0.0.1:4222).
-    #[arg(long)]
+    /// The lattice's NATS server: the control interface, its events and the WebSocket relay
+    /// (default: the --nats-url, or the messaging link's server, or nats://127.0.0.1:4222).
+    /// `nats://USER:PASSWORD@…` for the lattice's own user (see "Trust zones").
+    #[arg(long, env = "MCCHAT_CTL_NATS_URL", hide_env_values = true)]
     pub ctl_nats_url: Option<String>,
     /// The seed of the cluster key that signs what this host's providers send their instances
     /// on other hosts (default: one made and kept in DATA_DIR/cluster.nk). Hosts of one chat
@@ -114,6 +116,11 @@ pub struct HostConfig {
     /// TOKEN`. Without a token they are open to whoever reaches the dashboard's address.
     #[arg(long, env = "MCCHAT_DASHBOARD_TOKEN", hide_env_values = true)]
     pub dashboard_token: Option<String>,
+    /// Another name the dashboard answers to in `Host` (repeatable; a Prometheus that scrapes it
+    /// by name). Its own addresses and `localhost` always are; any other name is refused, so a
+    /// page whose name was rebound to this machine reads and steers nothing.
+    #[arg(long = "dashboard-host", value_name = "NAME")]
+    pub dashboard_hosts: Vec<String>,
     /// Threads serving HTTP requests and NATS messages, each with its own connections to
     /// Redis and NATS (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -175,6 +182,7 @@ impl HostConfig {
             cluster_issuers: Vec::new(),
             dashboard_addr: DashboardAddr(None),
             dashboard_token: None,
+            dashboard_hosts: Vec::new(),
             workers: None,
             compile_cache: None,
             max_instances: None,
@@ -531,6 +539,7 @@ async fn start_operator_interfaces(
             address,
             host.control.clone(),
             config.dashboard_token.clone(),
+            config.dashboard_hosts.clone(),
             host.shutdown.clone(),
         )
         .await?;

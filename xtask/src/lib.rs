@@ -15,6 +15,7 @@ pub mod sign;
 pub mod toolchain;
 pub mod up;
 pub mod wasm;
+pub mod zones;
 
 use std::path::PathBuf;
 

@@ -22,8 +22,9 @@ pub fn host(state: &HostState) -> Host {
         uptime_seconds: uptime.as_secs(),
         uptime_human: Some(human_uptime(uptime)),
         version: Some(state.version.to_string()),
-        ctl_host: Some(state.ctl_url.clone()),
-        rpc_host: Some(state.ctl_url.clone()),
+        // wasmCloud hosts name their NATS here; a password in its URL stays with the host.
+        ctl_host: Some(super::mask::url(&state.ctl_url)),
+        rpc_host: Some(super::mask::url(&state.ctl_url)),
         cluster_issuers: Some(state.cluster_issuers()),
         js_domain: None,
     }

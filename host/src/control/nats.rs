@@ -20,7 +20,7 @@ use wasmcloud_control_interface::{
 use super::events::LatticeEvent;
 use super::fetch::ModuleSource;
 use super::{inventory, HostState};
-use crate::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
+use crate::net::NATS_PUBLISH_DEADLINE;
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 const FINAL_FLUSH: Duration = Duration::from_secs(1);
@@ -74,7 +74,7 @@ pub async fn serve(
         .context("subscribing to the control subjects")?;
     // Answer queries as soon as the start returns; a server that is not up yet gets the
     // subscription when the client connects.
-    let _ = tokio::time::timeout(NATS_READY_WAIT, client.flush()).await;
+    mcchat_provider_kit::net::server_caught_up(&client).await;
     let (recent, mut events) = state.events.subscribe();
     let task = tokio::spawn(async move {
         // What happened before NATS was there (the start itself) is published first.

@@ -3,6 +3,7 @@
 //! `GET /metrics` for Prometheus. Actions need `Authorization: Bearer TOKEN` when the host has a
 //! dashboard token.
 
+mod guard;
 mod snapshot;
 
 use std::collections::VecDeque;
@@ -73,6 +74,7 @@ pub async fn serve(
     address: SocketAddr,
     state: Arc<HostState>,
     token: Option<String>,
+    other_names: Vec<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -85,7 +87,7 @@ pub async fn serve(
         token: token.filter(|t| !t.is_empty()).map(Arc::from),
         shutdown: shutdown.clone(),
     };
-    let app = app(dashboard);
+    let app = app(dashboard, guard::OwnHost::new(bound, other_names));
     let task = tokio::spawn(async move {
         let stopped = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(e) = stopped.await {
@@ -95,7 +97,7 @@ pub async fn serve(
     Ok((bound, task))
 }
 
-fn app(dashboard: Dashboard) -> Router {
+fn app(dashboard: Dashboard, own_host: guard::OwnHost) -> Router {
     let actions = Router::new()
         .route("/api/actors/{actor}/scale", post(scale_actor))
         .route("/api/actors/{actor}/stop", post(stop_actor))
@@ -108,13 +110,15 @@ fn app(dashboard: Dashboard) -> Router {
         .route_layer(middleware::from_fn_with_state(
             dashboard.clone(),
             require_token,
-        ));
+        ))
+        .route_layer(middleware::from_fn(guard::same_origin));
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/metrics", get(metrics))
         .route("/api/state", get(state))
         .route("/api/events", get(events))
         .merge(actions)
+        .layer(middleware::from_fn_with_state(own_host, guard::own_host))
         .with_state(dashboard)
 }
 
@@ -215,10 +219,16 @@ impl Feed {
     }
 }
 
+/// A lattice event as the page gets it: with its secrets masked.
 fn lattice_event(event: &LatticeEvent) -> Event {
+    let masked = LatticeEvent {
+        name: event.name.clone(),
+        data: crate::control::mask::event_data(&event.data),
+        time: event.time,
+    };
     Event::default()
         .event("lattice")
-        .json_data(event)
+        .json_data(&masked)
         .unwrap_or_else(|_| Event::default().event("lattice").data("{}"))
 }
 

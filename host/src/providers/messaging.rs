@@ -28,7 +28,7 @@ use super::registry::{
 };
 use super::MESSAGING;
 use crate::control::ConnectionState;
-use crate::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
+use crate::net::NATS_PUBLISH_DEADLINE;
 use crate::router::{ActorTransport, ProviderHandle};
 use crate::workers::Workers;
 
@@ -256,10 +256,13 @@ impl NatsMessaging {
     /// ready for `chat.in` when its start returns. `false`: not connected yet; the client keeps
     /// trying in the background and subscribes once it connects.
     async fn wait_until_ready(&self) -> bool {
-        matches!(
-            tokio::time::timeout(NATS_READY_WAIT, self.flush_all()).await,
-            Ok(answers) if answers.iter().all(Result::is_ok)
+        let caught_up = futures::future::join_all(
+            self.clients
+                .iter()
+                .map(mcchat_provider_kit::net::server_caught_up),
         )
+        .await;
+        caught_up.into_iter().all(|ready| ready)
     }
 
     /// Whether every connection is up now (each reconnects by itself when not).

@@ -206,6 +206,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     let bad_json = client
         .post(format!("{dashboard}api/actors/{http_id}/scale"))
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .body("not json")
         .send()
         .await
@@ -219,6 +220,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     let unknown = client
         .post(format!("{dashboard}api/actors/MNOBODY/stop"))
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
         .send()
         .await
         .unwrap();
@@ -234,5 +236,191 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     let shot = page.screenshot("dashboard.png").await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     page.close().await;
+    host.shutdown().await;
+}
+
+/// A page of another origin, served by the test: on load it tries to stop an actor and to scale
+/// another to nothing, by a form (text/plain, no preflight) into a frame, and by `fetch` in both
+/// modes; then it sets its title.
+fn attacker_page(dashboard: &str) -> String {
+    format!(
+        r#"<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="POST" action="{dashboard}api/actors/mcchat%2Fhttp/stop" enctype="text/plain" target="sink">
+<input name='{{"max_instances":0,"x":"' value='"}}'></form>
+<script>
+document.getElementById("f").submit();
+const scale = "{dashboard}api/actors/mcchat%2Fchatlog/scale";
+const body = JSON.stringify({{max_instances: 0}});
+Promise.allSettled([
+  fetch(scale, {{method: "POST", mode: "no-cors", body, headers: {{"content-type": "text/plain"}}}}),
+  fetch(scale, {{method: "POST", body, headers: {{"content-type": "application/json"}}}}),
+]).then(() => setTimeout(() => {{ document.title = "sent"; }}, 500));
+</script></body></html>"#
+    )
+}
+
+/// Serves `html` at `/` until the test ends; its address.
+async fn serve_page(html: String) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = html.clone();
+            async move { axum::response::Html(html) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+/// With no token at all, another site's page in the operator's browser still steers nothing:
+/// a cross-origin form or request is refused, and so is any request naming another host (a
+/// name rebound to 127.0.0.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_sites_page_steers_nothing_without_a_token() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let mut settings = config(&nats, None, data.path());
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    let (host, base) = start(settings).await;
+    let dashboard = format!("http://{}/", host.dashboard_addr.unwrap());
+    let attacker = serve_page(attacker_page(&dashboard)).await;
+
+    let driver = Chromedriver::start();
+    let page = driver.page().await;
+    page.open(&format!("http://localhost:{}/", attacker.port()))
+        .await;
+    page.wait_for(
+        "the page sent its requests",
+        "return document.title",
+        "sent".into(),
+    )
+    .await;
+    page.close().await;
+
+    let state: serde_json::Value = reqwest::get(format!("{dashboard}api/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for actor in state["actors"].as_array().unwrap() {
+        assert_eq!(actor["running"], true, "{actor}");
+        assert_eq!(actor["max_instances"], serde_json::Value::Null, "{actor}");
+    }
+    assert_eq!(
+        post(&base, r#"{"user_name":"op","body":"still served"}"#)
+            .await
+            .status(),
+        201
+    );
+
+    // The same requests without a browser: each refusal says why.
+    let client = reqwest::Client::new();
+    let stop = format!("{dashboard}api/actors/mcchat%2Fhttp/stop");
+    let cross_origin = client
+        .post(&stop)
+        .header("origin", "http://evil.example")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_origin.status(), 403);
+    let plain = client
+        .post(&stop)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 415);
+    let port = host.dashboard_addr.unwrap().port();
+    let rebound = client
+        .get(format!("{dashboard}api/state"))
+        .header("host", format!("rebound.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let reason: serde_json::Value = rebound.json().await.unwrap();
+    assert!(
+        reason["reason"].as_str().unwrap().contains("Host"),
+        "{reason}"
+    );
+    host.shutdown().await;
+}
+
+/// The dashboard shows and streams no secret: not the Redis password in the key-value link's
+/// URL, not the WebSocket link's AUTH_TOKEN, nor the lattice's NATS password; in its state, its
+/// event feed (link events included) and `/metrics`. The control interface gives wadm the
+/// values as they are, as wasmCloud hosts do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_is_shown_or_streamed() {
+    const REDIS_PASSWORD: &str = "redis-secret-7f3a";
+    const WS_TOKEN: &str = "ws-secret-91bc";
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let redis = Server::redis_with_password(REDIS_PASSWORD);
+    let manifest = manifest_copy(data.path(), |text| {
+        text.replace(
+            "MODE: server",
+            &format!("MODE: server\n              AUTH_TOKEN: {WS_TOKEN}"),
+        )
+    });
+    let mut settings = config(&nats, None, data.path());
+    settings.manifest = manifest;
+    settings.embedded_kv = false;
+    settings.redis_url = Some(format!(
+        "redis://:{REDIS_PASSWORD}@127.0.0.1:{}",
+        redis.port
+    ));
+    settings.dashboard_addr = "127.0.0.1:0".parse().unwrap();
+    let (host, base) = start(settings).await;
+    let dashboard = format!("http://{}/", host.dashboard_addr.unwrap());
+    post_stored(
+        &base,
+        r#"{"user_name":"op","body":"stored with a password"}"#,
+    )
+    .await;
+
+    // A link put through the dashboard raises a link event with its values.
+    let keyvalue = host
+        .control
+        .links()
+        .into_iter()
+        .find(|link| link.contract_id == "wasmcloud:keyvalue")
+        .unwrap();
+    let put = reqwest::Client::new()
+        .put(format!("{dashboard}api/links"))
+        .json(&keyvalue)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+
+    let mut shown = String::new();
+    for path in ["api/state", "metrics"] {
+        shown += &reqwest::get(format!("{dashboard}{path}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    let mut feed = reqwest::get(format!("{dashboard}api/events"))
+        .await
+        .unwrap();
+    while !shown.contains("linkdef_set") {
+        let chunk = tokio::time::timeout(WAIT, feed.chunk())
+            .await
+            .expect("the feed streams")
+            .unwrap()
+            .expect("the feed stays open");
+        shown += &String::from_utf8_lossy(&chunk);
+    }
+    assert!(shown.contains("redis://:***@"), "the link is shown, masked");
+    for secret in [REDIS_PASSWORD, WS_TOKEN] {
+        assert!(!shown.contains(secret), "{secret} shown by the dashboard");
+    }
     host.shutdown().await;
 }

@@ -30,7 +30,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
 use mcchat_provider_kit::lattice::NatsJwt;
-use mcchat_provider_kit::net::{NATS_PUBLISH_DEADLINE, NATS_READY_WAIT};
+use mcchat_provider_kit::net::NATS_PUBLISH_DEADLINE;
 use mcchat_provider_kit::ClusterTrust;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -241,7 +241,7 @@ impl Relay {
         let presence_subject = format!("{}.presence", relay.prefix);
         let presence = client.subscribe(presence_subject.clone()).await?;
         // Relay from the first session on, when NATS is up; else once it is.
-        let _ = tokio::time::timeout(NATS_READY_WAIT, client.flush()).await;
+        mcchat_provider_kit::net::server_caught_up(&client).await;
         relay
             .peers
             .hello(&client, &presence_subject, instance)

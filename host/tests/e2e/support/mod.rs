@@ -137,7 +137,17 @@ impl Server {
 
     /// A Redis server on a given port (to restart one where clients expect it).
     pub fn redis_on(port: u16) -> Server {
+        Server::redis_with(port, &[])
+    }
+
+    /// A Redis server that wants `password` (`redis://:PASSWORD@…`).
+    pub fn redis_with_password(password: &str) -> Server {
+        Server::redis_with(free_port(), &["--requirepass", password])
+    }
+
+    fn redis_with(port: u16, more: &[&str]) -> Server {
         let child = Command::new(find_program("redis-server"))
+            .args(more)
             .args([
                 "--bind",
                 "127.0.0.1",
