@@ -49,10 +49,13 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(run())
+        .build()?;
+    let outcome = runtime.block_on(run());
+    // A stop during the start leaves its blocking work (a compile, a file read) to the OS.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 async fn run() -> Result<()> {
@@ -67,7 +70,15 @@ async fn run() -> Result<()> {
         Command::Up(mut config) => {
             let mut stop = shutdown::StopSignal::listen()?;
             config.compiler = std::env::current_exe().ok();
-            let host = mcchat_host::start(config).await?;
+            // A service manager may stop the host while it still waits for a broker or a store:
+            // a start that has not finished is dropped, and nothing it acknowledged is lost.
+            let host = tokio::select! {
+                started = mcchat_host::start(config) => started?,
+                () = stop.recv() => {
+                    println!("stopped while starting.");
+                    return Ok(());
+                }
+            };
             println!("mcchat host running {}:", host.app_name);
             for line in host.started_lines() {
                 println!("  {line}");

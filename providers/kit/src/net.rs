@@ -12,20 +12,17 @@ use tokio_util::sync::CancellationToken;
 /// without (the client goes on trying in the background).
 pub const NATS_READY_WAIT: Duration = Duration::from_secs(5);
 /// Waits until the server has processed everything `client` sent before, its subscriptions
-/// included: a message the client sends itself on a fresh inbox comes back only after them.
-/// (`flush` returns once the bytes are written, before the server has read them, so a client
-/// on another connection could still find no subscriber.) `false` after `NATS_READY_WAIT`.
+/// included: the server answers a request nobody listens for ("no responders") only after
+/// them. (`flush` returns once the bytes are written, before the server has read them, so a
+/// client on another connection could still find no subscriber.) The answer comes from the
+/// server itself, so this works for a `no_echo` client too. `false` after `NATS_READY_WAIT`.
 pub async fn server_caught_up(client: &async_nats::Client) -> bool {
-    let probe = async {
-        let inbox = client.new_inbox();
-        let mut echo = client.subscribe(inbox.clone()).await.ok()?;
-        client.publish(inbox, Default::default()).await.ok()?;
-        futures::StreamExt::next(&mut echo).await
-    };
-    matches!(
-        tokio::time::timeout(NATS_READY_WAIT, probe).await,
-        Ok(Some(_))
-    )
+    let probe = client.request(client.new_inbox(), Default::default());
+    match tokio::time::timeout(NATS_READY_WAIT, probe).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => e.kind() == async_nats::RequestErrorKind::NoResponders,
+        Err(_) => false,
+    }
 }
 
 /// Longest a NATS publish may wait for room in the client's buffer: a server that is not there
