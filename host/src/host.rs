@@ -31,6 +31,7 @@ use crate::registry::{self, PullPolicy};
 use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::workers::Workers;
+use mcchat_provider_kit::NatsAuth;
 
 pub use crate::providers::messaging::DEFAULT_NATS_URL;
 
@@ -56,6 +57,10 @@ pub struct HostConfig {
     /// for a server that wants credentials).
     #[arg(long, env = "MCCHAT_NATS_URL", hide_env_values = true)]
     pub nats_url: Option<String>,
+    /// The nkey seed the NATS messaging link logs in with (its `CLIENT_SEED`), for a server
+    /// that knows the chat's service user by its nkey (see "Trust zones").
+    #[arg(long, env = "MCCHAT_NATS_SEED", hide_env_values = true)]
+    pub nats_seed: Option<String>,
     /// Keep key-value data in Redis at this URL, whatever the manifest says.
     #[arg(long, conflicts_with = "embedded_kv")]
     pub redis_url: Option<String>,
@@ -96,6 +101,26 @@ pub struct HostConfig {
     /// `nats://USER:PASSWORD@…` for the lattice's own user (see "Trust zones").
     #[arg(long, env = "MCCHAT_CTL_NATS_URL", hide_env_values = true)]
     pub ctl_nats_url: Option<String>,
+    /// The lattice user's NATS credentials file (a user JWT and its seed, as `nsc` and
+    /// `cargo xtask up` write them), for the control interface and the WebSocket relay.
+    #[arg(long, env = "WASMCLOUD_CTL_CREDSFILE", conflicts_with = "ctl_jwt")]
+    pub ctl_credsfile: Option<PathBuf>,
+    /// The lattice user's JWT, with --ctl-seed (as a wasmCloud host takes them).
+    #[arg(
+        long,
+        env = "WASMCLOUD_CTL_JWT",
+        hide_env_values = true,
+        requires = "ctl_seed"
+    )]
+    pub ctl_jwt: Option<String>,
+    /// The seed that signs for --ctl-jwt.
+    #[arg(
+        long,
+        env = "WASMCLOUD_CTL_SEED",
+        hide_env_values = true,
+        requires = "ctl_jwt"
+    )]
+    pub ctl_seed: Option<String>,
     /// The seed of the cluster key that signs what this host's providers send their instances
     /// on other hosts (default: one made and kept in DATA_DIR/cluster.nk). Hosts of one chat
     /// share it, or list each other's keys with --cluster-issuer.
@@ -145,6 +170,18 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// The lattice user's credentials, from --ctl-credsfile or --ctl-jwt and --ctl-seed.
+    pub fn lattice_auth(&self) -> Result<Option<NatsAuth>> {
+        match (&self.ctl_credsfile, &self.ctl_jwt, &self.ctl_seed) {
+            (Some(path), _, _) => Ok(Some(NatsAuth::from_creds_file(path)?)),
+            (None, Some(jwt), Some(seed)) => Ok(Some(NatsAuth::Jwt {
+                jwt: jwt.clone(),
+                seed: seed.clone(),
+            })),
+            _ => Ok(None),
+        }
+    }
+
     /// The limits the engine's reservation is planned within.
     pub fn limits(&self) -> Limits {
         Limits::new(self.max_instances, self.address_space)
@@ -155,6 +192,7 @@ impl HostConfig {
         Overrides {
             http_addr: self.http_addr,
             nats_url: self.nats_url.clone(),
+            nats_seed: self.nats_seed.clone(),
             ws_addr: self.ws_addr,
             mqtt_url: self.mqtt_url.clone(),
             redis_url: self.redis_url.clone(),
@@ -167,6 +205,7 @@ impl HostConfig {
             manifest: manifest.into(),
             http_addr: None,
             nats_url: None,
+            nats_seed: None,
             redis_url: None,
             embedded_kv: false,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
@@ -178,6 +217,9 @@ impl HostConfig {
             allowed_insecure: Vec::new(),
             lattice: DEFAULT_LATTICE.into(),
             ctl_nats_url: None,
+            ctl_credsfile: None,
+            ctl_jwt: None,
+            ctl_seed: None,
             cluster_seed: None,
             cluster_issuers: Vec::new(),
             dashboard_addr: DashboardAddr(None),
@@ -465,6 +507,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         lattice: Lattice {
             name: config.lattice.clone(),
             nats_url: ctl_url.clone(),
+            auth: config.lattice_auth()?,
             trust: cluster::trust(
                 config.cluster_seed.as_deref(),
                 &config.cluster_issuers,
@@ -534,6 +577,8 @@ async fn start_operator_interfaces(
     )
     .await?;
     host.tasks.push(control);
+    let (url, lattice) = (ctl_url.to_string(), host.control.lattice.clone());
+    tokio::spawn(async move { crate::control::open_nats::warn_if_open(&url, &lattice).await });
     if let DashboardAddr(Some(address)) = config.dashboard_addr {
         let (bound, task) = dashboard::serve(
             address,

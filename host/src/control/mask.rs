@@ -4,7 +4,16 @@
 use std::collections::HashMap;
 
 const MASK: &str = "***";
-const SECRET_NAMES: &[&str] = &["PASSWORD", "TOKEN", "SECRET", "KEY", "AUTH", "CREDENTIAL"];
+const SECRET_NAMES: &[&str] = &[
+    "PASSWORD",
+    "TOKEN",
+    "SECRET",
+    "KEY",
+    "AUTH",
+    "CREDENTIAL",
+    "SEED",
+    "JWT",
+];
 
 /// A URL with any password replaced by `***` (or its user, when it has no password: a NATS
 /// token travels as `nats://TOKEN@host`); anything that is not a URL is returned as is.

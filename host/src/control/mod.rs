@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod inventory;
 pub mod mask;
 pub mod nats;
+pub mod open_nats;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -176,6 +177,11 @@ impl HostState {
 
     pub fn host_id(&self) -> String {
         self.key.public_key()
+    }
+
+    /// The lattice user this host is on its NATS, if the server wants credentials.
+    pub fn lattice_auth(&self) -> Option<&mcchat_provider_kit::NatsAuth> {
+        self.context.lattice.auth.as_ref()
     }
 
     /// The cluster key this host signs with.

@@ -61,12 +61,19 @@ pub async fn serve(
     modules: ModuleSource,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let client = async_nats::ConnectOptions::new()
+    let (options, address) =
+        mcchat_provider_kit::nats_auth::connect_options(nats_url, state.lattice_auth())?;
+    let client = options
         .name(format!("mcchat control {}", state.host_id()))
         .retry_on_initial_connect()
-        .connect(nats_url)
+        .connect(address)
         .await
-        .with_context(|| format!("connecting the control interface to NATS at {nats_url}"))?;
+        .with_context(|| {
+            format!(
+                "connecting the control interface to NATS at {}",
+                super::mask::url(nats_url)
+            )
+        })?;
     let prefix = format!("wasmbus.ctl.{}", state.lattice);
     let mut requests = client
         .subscribe(format!("{prefix}.>"))

@@ -31,6 +31,7 @@ use crate::control::ConnectionState;
 use crate::net::NATS_PUBLISH_DEADLINE;
 use crate::router::{ActorTransport, ProviderHandle};
 use crate::workers::Workers;
+use mcchat_provider_kit::NatsAuth;
 
 /// The server a link connects to unless its `URI` (or `URL`) names another.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -85,6 +86,10 @@ impl registry::Registration for Registration {
             values.retain(|k, _| !k.eq_ignore_ascii_case("URL"));
             set_link_value(values, "URI", url.clone());
         }
+        if let Some(seed) = &overrides.nats_seed {
+            values.retain(|k, _| !k.eq_ignore_ascii_case("CLIENT_JWT"));
+            set_link_value(values, "CLIENT_SEED", seed.clone());
+        }
     }
 
     async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
@@ -99,8 +104,25 @@ impl registry::Registration for Registration {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
+        // As the wasmCloud NATS provider reads them: a JWT user, or an nkey user by its seed.
+        let auth = match (
+            link_value(link.values, "CLIENT_JWT"),
+            link_value(link.values, "CLIENT_SEED"),
+        ) {
+            (Some(jwt), Some(seed)) => Some(NatsAuth::Jwt {
+                jwt: jwt.to_string(),
+                seed: seed.to_string(),
+            }),
+            (None, Some(seed)) => Some(NatsAuth::Nkey {
+                seed: seed.to_string(),
+            }),
+            (Some(_), None) => anyhow::bail!("CLIENT_JWT is set without its CLIENT_SEED"),
+            (None, None) => None,
+        };
         let host = link.host;
-        let nats = NatsMessaging::connect(&url, &host.workers).await?;
+        let nats = NatsMessaging::connect(&url, auth.as_ref(), &host.workers).await?;
+        // From here on the URL is for people: without its password.
+        let url = crate::control::mask::url(&url);
         let subscriptions = TaskTracker::new();
         nats.subscribe(&subjects, &link, &subscriptions).await?;
         if !nats.wait_until_ready().await {
@@ -120,6 +142,7 @@ impl registry::Registration for Registration {
 /// The NATS provider serving one link.
 struct NatsLink {
     nats: NatsMessaging,
+    /// The server, with no password.
     url: String,
     subjects: Vec<String>,
     queue_group: String,
@@ -145,7 +168,7 @@ impl Started for NatsLink {
     fn describe(&self) -> String {
         format!(
             "NATS {}: subscribed to [{}] in queue group {}",
-            crate::control::mask::url(&self.url),
+            self.url,
             self.subjects.join(", "),
             self.queue_group
         )
@@ -170,25 +193,35 @@ impl Started for NatsLink {
 }
 
 impl NatsMessaging {
-    /// Connects each of `workers` to `url` (in the background if the server is not up yet).
-    async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
+    /// Connects each of `workers` to `url` as `auth`, or as the user its URL names (in the
+    /// background if the server is not up yet).
+    async fn connect(
+        url: &str,
+        auth: Option<&NatsAuth>,
+        workers: &Workers,
+    ) -> anyhow::Result<Self> {
+        // Checked once here; each worker's client gets its own options (they are not `Clone`).
+        mcchat_provider_kit::nats_auth::connect_options(url, auth)?;
+        let shown = crate::control::mask::url(url);
         // Each client's connection task runs on the worker the client is made on.
         let clients = workers
             .on_each(|index| {
                 let connection = Connection {
-                    server: url.to_string(),
+                    server: shown.clone(),
                     number: index + 1,
                     of: workers.count(),
                     connected_before: Arc::new(AtomicBool::new(false)),
                 };
-                async_nats::ConnectOptions::new()
+                let (options, address) = mcchat_provider_kit::nats_auth::connect_options(url, auth)
+                    .expect("checked above");
+                options
                     .name("mcchat-host")
                     .retry_on_initial_connect()
                     .event_callback(move |event| {
                         let connection = connection.clone();
                         async move { log_event(&connection, event) }
                     })
-                    .connect(url.to_string())
+                    .connect(address)
             })
             .await?
             .into_iter()

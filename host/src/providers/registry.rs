@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use mcchat_provider_kit::ClusterTrust;
+use mcchat_provider_kit::{ClusterTrust, NatsAuth};
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -46,6 +46,8 @@ pub struct HostContext {
 pub struct Lattice {
     pub name: String,
     pub nats_url: String,
+    /// The lattice user this host is, when its NATS wants credentials.
+    pub auth: Option<NatsAuth>,
     pub trust: ClusterTrust,
 }
 
@@ -65,6 +67,8 @@ pub struct LinkStart<'a> {
 pub struct Overrides {
     pub http_addr: Option<SocketAddr>,
     pub nats_url: Option<String>,
+    /// The NATS messaging link's nkey seed (`CLIENT_SEED`).
+    pub nats_seed: Option<String>,
     pub ws_addr: Option<SocketAddr>,
     pub mqtt_url: Option<String>,
     pub redis_url: Option<String>,

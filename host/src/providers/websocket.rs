@@ -49,13 +49,14 @@ impl registry::Registration for Registration {
         let host = link.host;
         let transport = ActorTransport::new(&host.router, link.actor);
         let subscriber = Subscriber(Arc::new(MessageSubscriberSender::via(transport)));
-        let relay = RelayConfig::new(
+        let mut relay = RelayConfig::new(
             &host.lattice.nats_url,
             &host.lattice.name,
             link.link_name,
             link.actor,
             host.lattice.trust.clone(),
         );
+        relay.nats_user = host.lattice.auth.clone();
         let provider =
             WebSocketMessaging::start(config, subscriber, Some(&relay), link.stop, &host.tracker)
                 .await?;

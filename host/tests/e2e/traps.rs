@@ -129,6 +129,7 @@ async fn a_stuck_actor_answers_504_with_a_reason() {
         lattice: Lattice {
             name: "test".into(),
             nats_url: "nats://127.0.0.1:1".into(),
+            auth: None,
             trust: mcchat_provider_kit::ClusterTrust::generate(),
         },
     };

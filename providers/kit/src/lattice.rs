@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::core::{HostData, LinkDefinition};
 
-use crate::ClusterTrust;
+use crate::{ClusterTrust, NatsAuth};
 use wasmbus_rpc::error::{RpcError, RpcResult};
 use wasmbus_rpc::provider::{ProviderDispatch, ProviderHandler};
 use wasmcloud_interface_messaging::{MessageSubscriber, MessageSubscriberSender, SubMessage};
@@ -87,7 +87,7 @@ pub struct LinkContext<'a> {
     /// The lattice's NATS, where a provider's instances on other hosts meet.
     pub nats_url: &'a str,
     /// The user the host reaches that NATS as, when it has credentials (`lattice_rpc_user_*`).
-    pub nats_user: Option<&'a NatsJwt>,
+    pub nats_user: Option<&'a NatsAuth>,
     /// The cluster key (`invocation_seed`) and the issuers believed (`cluster_issuers`).
     pub trust: &'a ClusterTrust,
     /// The lattice's name (`lattice_rpc_prefix`).
@@ -118,20 +118,6 @@ pub trait Linked: MessageDispatch + Clone + Send + Sync + 'static {
 /// The reason a link's clients are given when the link is deleted.
 pub const LINK_DELETED: &str = "the chat's link to this server was deleted";
 
-/// A NATS user's JWT and the seed that signs the server's nonce (decentralized auth).
-#[derive(Clone)]
-pub struct NatsJwt {
-    pub jwt: String,
-    pub seed: String,
-}
-
-impl std::fmt::Debug for NatsJwt {
-    /// Neither the JWT nor the seed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NatsJwt(…)")
-    }
-}
-
 /// Every link of this provider instance, each served by its own `L::Linked`.
 pub struct LatticeProvider<L: Links>(Arc<Instance<L>>);
 
@@ -145,7 +131,7 @@ struct Instance<L: Links> {
     links: L,
     by_actor: RwLock<HashMap<String, L::Linked>>,
     nats_url: String,
-    nats_user: Option<NatsJwt>,
+    nats_user: Option<NatsAuth>,
     trust: ClusterTrust,
     lattice: String,
     tracker: TaskTracker,
@@ -154,7 +140,7 @@ struct Instance<L: Links> {
 
 impl<L: Links> LatticeProvider<L> {
     pub fn new(host_data: &HostData, links: L) -> LatticeProvider<L> {
-        let nats_user = (!host_data.lattice_rpc_user_jwt.is_empty()).then(|| NatsJwt {
+        let nats_user = (!host_data.lattice_rpc_user_jwt.is_empty()).then(|| NatsAuth::Jwt {
             jwt: host_data.lattice_rpc_user_jwt.clone(),
             seed: host_data.lattice_rpc_user_seed.clone(),
         });

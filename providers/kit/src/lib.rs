@@ -5,11 +5,13 @@ pub mod cluster;
 pub mod deliver;
 pub mod lattice;
 pub mod link_values;
+pub mod nats_auth;
 pub mod net;
 
 pub use cluster::ClusterTrust;
 pub use deliver::Deliver;
 pub use link_values::{link_number, link_value, set_link_value, LinkValues};
+pub use nats_auth::NatsAuth;
 
 /// Implements `MessageDispatch` for a provider through its contract's generated receiver, which
 /// decodes the arguments, calls the provider's trait method and encodes the answer.

@@ -31,7 +31,8 @@ pub struct Config {
     pub queue_group: String,
     /// `CLIENT_ID` (default `mcchat-` and 12 random hex digits: every connection needs its own).
     pub client_id: String,
-    /// `USERNAME` and `PASSWORD`, if the broker wants them.
+    /// `USERNAME` and `PASSWORD`, if the broker wants them (or the URI's own
+    /// `mqtt://USER:PASSWORD@…`).
     pub credentials: Option<(String, String)>,
     /// `QOS`: 0 or 1 (default 1), for subscriptions and publishes alike.
     pub qos: QoS,
@@ -80,6 +81,16 @@ impl Config {
         ) {
             (Some(user), password) => Some((user.to_string(), password.unwrap_or("").to_string())),
             (None, Some(_)) => bail!("PASSWORD is set without a USERNAME"),
+            (None, None) if !parsed.username().is_empty() => {
+                let decoded = |part: &str| {
+                    percent_decode(part)
+                        .with_context(|| format!("URI {:?}: its user or password", mask(&uri)))
+                };
+                Some((
+                    decoded(parsed.username())?,
+                    decoded(parsed.password().unwrap_or(""))?,
+                ))
+            }
             (None, None) => None,
         };
         let keep_alive = link_number(values, "KEEP_ALIVE_SEC", 30u64)?;
@@ -113,6 +124,11 @@ impl Config {
         })
     }
 
+    /// The broker, for logs and the dashboard: the URI without its password.
+    pub fn target(&self) -> String {
+        mask(&self.uri)
+    }
+
     /// The filters as subscribed: each a shared subscription.
     pub fn shared_subscriptions(&self) -> Vec<String> {
         self.subscriptions
@@ -138,6 +154,24 @@ fn check_filter(filter: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A URI with its password (or a lone user) hidden.
+fn mask(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// A URL's user or password, which it keeps percent-encoded.
+fn percent_decode(part: &str) -> Result<String> {
+    Ok(percent_encoding::percent_decode_str(part)
+        .decode_utf8()?
+        .into_owned())
 }
 
 #[cfg(test)]
@@ -208,6 +242,26 @@ mod tests {
                 .unwrap()
                 .port,
             8883
+        );
+    }
+
+    #[test]
+    fn the_uri_may_carry_the_credentials_and_never_shows_the_password() {
+        let config =
+            Config::from_link(&values(&[("URI", "mqtt://chat:s%40cret@127.0.0.1:1884")])).unwrap();
+        assert_eq!(
+            config.credentials,
+            Some(("chat".to_string(), "s@cret".to_string()))
+        );
+        assert_eq!(config.target(), "mqtt://chat:***@127.0.0.1:1884");
+        let given = Config::from_link(&values(&[
+            ("URI", "mqtt://chat:ignored@127.0.0.1"),
+            ("USERNAME", "device"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            given.credentials,
+            Some(("device".to_string(), String::new()))
         );
     }
 

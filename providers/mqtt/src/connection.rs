@@ -49,7 +49,7 @@ pub async fn run(mut connection: Connection) {
         connection.client.clone(),
         to_acknowledge,
     ));
-    let uri = connection.config.uri.clone();
+    let uri = connection.config.target();
     let mut backoff = FIRST_BACKOFF;
     let mut last_error = String::new();
     loop {
@@ -127,7 +127,7 @@ impl Connection {
             if let Err(e) = self.client.try_subscribe(filter.clone(), self.config.qos) {
                 tracing::error!(
                     "MQTT {}: could not subscribe to {filter}: {e}",
-                    self.config.uri
+                    self.config.target()
                 );
             }
         }
@@ -156,7 +156,7 @@ impl Connection {
                 counters::refused();
                 tracing::warn!(
                     "MQTT {}: refused a message on {topic:?}: {reason}",
-                    self.config.uri
+                    self.config.target()
                 );
                 if let Some((response_topic, correlation)) = reply_to {
                     self.refuse(response_topic, correlation, &reason);
@@ -166,7 +166,7 @@ impl Connection {
             }
         };
         let subscriber = self.subscriber.clone();
-        let uri = self.config.uri.clone();
+        let uri = self.config.target();
         self.tracker.spawn(async move {
             match subscriber.deliver(&message).await {
                 Ok(()) => counters::delivered(),

@@ -177,7 +177,7 @@ impl MqttMessaging {
 
     /// The broker's URI.
     pub fn target(&self) -> String {
-        self.0.config.uri.clone()
+        self.0.config.target()
     }
 
     pub fn config(&self) -> &Config {
@@ -219,7 +219,7 @@ impl MqttMessaging {
     fn send(&self, msg: &PubMessage) -> Result<(), MqttError> {
         let (topic, correlation) = topic::destination(&msg.subject)?;
         let link = &self.0;
-        let uri = || link.config.uri.clone();
+        let uri = || link.config.target();
         let here = self.here();
         if !here.connected.load(Ordering::Acquire) {
             counters::dropped();

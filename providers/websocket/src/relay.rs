@@ -29,9 +29,9 @@ use async_nats::{HeaderMap, Subject};
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
-use mcchat_provider_kit::lattice::NatsJwt;
 use mcchat_provider_kit::net::NATS_PUBLISH_DEADLINE;
 use mcchat_provider_kit::ClusterTrust;
+use mcchat_provider_kit::NatsAuth;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -58,9 +58,9 @@ pub struct RelayConfig {
     /// `mcchat.ws.<lattice>.<link name>.<actor>`.
     pub prefix: String,
     pub trust: ClusterTrust,
-    /// A JWT user for that NATS (a wasmCloud host's RPC credentials); otherwise the URL's own
-    /// user and password, if any.
-    pub nats_user: Option<NatsJwt>,
+    /// The lattice user this instance is on that NATS (a wasmCloud host's RPC credentials, the
+    /// mcchat host's --ctl-credsfile); otherwise the URL's own user and password, if any.
+    pub nats_user: Option<NatsAuth>,
 }
 
 impl RelayConfig {
@@ -207,22 +207,15 @@ impl Relay {
         stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> anyhow::Result<Arc<Relay>> {
-        let mut options = async_nats::ConnectOptions::new();
-        if let Some(user) = &config.nats_user {
-            let key = Arc::new(
-                nkeys::KeyPair::from_seed(&user.seed)
-                    .map_err(|e| anyhow::anyhow!("the lattice user's seed: {e}"))?,
-            );
-            options = options.jwt(user.jwt.clone(), move |nonce| {
-                let key = key.clone();
-                async move { key.sign(&nonce).map_err(async_nats::AuthError::new) }
-            });
-        }
+        let (options, address) = mcchat_provider_kit::nats_auth::connect_options(
+            &config.nats_url,
+            config.nats_user.as_ref(),
+        )?;
         let client = options
             .name(format!("mcchat WebSocket relay {instance}"))
             .no_echo()
             .retry_on_initial_connect()
-            .connect(config.nats_url.as_str())
+            .connect(address)
             .await?;
         let (outgoing, queue) = mpsc::channel(OUTGOING_QUEUE);
         let relay = Arc::new(Relay {
