@@ -109,7 +109,12 @@ pub async fn page(
                 // Both fit in i32: `end` was capped above and `start` is below it.
                 list.range(start as i32, (end - 1) as i32).await?
             };
-            (start, entries)
+            if entries.is_empty() && end > 0 {
+                // A cursor past the end: every message is before it, so the page is the newest.
+                newest(list, limit).await?
+            } else {
+                (start, entries)
+            }
         }
         None => newest(list, limit).await?,
     };
@@ -409,6 +414,18 @@ mod tests {
         .unwrap();
         assert_eq!(bodies(&p.messages), ["message 0", "message 1", "message 2"]);
         assert_eq!(p.next_before, None);
+        // Far past the end, with older pages: the newest page and its link, not `[]`.
+        let list = list_with(30);
+        let (p, _) = block_on(page(
+            &list,
+            &MessagesPageRequest {
+                limit: 10,
+                before: Some(1_000_000),
+            },
+        ))
+        .unwrap();
+        assert_eq!(bodies(&p.messages)[0], "message 20");
+        assert_eq!(p.next_before, Some(20));
     }
 
     fn newest_page(list: &VecList, limit: u32) -> MessagesPage {

@@ -256,16 +256,27 @@ async fn forward(State(forward): State<Forward>, request: Request) -> Response {
     response
 }
 
+fn body_too_large() -> Response {
+    net::refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
 async fn respond(forward: Forward, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // A body declared too large is refused before any of it is read.
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return body_too_large();
+    }
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,
-        Ok(Err(_)) => {
-            return net::refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        }
+        Ok(Err(_)) => return body_too_large(),
         Err(_) => {
             return net::refusal(
                 StatusCode::REQUEST_TIMEOUT,

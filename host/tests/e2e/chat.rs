@@ -2,6 +2,8 @@
 
 use crate::support;
 
+use std::time::Duration;
+
 use serde_json::json;
 use support::*;
 
@@ -110,6 +112,30 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
             .unwrap()
             .status(),
         400
+    );
+
+    // A body declared too large is refused at once, before it is sent (not after the 10 s a
+    // body may take to arrive).
+    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::io::AsyncReadExt::read(&mut tcp, &mut answer),
+    )
+    .await
+    .expect("answered within 2 s")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains(r#"{"reason":"request body is larger than"#),
+        "{answer}"
     );
 
     let ack = chat_in(&client, "not json at all").await;

@@ -492,3 +492,72 @@ async fn a_broker_over_tls_is_trusted_through_tls_ca_file_and_no_other() {
     post_stored(&base, r#"{"user_name":"alice","body":"the rest goes on"}"#).await;
     host.shutdown().await;
 }
+
+/// A retained message is the broker's old copy, sent again on each subscribe (mosquitto also
+/// sends it to shared subscriptions): a host that starts later does not store it again. A
+/// response topic the chat reads from gets no answer, so no ack becomes a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_copies_and_response_topics_the_chat_reads_store_nothing() {
+    let chat = MqttChat::start().await;
+    mosquitto_client(
+        "mosquitto_pub",
+        &chat.mosquitto,
+        &[
+            "-q",
+            "1",
+            "-r",
+            "-t",
+            "chat/in",
+            "-m",
+            r#"{"user_name":"sensor-1","body":"kept"}"#,
+        ],
+    );
+    until_async("the live copy is stored", || async {
+        all_messages(&chat.base, 10).await.len() == 1
+    })
+    .await;
+
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = config(&chat.nats, None, data.path());
+    settings.mqtt_url = Some(chat.mosquitto.mqtt_url());
+    let (later, later_base) = start(settings).await;
+    let (device, _) = chat.device().await;
+    device
+        .request(
+            "chat/in",
+            r#"{"user_name":"sensor-1","body":"loop"}"#,
+            "chat/in",
+            b"c",
+        )
+        .await;
+    // A message after both: once it is stored, anything the broker sent before it was handled.
+    device
+        .publish("chat/in", r#"{"user_name":"sensor-1","body":"after"}"#)
+        .await;
+    until_async(
+        "the message after is stored by one of the hosts",
+        || async {
+            let first = all_messages(&chat.base, 10).await;
+            let second = all_messages(&later_base, 10).await;
+            first.iter().chain(&second).any(|m| m["body"] == "after")
+        },
+    )
+    .await;
+    let bodies = |page: Vec<serde_json::Value>| -> Vec<String> {
+        page.iter()
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let second = bodies(all_messages(&later_base, 10).await);
+    assert!(
+        !second.contains(&"kept".to_string()),
+        "stored again: {second:?}"
+    );
+    let first = bodies(all_messages(&chat.base, 10).await);
+    for stored in [&first, &second] {
+        assert!(!stored.contains(&"loop".to_string()), "{stored:?}");
+        assert!(!stored.iter().any(|b| b.contains("accepted")), "{stored:?}");
+    }
+    later.shutdown().await;
+    chat.host.shutdown().await;
+}

@@ -62,15 +62,16 @@ pub enum TokenRefused {
     Wrong,
 }
 
-/// Checks the token `authorization` (a header's value, `Bearer T`) or else `query_token`
-/// presents against `expected`, compared in constant time.
+/// Checks the token `authorization` (a header's value, `Bearer T`; the scheme's case does not
+/// matter, RFC 7235) or else `query_token` presents against `expected`, compared in constant
+/// time.
 pub fn check_token(
     authorization: Option<&str>,
     query_token: Option<&str>,
     expected: &str,
 ) -> Result<(), TokenRefused> {
     let presented = authorization
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .or(query_token)
         .ok_or(TokenRefused::Missing)?;
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
@@ -78,6 +79,14 @@ pub fn check_token(
     } else {
         Err(TokenRefused::Wrong)
     }
+}
+
+/// `T` of `Bearer T`, whatever the scheme's case.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
 }
 
 /// The body of every refusal sent: `{"reason": "…"}`.
@@ -92,6 +101,12 @@ mod tests {
     #[test]
     fn a_token_is_taken_from_the_bearer_header_or_the_query() {
         assert_eq!(check_token(Some("Bearer s3cret"), None, "s3cret"), Ok(()));
+        assert_eq!(check_token(Some("bearer s3cret"), None, "s3cret"), Ok(()));
+        assert_eq!(check_token(Some("BEARER s3cret"), None, "s3cret"), Ok(()));
+        assert_eq!(
+            check_token(Some("Basic s3cret"), None, "s3cret"),
+            Err(TokenRefused::Missing)
+        );
         assert_eq!(check_token(None, Some("s3cret"), "s3cret"), Ok(()));
         let wrong = Err(TokenRefused::Wrong);
         assert_eq!(check_token(Some("Bearer nope"), None, "s3cret"), wrong);

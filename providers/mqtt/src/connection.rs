@@ -138,12 +138,34 @@ impl Connection {
     /// reply. Returns when its handling is done.
     fn take(&self, publish: Publish) -> oneshot::Receiver<()> {
         let (done, handled) = oneshot::channel();
-        let reply_to = publish.properties.as_ref().and_then(|p| {
+        if publish.retain {
+            // The broker's stored copy, sent again on every subscribe: it was taken when it was
+            // published (a live message reaches a subscriber with its retain flag cleared).
+            counters::retained_skipped();
+            tracing::debug!(
+                "MQTT {}: skipped a retained message on {:?}",
+                self.config.target(),
+                String::from_utf8_lossy(&publish.topic)
+            );
+            let _ = done.send(());
+            return handled;
+        }
+        let mut reply_to = publish.properties.as_ref().and_then(|p| {
             p.response_topic
                 .as_deref()
                 .map(|t| (t, p.correlation_data.clone()))
         });
-        let message = match self.check(&publish) {
+        let checked = match reply_to {
+            Some((response_topic, _)) if self.is_subscribed(response_topic) => {
+                // An answer there would be read back as a message: refused, and not answered.
+                reply_to = None;
+                Err(format!(
+                    "the response topic {response_topic} is one the chat reads messages from"
+                ))
+            }
+            _ => self.check(&publish),
+        };
+        let message = match checked {
             Ok(subject) => SubMessage {
                 subject,
                 reply_to: reply_to.map(|(t, correlation)| {
@@ -154,7 +176,8 @@ impl Connection {
             Err(reason) => {
                 let topic = String::from_utf8_lossy(&publish.topic);
                 counters::refused();
-                tracing::warn!(
+                // Counted on /metrics; at debug level, so a flood of bad input fills no log.
+                tracing::debug!(
                     "MQTT {}: refused a message on {topic:?}: {reason}",
                     self.config.target()
                 );
@@ -180,16 +203,18 @@ impl Connection {
         handled
     }
 
+    fn is_subscribed(&self, topic: &str) -> bool {
+        self.config
+            .subscriptions
+            .iter()
+            .any(|filter| topic::matches(filter, topic))
+    }
+
     /// The subject a received message is delivered on, or why it is refused.
     fn check(&self, publish: &Publish) -> Result<String, String> {
         let topic = std::str::from_utf8(&publish.topic)
             .map_err(|_| "its topic is not UTF-8".to_string())?;
-        if !self
-            .config
-            .subscriptions
-            .iter()
-            .any(|filter| topic::matches(filter, topic))
-        {
+        if !self.is_subscribed(topic) {
             return Err(format!(
                 "topic {topic} is outside the subscription ({})",
                 self.config.subscriptions.join(", ")

@@ -30,6 +30,11 @@ pub fn refused() {
     counter!("in", "refused");
 }
 
+/// A retained message the broker sent again on a subscribe, not taken twice.
+pub fn retained_skipped() {
+    counter!("in", "retained");
+}
+
 pub fn published() {
     counter!("out", "published");
 }
