@@ -175,7 +175,7 @@ async fn ten_thousand_malformed_inputs_get_clear_answers_and_store_nothing_malfo
     );
     // The host is still whole: a NATS subscriber sees a fresh post fanned out.
     let mut fanout = nats.subscribe("rtchat.messages").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
     assert_eq!(
         post(&chat.base, r#"{"user_name":"after","body":"still here"}"#)
             .await

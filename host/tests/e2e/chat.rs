@@ -12,7 +12,7 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
     let chat = TestChat::start(true).await;
     let (base, client) = (&chat.base, nats_client(&chat.nats).await);
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
 
     let response = post(base, r#"{"user_name":"alice","body":"hello over http"}"#).await;
     assert_eq!(response.status(), 201);
@@ -43,7 +43,7 @@ async fn nats_messages_are_acknowledged_stored_and_not_echoed_back() {
     let chat = TestChat::start(true).await;
     let (base, client) = (&chat.base, nats_client(&chat.nats).await);
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
 
     let ack = chat_in(&client, r#"{"user_name":"bob","body":"hello over nats"}"#).await;
     assert_eq!(ack, json!({"accepted": true}));

@@ -70,6 +70,7 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
     // to NATS (a module); and a NATS request the same way.
     let client = nats_client(&nats).await;
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
+    subscribed(&client).await;
     post_stored(
         &base,
         r#"{"user_name":"mia","body":"stored by a component"}"#,

@@ -538,7 +538,7 @@ async fn events_are_cloudevents_on_the_general_and_the_named_subject() {
         .subscribe("wasmbus.evt.default.host_started")
         .await
         .unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let data = tempfile::tempdir().unwrap();
     let (host, _) = start(config(&nats, None, data.path())).await;
     let message = tokio::time::timeout(Duration::from_secs(10), named.next())

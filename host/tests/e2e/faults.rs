@@ -136,7 +136,7 @@ async fn writes_go_on_while_nats_is_down_and_fan_out_resumes_when_it_is_back() {
     chat.nats.restart_nats();
     let client = nats_client(&chat.nats).await;
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let http = reqwest::Client::new();
     'resumed: for n in 0.. {

@@ -43,7 +43,7 @@ async fn an_http_retry_with_the_same_key_is_stored_once_and_answers_the_first_id
     let chat = TestChat::start(true).await;
     let nats = nats_client(&chat.nats).await;
     let mut fanout = nats.subscribe("rtchat.messages").await.unwrap();
-    nats.flush().await.unwrap();
+    subscribed(&nats).await;
     let client = reqwest::Client::new();
 
     let first = post_until_stored(&client, &chat.base, "key-1", "exactly once").await;

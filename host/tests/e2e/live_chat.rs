@@ -12,7 +12,7 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
     let chat = TestChat::start(true).await;
     let client = nats_client(&chat.nats).await;
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
     let url = ws_url(&chat.host);
     let (mut fay, mut gus) = (
         WsSession::connect(&url).await,

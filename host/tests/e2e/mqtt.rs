@@ -95,7 +95,7 @@ async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     device.subscribe("rtchat/messages").await;
     let nats_client = nats_client(nats).await;
     let mut nats_fanout = nats_client.subscribe("rtchat.messages").await.unwrap();
-    nats_client.flush().await.unwrap();
+    subscribed(&nats_client).await;
     let mut browser = WsSession::connect(&ws_url(host)).await;
 
     // HTTP → MQTT, on the real topic, in the NATS subscribers' JSON.

@@ -86,7 +86,7 @@ async fn the_chat_runs_from_actors_pulled_out_of_a_registry() {
     let (host, base) = start(config_for(&chat, &nats, data.path())).await;
     let client = nats_client(&nats).await;
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
-    client.flush().await.unwrap();
+    subscribed(&client).await;
 
     let response = post(&base, r#"{"user_name":"ada","body":"from the registry"}"#).await;
     assert_eq!(response.status(), 201);

@@ -474,6 +474,14 @@ pub async fn nats_client(nats: &Server) -> async_nats::Client {
     async_nats::connect(nats.nats_url()).await.unwrap()
 }
 
+/// Waits until the NATS server has `client`'s subscriptions (a flush only sends them).
+pub async fn subscribed(client: &async_nats::Client) {
+    assert!(
+        mcchat_provider_kit::net::server_caught_up(client).await,
+        "the NATS server did not confirm the subscriptions"
+    );
+}
+
 /// Sends a chat.in request and returns the parsed acknowledgement.
 pub async fn chat_in(client: &async_nats::Client, body: &str) -> serde_json::Value {
     let reply = tokio::time::timeout(
