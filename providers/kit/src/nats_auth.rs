@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 /// A NATS client's credentials.
 #[derive(Clone)]
 pub enum NatsAuth {
     /// A user JWT and the seed that signs the server's nonce (decentralized auth).
     Jwt { jwt: String, seed: String },
+    /// The same as a `.creds` file's text, which async-nats reads.
+    Creds { text: String },
     /// An nkey user's seed.
     Nkey { seed: String },
 }
@@ -21,31 +23,20 @@ impl std::fmt::Debug for NatsAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             NatsAuth::Jwt { .. } => "NatsAuth::Jwt(…)",
+            NatsAuth::Creds { .. } => "NatsAuth::Creds(…)",
             NatsAuth::Nkey { .. } => "NatsAuth::Nkey(…)",
         })
     }
 }
 
 impl NatsAuth {
-    /// A JWT user from a `.creds` file's text (what `nsc` and wash write).
-    pub fn from_creds(text: &str) -> Result<NatsAuth> {
-        let block = |name: &str| {
-            let begin = format!("-----BEGIN {name}-----");
-            let body = text.split_once(&begin)?.1;
-            let body = body.split_once("------END")?.0;
-            Some(body.trim().to_string()).filter(|b| !b.is_empty())
-        };
-        match (block("NATS USER JWT"), block("USER NKEY SEED")) {
-            (Some(jwt), Some(seed)) => Ok(NatsAuth::Jwt { jwt, seed }),
-            _ => bail!("not a NATS credentials file (a user JWT and its seed)"),
-        }
-    }
-
-    /// A JWT user from a `.creds` file.
+    /// A JWT user from a `.creds` file (what `nsc` and wash write), checked as async-nats reads it.
     pub fn from_creds_file(path: &std::path::Path) -> Result<NatsAuth> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::from_creds(&text).with_context(|| path.display().to_string())
+        async_nats::ConnectOptions::with_credentials(&text)
+            .with_context(|| format!("{} is not a NATS credentials file", path.display()))?;
+        Ok(NatsAuth::Creds { text })
     }
 }
 
@@ -79,6 +70,11 @@ pub fn connect_options(
                 async move { key.sign(&nonce).map_err(async_nats::AuthError::new) }
             });
         }
+        Some(NatsAuth::Creds { text }) => {
+            options = options
+                .credentials(text)
+                .context("the NATS credentials")?
+        }
         Some(NatsAuth::Nkey { seed }) => options = options.nkey(seed.clone()),
         None => {}
     }
@@ -97,16 +93,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_creds_file_gives_its_jwt_and_seed() {
-        let text = "-----BEGIN NATS USER JWT-----\neyJhbGc.x.y\n------END NATS USER JWT------\n\n\
-                    ** IMPORTANT **\n\n-----BEGIN USER NKEY SEED-----\nSUABC\n------END USER NKEY SEED------\n";
-        match NatsAuth::from_creds(text).unwrap() {
-            NatsAuth::Jwt { jwt, seed } => {
-                assert_eq!((jwt.as_str(), seed.as_str()), ("eyJhbGc.x.y", "SUABC"))
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(NatsAuth::from_creds("nothing").is_err());
+    fn a_creds_file_is_read_as_async_nats_reads_it() {
+        let user = nkeys::KeyPair::new_user();
+        let text = format!(
+            "-----BEGIN NATS USER JWT-----\neyJhbGc.x.y\n------END NATS USER JWT------\n\n\
+             ** IMPORTANT **\n\n-----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (good, bad) = (dir.path().join("good.creds"), dir.path().join("bad.creds"));
+        std::fs::write(&good, &text).unwrap();
+        std::fs::write(&bad, "nothing").unwrap();
+        assert!(matches!(
+            NatsAuth::from_creds_file(&good).unwrap(),
+            NatsAuth::Creds { text: read } if read == text
+        ));
+        let refused = NatsAuth::from_creds_file(&bad).unwrap_err();
+        assert!(format!("{refused:#}").contains("not a NATS credentials file"));
     }
 
     #[test]
