@@ -38,6 +38,9 @@ impl Ack {
     }
 }
 
+/// Largest message taken on `chat.in`, as on the other channels (NATS itself takes 1 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
 /// What a client is told when the message could not be stored for reasons of the chat's own.
 pub const UNAVAILABLE: &str = "the chat log is unavailable; nothing was stored, try again";
 
@@ -74,6 +77,12 @@ pub async fn accept(
     api: &(impl Chatlog + Sync),
     report: &(impl Report + Sync),
 ) -> Ack {
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return Ack::refused(format!(
+            "the payload is {} bytes, over the limit of {MAX_PAYLOAD_BYTES}",
+            body.len()
+        ));
+    }
     let incoming = match parse_chat_in(body) {
         Ok(incoming) => incoming,
         Err(e) => return Ack::refused(format!("expected JSON {{\"user_name\",\"body\"}}: {e}")),
@@ -184,6 +193,24 @@ mod tests {
 
     fn ack_json(ack: &Ack) -> serde_json::Value {
         serde_json::from_slice(&ack.to_json()).unwrap()
+    }
+
+    #[test]
+    fn a_payload_over_64_kib_is_refused_unread() {
+        let api = Api::default();
+        let body = format!(
+            r#"{{"user_name":"dave","body":"{}"}}"#,
+            "a".repeat(MAX_PAYLOAD_BYTES)
+        );
+        let ack = block_on(accept(body.as_bytes(), &FixedIds, &api, &Reports::default()));
+        assert_eq!(
+            ack,
+            Ack::refused(format!(
+                "the payload is {} bytes, over the limit of 65536",
+                body.len()
+            ))
+        );
+        assert!(api.written.lock().unwrap().is_empty());
     }
 
     #[test]
