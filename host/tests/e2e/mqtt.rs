@@ -497,7 +497,7 @@ async fn a_broker_over_tls_is_trusted_through_tls_ca_file_and_no_other() {
 /// sends it to shared subscriptions): a host that starts later does not store it again. A
 /// response topic the chat reads from gets no answer, so no ack becomes a message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retained_copies_and_response_topics_the_chat_reads_store_nothing() {
+async fn retained_copies_and_response_topics_the_chat_reads_or_fans_out_to_store_nothing() {
     let chat = MqttChat::start().await;
     mosquitto_client(
         "mosquitto_pub",
@@ -522,12 +522,22 @@ async fn retained_copies_and_response_topics_the_chat_reads_store_nothing() {
     settings.mqtt_url = Some(chat.mosquitto.mqtt_url());
     let (later, later_base) = start(settings).await;
     let (device, _) = chat.device().await;
+    let mut listener = Device::connect(&chat.mosquitto, &device_id()).await;
+    listener.subscribe("rtchat/messages").await;
     device
         .request(
             "chat/in",
             r#"{"user_name":"sensor-1","body":"loop"}"#,
             "chat/in",
             b"c",
+        )
+        .await;
+    device
+        .request(
+            "chat/in",
+            r#"{"user_name":"sensor-1","body":"to everyone"}"#,
+            "rtchat/messages",
+            b"d",
         )
         .await;
     // A message after both: once it is stored, anything the broker sent before it was handled.
@@ -556,7 +566,15 @@ async fn retained_copies_and_response_topics_the_chat_reads_store_nothing() {
     let first = bodies(all_messages(&chat.base, 10).await);
     for stored in [&first, &second] {
         assert!(!stored.contains(&"loop".to_string()), "{stored:?}");
+        assert!(!stored.contains(&"to everyone".to_string()), "{stored:?}");
         assert!(!stored.iter().any(|b| b.contains("accepted")), "{stored:?}");
+    }
+    // Devices get no copy of a device's message, so anything here would be an ack.
+    if let Some(leaked) = listener.nothing_within(Duration::from_millis(200)).await {
+        panic!(
+            "an ack reached every device: {}",
+            String::from_utf8_lossy(&leaked.payload)
+        );
     }
     later.shutdown().await;
     chat.host.shutdown().await;

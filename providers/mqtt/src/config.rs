@@ -13,6 +13,8 @@ use rumqttc::v5::mqttbytes::QoS;
 pub const DEFAULT_URI: &str = "mqtt://127.0.0.1:1883";
 /// What a link subscribes to unless its `SUBSCRIPTION` says otherwise.
 pub const DEFAULT_SUBSCRIPTION: &str = "chat/in";
+/// Where the chat's copies go out unless a link's `FANOUT_TOPICS` names others.
+pub const DEFAULT_FANOUT_TOPICS: &str = "rtchat/messages";
 /// The shared-subscription group of a link that names none (`QUEUE_GROUP`).
 pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
 
@@ -27,6 +29,10 @@ pub struct Config {
     /// a shared subscription in `queue_group` unless it is one already (`$share/G/…`), so the
     /// instances of a link on several hosts take each message once between them.
     pub subscriptions: Vec<String>,
+    /// `FANOUT_TOPICS`: MQTT filters, comma-separated (default `rtchat/messages`): where the
+    /// actor publishes for every device. No response topic may be one of them, or an ack would
+    /// reach every device.
+    pub fanout_topics: Vec<String>,
     /// `QUEUE_GROUP` (default `mcchat`; the mcchat host's `--queue-group`).
     pub queue_group: String,
     /// `CLIENT_ID` (default `mcchat-` and 12 random hex digits: every connection needs its own).
@@ -60,16 +66,21 @@ impl Config {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let subscriptions: Vec<String> = link_value(values, "SUBSCRIPTION")
-            .unwrap_or(DEFAULT_SUBSCRIPTION)
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        for filter in &subscriptions {
-            check_filter(filter)?;
-        }
+        let filters = |name: &str, default: &str| -> Result<Vec<String>> {
+            let filters: Vec<String> = link_value(values, name)
+                .unwrap_or(default)
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            for filter in &filters {
+                check_filter(name, filter)?;
+            }
+            Ok(filters)
+        };
+        let subscriptions = filters("SUBSCRIPTION", DEFAULT_SUBSCRIPTION)?;
+        let fanout_topics = filters("FANOUT_TOPICS", DEFAULT_FANOUT_TOPICS)?;
         let qos = match link_number(values, "QOS", 1u8)? {
             0 => QoS::AtMostOnce,
             1 => QoS::AtLeastOnce,
@@ -112,6 +123,7 @@ impl Config {
             tls,
             uri,
             subscriptions,
+            fanout_topics,
             queue_group: link_value(values, "QUEUE_GROUP")
                 .unwrap_or(DEFAULT_QUEUE_GROUP)
                 .to_string(),
@@ -145,12 +157,12 @@ impl Config {
 }
 
 /// A filter MQTT accepts: `+` and `#` only as whole levels, `#` only last.
-fn check_filter(filter: &str) -> Result<()> {
+fn check_filter(name: &str, filter: &str) -> Result<()> {
     let levels: Vec<&str> = crate::topic::without_share(filter).split('/').collect();
     for (i, level) in levels.iter().enumerate() {
         let wildcard_inside = level.len() > 1 && level.contains(['+', '#']);
         if wildcard_inside || (*level == "#" && i + 1 != levels.len()) {
-            bail!("SUBSCRIPTION {filter:?} is not an MQTT filter");
+            bail!("{name} {filter:?} is not an MQTT filter");
         }
     }
     Ok(())
@@ -272,6 +284,7 @@ mod tests {
             ("URI", "mqtt://", "no broker host"),
             ("SUBSCRIPTION", "chat/in#", "not an MQTT filter"),
             ("SUBSCRIPTION", "chat/#/in", "not an MQTT filter"),
+            ("FANOUT_TOPICS", "rtchat/#/x", "FANOUT_TOPICS \"rtchat/#/x\" is not"),
             ("QOS", "2", "QOS 2"),
             ("QOS", "high", "QOS"),
             ("KEEP_ALIVE_SEC", "1", "KEEP_ALIVE_SEC"),
