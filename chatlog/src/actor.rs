@@ -116,7 +116,7 @@ impl Chatlog for ChatlogActor {
     ) -> RpcResult<WriteMessageResponse> {
         let response = write_once(&KeyValueList, &KeyValueList, msg).await?;
         if let Some(reason) = &response.reason {
-            let _ = log("info", format!("refused message {}: {reason}", msg.id)).await;
+            let _ = log("debug", format!("refused message {}: {reason}", msg.id)).await;
         }
         Ok(response)
     }

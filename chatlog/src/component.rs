@@ -156,7 +156,7 @@ impl Guest for Chatlog {
         let response =
             block_on(write_once(&KeyValueList, &KeyValueList, &msg)).map_err(|e| e.to_string())?;
         if let Some(reason) = &response.reason {
-            log("info", format!("refused message {}: {reason}", msg.id));
+            log("debug", format!("refused message {}: {reason}", msg.id));
         }
         Ok(response)
     }

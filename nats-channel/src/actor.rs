@@ -63,9 +63,10 @@ impl MessageSubscriber for NatsChannelActor {
             Some(reply_to) => publish(ctx, reply_to, ack.to_json()).await,
             None => {
                 if let Some(reason) = &ack.reason {
-                    // Nobody to answer: the log is the only place the refusal can go.
+                    // Nobody to answer: the log is the only place the refusal can go. At
+                    // debug level: anyone can send these, as fast as they like.
                     let _ = log(
-                        "warn",
+                        "debug",
                         format!(
                             "refused a message on {} without a reply subject: {reason}",
                             msg.subject

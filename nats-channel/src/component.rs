@@ -143,7 +143,7 @@ impl Subscriber for NatsChannel {
                 if let Some(reason) = &ack.reason {
                     // Nobody to answer: the log is the only place the refusal can go.
                     log(
-                        "warn",
+                        "debug",
                         format!(
                             "refused a message on {} without a reply subject: {reason}",
                             msg.subject

@@ -58,9 +58,10 @@ impl MessageSubscriber for WsChannelActor {
             Some(reply_to) => publish(ctx, reply_to, ack.to_json()).await,
             None => {
                 if let Some(reason) = &ack.reason {
-                    // Nobody to answer: the log is the only place the refusal can go.
+                    // Nobody to answer: the log is the only place the refusal can go. At
+                    // debug level: anyone can send these, as fast as they like.
                     let _ = log(
-                        "warn",
+                        "debug",
                         format!(
                             "refused a frame on {} without a reply subject: {reason}",
                             msg.subject

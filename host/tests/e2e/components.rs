@@ -178,8 +178,8 @@ impl Drop for KilledOnDrop {
     }
 }
 
-/// Whether a real `mcchat up` running `manifest` logs the chat log's refusal of a message, an
-/// `info` entry. A `warn` entry the chat log writes afterwards (an unreadable history entry,
+/// Whether a real `mcchat up` running `manifest` logs the chat log's refusal of a message, a
+/// `debug` entry. A `warn` entry the chat log writes afterwards (an unreadable history entry,
 /// put into Redis) marks where the refusal's line would have been: log lines come in order.
 async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: &Path) -> bool {
     use std::io::{BufRead, BufReader};
@@ -202,7 +202,7 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
             .arg(data)
             .arg("--compile-cache")
             .arg(shared_compile_cache())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,mcchat::actor=debug")
             // The log goes to stderr.
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -295,7 +295,7 @@ async fn another_logging_adapter_changes_what_is_logged_without_rebuilding_the_l
         let data = dir.path().join(name);
         refusals_logged.push(logs_the_refusal(&manifest, &nats, &redis, &data).await);
     }
-    // The standard adapter passes the info entry on; the quiet build of it (`warnings-only`)
+    // The standard adapter passes the debug entry on; the quiet build of it (`warnings-only`)
     // keeps only warnings, and the logic's code is the very same bytes in both.
     assert_eq!(refusals_logged, [true, false]);
     assert_eq!(std::fs::read(&logic).unwrap(), logic_before);

@@ -4,10 +4,11 @@
 //! has handled it, in the order received, so one that was never handled is sent again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use mcchat_provider_kit::LogThrottle;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
@@ -22,6 +23,9 @@ use crate::{counters, topic, Config, Deliver};
 pub const IN_FLIGHT: u16 = 256;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// At most one line a minute about messages the actor refused (every one is counted).
+static ACTOR_REFUSALS: LazyLock<LogThrottle> =
+    LazyLock::new(|| LogThrottle::per(Duration::from_secs(60)));
 
 /// The largest packet the broker may send: the payload limit, and room for a topic and
 /// properties, so a payload just over the limit still arrives to be refused with a reason.
@@ -163,6 +167,13 @@ impl Connection {
                     "the response topic {response_topic} is one the chat reads messages from"
                 ))
             }
+            Some((response_topic, _)) if self.is_fanout(response_topic) => {
+                // An answer there would reach every device: refused, and not answered.
+                reply_to = None;
+                Err(format!(
+                    "the response topic {response_topic} is one the chat sends every message to"
+                ))
+            }
             _ => self.check(&publish),
         };
         let message = match checked {
@@ -195,7 +206,10 @@ impl Connection {
                 Ok(()) => counters::delivered(),
                 Err(e) => {
                     counters::refused();
-                    tracing::warn!(subject = %message.subject, "MQTT {uri}: the actor did not take a message: {e}");
+                    // A device can send refusals as fast as it likes: counted, logged sparingly.
+                    if let Some(left_out) = ACTOR_REFUSALS.admit() {
+                        tracing::warn!(subject = %message.subject, "MQTT {uri}: the actor did not take a message: {e} ({left_out} more since the last such line)");
+                    }
                 }
             }
             let _ = done.send(());
@@ -206,6 +220,13 @@ impl Connection {
     fn is_subscribed(&self, topic: &str) -> bool {
         self.config
             .subscriptions
+            .iter()
+            .any(|filter| topic::matches(filter, topic))
+    }
+
+    fn is_fanout(&self, topic: &str) -> bool {
+        self.config
+            .fanout_topics
             .iter()
             .any(|filter| topic::matches(filter, topic))
     }
