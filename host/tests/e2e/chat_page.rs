@@ -127,6 +127,36 @@ async fn scrolling_up_loads_older_pages_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crafted_link_to_another_hosts_websocket_server_is_not_followed() {
+    let chat = TestChat::start(false).await;
+    // Another host name than the page's 127.0.0.1: where a crafted link would send messages.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let crafted = format!(
+        "ws://localhost:{}/ws",
+        elsewhere.local_addr().unwrap().port()
+    );
+    let driver = Chromedriver::start();
+    let page = driver.page().await;
+    page.open(&page_url(&chat, &crafted)).await;
+    page.wait_for(
+        "the page says why it does not connect",
+        "return document.getElementById('error').textContent.includes('only connects to its own host')",
+        json!(true),
+    )
+    .await;
+    assert_eq!(
+        page.eval("return document.getElementById('status').dataset.state")
+            .await,
+        json!("offline")
+    );
+    // The page decides before it opens any socket, so nothing is on its way.
+    let dialled = tokio::time::timeout(std::time::Duration::from_millis(300), elsewhere.accept());
+    assert!(dialled.await.is_err(), "the page dialled {crafted}");
+    page.close().await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_reconnected_with_no_gap_and_no_duplicate() {
     let chat = TestChat::start(true).await;
     let ws_address = chat.host.ws_addrs()[0];
