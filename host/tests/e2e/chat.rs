@@ -116,27 +116,23 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
 
     // A body declared too large is refused at once, before it is sent (not after the 10 s a
     // body may take to arrive).
-    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
-        .await
-        .unwrap();
     let head = "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
-    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes())
-        .await
-        .unwrap();
-    let mut answer = vec![0; 1024];
-    let read = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::io::AsyncReadExt::read(&mut tcp, &mut answer),
-    )
-    .await
-    .expect("answered within 2 s")
-    .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
+    let answer = raw_exchange(&base, head.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.contains(r#"{"reason":"request body is larger than"#),
         "{answer}"
     );
+    // What the HTTP parser refuses before there is a request gets its bare status (README).
+    let many_headers: String = (0..120).map(|n| format!("X-{n}: y\r\n")).collect();
+    for (request, status) in [
+        ("\u{1}GET / HTTP/1.1\r\n\r\n".to_string(), "400"),
+        (format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)), "414"),
+        (format!("GET / HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"), "431"),
+    ] {
+        let answer = raw_exchange(&base, request.as_bytes()).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+    }
 
     let ack = chat_in(&client, "not json at all").await;
     assert_eq!(ack["accepted"], false);
@@ -258,4 +254,19 @@ async fn the_newest_page_of_a_long_history_in_redis_is_exact_and_repairs_its_len
     );
     assert_eq!(link, r#"</messages?limit=10&before=4993>; rel="next""#);
     chat.stop().await;
+}
+
+/// Writes `request` on a connection of its own and returns the first answer's bytes.
+async fn raw_exchange(base: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut answer))
+        .await
+        .expect("answered within 2 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
 }
