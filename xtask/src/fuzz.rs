@@ -70,25 +70,44 @@ pub fn run(targets: &[&str], seconds: u64) -> Result<()> {
     if !status.success() {
         bail!("cargo fuzz build failed ({status})");
     }
-    for target in targets {
-        println!("fuzz: {target} for {seconds} s");
-        // New inputs go to a folder git ignores; the committed corpus is only read.
-        let found = fuzz_dir.join("target").join("new-corpus").join(target);
-        std::fs::create_dir_all(&found)?;
-        let corpus = fuzz_dir.join("corpus").join(target);
-        let status = cargo_fuzz(&fuzz_dir, "run")
-            .arg(target)
-            .arg(&found)
-            .arg(&corpus)
-            .arg("--")
-            .arg(format!("-max_total_time={seconds}"))
-            .status()
-            .with_context(|| format!("running fuzz target {target}"))?;
-        if !status.success() {
-            bail!(
-                "fuzz target {target} failed ({status}); the input is in fuzz/artifacts/{target}/"
-            );
-        }
+    // As many targets at once as there are cores: each libFuzzer process uses one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let queue = std::sync::Mutex::new(targets.iter());
+    std::thread::scope(|scope| {
+        let runners: Vec<_> = (0..cores.min(targets.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let next = queue.lock().expect("no runner panics").next();
+                        let Some(target) = next else { return Ok(()) };
+                        run_target(&fuzz_dir, target, seconds)?;
+                    }
+                })
+            })
+            .collect();
+        runners
+            .into_iter()
+            .try_for_each(|runner| runner.join().expect("a fuzz runner does not panic"))
+    })
+}
+
+/// Runs `target` for `seconds` from its corpus; a crash fails with the input saved.
+fn run_target(fuzz_dir: &std::path::Path, target: &str, seconds: u64) -> Result<()> {
+    println!("fuzz: {target} for {seconds} s");
+    // New inputs go to a folder git ignores; the committed corpus is only read.
+    let found = fuzz_dir.join("target").join("new-corpus").join(target);
+    std::fs::create_dir_all(&found)?;
+    let corpus = fuzz_dir.join("corpus").join(target);
+    let status = cargo_fuzz(fuzz_dir, "run")
+        .arg(target)
+        .arg(&found)
+        .arg(&corpus)
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .status()
+        .with_context(|| format!("running fuzz target {target}"))?;
+    if !status.success() {
+        bail!("fuzz target {target} failed ({status}); the input is in fuzz/artifacts/{target}/");
     }
     Ok(())
 }
