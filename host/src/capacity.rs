@@ -70,13 +70,8 @@ impl Limits {
 
 /// The process's `RLIMIT_AS` (`ulimit -v`), or no limit.
 fn address_space_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit through a pointer to a valid, owned struct.
-    match unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } {
-        0 if limit.rlim_cur != libc::RLIM_INFINITY => limit.rlim_cur,
+    match rlimit::Resource::AS.get_soft() {
+        Ok(limit) if limit != rlimit::INFINITY => limit,
         _ => u64::MAX,
     }
 }

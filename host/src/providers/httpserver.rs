@@ -1,9 +1,9 @@
 //! `wasmcloud:httpserver`: an HTTP listener that hands each request to its linked actor.
 //!
 //! Connection hygiene, so that idle or trickling clients cannot lock out real ones: at most
-//! `MAX_CONNECTIONS` open connections, request headers within `HEADER_READ_TIMEOUT`, the body
-//! within `BODY_READ_TIMEOUT`, and a request takes one of the `MAX_IN_FLIGHT` actor slots only
-//! once it has arrived whole.
+//! `MAX_CONNECTIONS` open connections (one more is told so: 503), request headers within
+//! `HEADER_READ_TIMEOUT`, the body within `BODY_READ_TIMEOUT`, and a request takes one of the
+//! `MAX_IN_FLIGHT` actor slots only once it has arrived whole.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +33,7 @@ use super::registry::{
 };
 use super::HTTPSERVER;
 use crate::control::ConnectionState;
+use mcchat_provider_kit::{connection_cap, link_number, Admission, ConnectionCap};
 use crate::net;
 use crate::pool::CALL_TIMEOUT;
 use crate::router::{ActorTransport, ProviderHandle};
@@ -44,8 +45,11 @@ pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Requests handled by actors at once; more wait their turn (with their bodies read).
 const MAX_IN_FLIGHT: usize = 256;
-/// Open connections at most; past this, new ones are closed at once.
-const MAX_CONNECTIONS: usize = 10_000;
+/// Open connections at most by default (`MAX_CONNECTIONS`): a quarter of the open-files
+/// limit, at most 10,000. One more is answered 503 with a reason.
+fn default_max_connections() -> usize {
+    connection_cap::default_cap(4)
+}
 /// A request's headers must arrive within this.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request's body must arrive within this, or the answer is 408.
@@ -64,6 +68,22 @@ struct Forward {
     /// is never cut off between storing a message and recording what it stored.
     calls: TaskTracker,
 }
+
+/// What a connection over the cap gets for every request: 503, a reason, and a close.
+fn full_app(cap: &ConnectionCap) -> HttpRouter {
+    let reason = cap.full_reason();
+    HttpRouter::new().fallback(move || {
+        let mut response = net::refusal(StatusCode::SERVICE_UNAVAILABLE, &reason);
+        let headers = response.headers_mut();
+        headers.insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        std::future::ready(response)
+    })
+}
+
+/// At most one line a minute about connections over the cap.
+static FULL: std::sync::LazyLock<mcchat_provider_kit::LogThrottle> =
+    std::sync::LazyLock::new(|| mcchat_provider_kit::LogThrottle::per(Duration::from_secs(60)));
 
 /// The routes: every request goes to the linked actor.
 fn app(actor: ActorTransport, calls: TaskTracker) -> HttpRouter {
@@ -95,13 +115,20 @@ impl registry::Registration for Registration {
     }
 
     fn check(&self, values: &LinkValues) -> anyhow::Result<()> {
-        listen_address(values).map(drop)
+        listen_address(values)?;
+        max_connections(values).map(drop)
     }
 
     async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>> {
         let address = listen_address(link.values)?;
-        Ok(Box::new(Listener::start(address, link).await?))
+        let cap = ConnectionCap::new(max_connections(link.values)?);
+        Ok(Box::new(Listener::start(address, cap, link).await?))
     }
+}
+
+/// The link's `MAX_CONNECTIONS`, or a quarter of the open-files limit (at most 10,000).
+fn max_connections(values: &LinkValues) -> anyhow::Result<usize> {
+    Ok(link_number(values, "MAX_CONNECTIONS", default_max_connections())?.max(1))
 }
 
 /// The link's `address`, or `DEFAULT_HTTP_ADDR`.
@@ -124,7 +151,11 @@ impl Listener {
     /// Binds `address` and serves until the link's `stop`; then each open connection gets
     /// `DRAIN_TIMEOUT` to finish what it started. Connections are dealt to the host's workers
     /// in turn, and each is served, with its actor calls, on the one it was dealt to.
-    async fn start(address: SocketAddr, link: LinkStart<'_>) -> anyhow::Result<Listener> {
+    async fn start(
+        address: SocketAddr,
+        cap: ConnectionCap,
+        link: LinkStart<'_>,
+    ) -> anyhow::Result<Listener> {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding HTTP address {address}"))?;
@@ -136,7 +167,7 @@ impl Listener {
         );
         let workers = host.workers.handles().to_vec();
         let open = host.tracker.clone();
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let full = full_app(&cap);
         let mut next_worker = (0..workers.len()).cycle();
         let stop = link.stop.clone();
         let accepting = tokio::spawn(net::accept_until(
@@ -144,11 +175,18 @@ impl Listener {
             link.stop.clone(),
             "HTTP server",
             move |tcp, _| {
-                let Ok(slot) = connections.clone().try_acquire_owned() else {
-                    tracing::warn!(
-                        "HTTP server on {bound}: {MAX_CONNECTIONS} connections open; refusing another"
-                    );
-                    return;
+                let (slot, service) = match cap.admit() {
+                    Admission::Serve(slot) => (slot, TowerToHyperService::new(app.clone())),
+                    Admission::Refuse(slot) => {
+                        if let Some(left_out) = FULL.admit() {
+                            tracing::warn!(
+                                "HTTP server on {bound}: {} connections open; answering others 503 ({left_out} more since the last such line)",
+                                cap.max()
+                            );
+                        }
+                        (slot, TowerToHyperService::new(full.clone()))
+                    }
+                    Admission::Close => return,
                 };
                 // A socket belongs to the runtime that registered it: it moves as a plain one.
                 let tcp = match tcp.into_std() {
@@ -160,7 +198,6 @@ impl Listener {
                         return;
                     }
                 };
-                let service = TowerToHyperService::new(app.clone());
                 let stop = stop.clone();
                 let worker = &workers[next_worker.next().unwrap_or_default()];
                 open.spawn_on(

@@ -1,4 +1,5 @@
-//! Connection hygiene: a thousand idle or trickling connections do not hold up a real client.
+//! Connection hygiene: a thousand idle or trickling connections do not hold up a real client, and
+//! a connection over a cap is told so.
 
 use crate::support;
 
@@ -59,4 +60,77 @@ async fn idle_and_trickling_connections_do_not_delay_a_real_post() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive"), "{answer}");
     chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_a_cap_is_told_503_with_a_reason_not_reset() {
+    let (nats, data) = (Server::nats(), tempfile::tempdir().unwrap());
+    let manifest = manifest_copy(data.path(), |text| {
+        text.replace(
+            "address: 0.0.0.0:8080",
+            "address: 0.0.0.0:8080\n              MAX_CONNECTIONS: \"2\"",
+        )
+        .replace(
+            "URI: 0.0.0.0:8081",
+            "URI: 0.0.0.0:8081\n              MAX_SESSIONS: \"1\"",
+        )
+    });
+    let mut settings = config(&nats, None, data.path());
+    settings.manifest = manifest;
+    let (host, base) = start(settings).await;
+    let address = host.http_addrs()[0];
+
+    // Two connections hold the HTTP server's slots, the third is answered and closed.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(address).await.unwrap();
+        tcp.write_all(b"GET /messages HTTP/1.1\r\nHost: chat\r\n\r\n")
+            .await
+            .unwrap();
+        let mut first = [0; 12];
+        tcp.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        held.push(tcp);
+    }
+    let over = reqwest::Client::new()
+        .post(format!("{base}/messages"))
+        .body(r#"{"user_name":"late","body":"over the cap"}"#)
+        .send()
+        .await
+        .expect("an answer, not a reset");
+    assert_eq!(over.status(), 503);
+    assert_eq!(over.headers()["retry-after"], "1");
+    let reason: serde_json::Value = over.json().await.unwrap();
+    assert_eq!(
+        reason,
+        serde_json::json!({"reason": "the server is at its cap of 2 connections; try again shortly"})
+    );
+    drop(held);
+    until_async("a freed slot serves again", || async {
+        reqwest::get(format!("{base}/messages"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    // The WebSocket server: one session, and the next upgrade gets 503 with the reason.
+    let url = ws_url(&host);
+    let mut first = WsSession::connect(&url).await;
+    let refused = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect_err("no second session");
+    match refused {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 503);
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(
+                body["reason"],
+                "the server is at its cap of 1 connections; try again shortly"
+            );
+        }
+        other => panic!("not an HTTP refusal: {other}"),
+    }
+    assert_eq!(first.chat("una", "still here").await["accepted"], true);
+    host.shutdown().await;
 }

@@ -2,16 +2,20 @@
 //! wasmCloud lattice: link values, network plumbing, and request deadlines.
 
 pub mod cluster;
+pub mod connection_cap;
 pub mod deliver;
 pub mod lattice;
 pub mod link_values;
 pub mod nats_auth;
 pub mod net;
+pub mod throttle;
 
 pub use cluster::ClusterTrust;
+pub use connection_cap::{Admission, ConnectionCap};
 pub use deliver::Deliver;
 pub use link_values::{link_number, link_value, set_link_value, LinkValues};
 pub use nats_auth::NatsAuth;
+pub use throttle::LogThrottle;
 
 /// Implements `MessageDispatch` for a provider through its contract's generated receiver, which
 /// decodes the arguments, calls the provider's trait method and encodes the answer.

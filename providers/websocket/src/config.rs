@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use mcchat_provider_kit::{link_number, link_value};
+use mcchat_provider_kit::{connection_cap, link_number, link_value};
 
 /// Where a server listens unless `URI` says otherwise.
 pub const DEFAULT_SERVER_ADDR: &str = "0.0.0.0:8081";
@@ -48,6 +48,9 @@ pub struct Limits {
     pub rate_burst: u32,
     /// How often the server pings a quiet session; two missed pings close it.
     pub ping_interval: Duration,
+    /// Connections open at once, upgraded or upgrading (`MAX_SESSIONS`; by default half the
+    /// process's open-files limit, at most 10,000). One more is answered 503 with a reason.
+    pub max_sessions: usize,
 }
 
 impl Default for Limits {
@@ -58,6 +61,7 @@ impl Default for Limits {
             rate_per_sec: 20,
             rate_burst: 40,
             ping_interval: Duration::from_secs(20),
+            max_sessions: connection_cap::default_cap(2),
         }
     }
 }
@@ -103,6 +107,7 @@ impl Config {
             rate_per_sec: link_number(values, "RATE_PER_SEC", defaults.rate_per_sec)?.max(1),
             rate_burst: link_number(values, "RATE_BURST", defaults.rate_burst)?.max(1),
             ping_interval: defaults.ping_interval,
+            max_sessions: link_number(values, "MAX_SESSIONS", defaults.max_sessions)?.max(1),
         };
         let headers = values
             .iter()

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use mcchat_provider_kit::net::{self, TokenRefused};
+use mcchat_provider_kit::{Admission, ConnectionCap};
 
 use crate::frame::{self, Frame};
 use crate::relay::{Relay, RelayConfig, Relayed};
@@ -48,6 +49,19 @@ pub struct Server {
     stop: CancellationToken,
     /// Ends, closing the listener, once `stop` is cancelled.
     accepting: Mutex<Option<JoinHandle<()>>>,
+    /// Connections open at most, upgraded or not (`MAX_SESSIONS`).
+    cap: ConnectionCap,
+}
+
+/// The HTTP answer to an upgrade that is refused: `status` and `{"reason"}`.
+fn refusal(status: StatusCode, reason: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(net::reason_body(reason)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("a valid header"),
+    );
+    response
 }
 
 /// Where a publish goes.
@@ -104,6 +118,7 @@ impl Server {
             None => None,
             Some(relay) => Some(Self::start_relay(relay, &instance, stop.clone(), tracker).await?),
         };
+        let max_sessions = config.limits.max_sessions;
         let server = Arc::new(Server {
             sessions: RwLock::default(),
             config,
@@ -114,6 +129,7 @@ impl Server {
             relay: relay.as_ref().map(|(relay, _)| relay.clone()),
             stop: stop.clone(),
             accepting: Mutex::default(),
+            cap: ConnectionCap::new(max_sessions),
         });
         if let Some((_, target)) = relay {
             let _ = target.set(Arc::downgrade(&server));
@@ -125,7 +141,11 @@ impl Server {
             "WebSocket server",
             move |tcp, peer| {
                 let (server, stop) = (accepting.clone(), stop.clone());
-                sessions.spawn(async move { server.serve(tcp, peer, stop).await });
+                let admission = server.cap.admit();
+                if matches!(admission, Admission::Close) {
+                    return; // a flood over the cap: the refusals in progress are enough
+                }
+                sessions.spawn(async move { server.serve(tcp, peer, admission, stop).await });
             },
         );
         *server.accepting.lock().expect("accepting lock") = Some(tokio::spawn(accept));
@@ -180,15 +200,7 @@ impl Server {
     /// Checks the upgrade request: the path, then the token if one is configured.
     #[allow(clippy::result_large_err)] // the error is the HTTP answer tungstenite sends
     fn check_upgrade(&self, request: &Request) -> Result<(), ErrorResponse> {
-        let refuse = |status: StatusCode, reason: &str| {
-            let mut response = ErrorResponse::new(Some(net::reason_body(reason)));
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                "content-type",
-                "application/json".parse().expect("a valid header"),
-            );
-            response
-        };
+        let refuse = refusal;
         if request.uri().path() != UPGRADE_PATH {
             return Err(refuse(
                 StatusCode::NOT_FOUND,
@@ -219,7 +231,16 @@ impl Server {
         }
     }
 
-    async fn serve(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+    /// Serves a session, or over the cap answers the upgrade with 503 and a reason. The
+    /// admission's permit is held until the connection closes.
+    async fn serve(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+        shutdown: CancellationToken,
+    ) {
+        let full = matches!(admission, Admission::Refuse(_));
         let limits = self.config.limits;
         // Past the soft limit a frame gets an error frame; past this one the session is closed.
         let hard_limit = (limits.max_frame_bytes * 4).max(1 << 20);
@@ -235,6 +256,12 @@ impl Server {
         // tungstenite's callback type fixes the (large) error type.
         #[allow(clippy::result_large_err)]
         let check = |request: &Request, response: Response| {
+            if full {
+                return Err(refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &self.cap.full_reason(),
+                ));
+            }
             self.check_upgrade(request)?;
             self.sessions
                 .write()
