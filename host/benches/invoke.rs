@@ -14,7 +14,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use mcchat_host::capacity::{ActorShape, BoundsChecks, Capacity, Limits};
 use mcchat_host::claims::{self, ActorIdentity};
 use mcchat_host::error::HostError;
-use mcchat_host::runtime::{ActorInstance, HostCalls, Runtime};
+use mcchat_host::host_calls::HostCalls;
+use mcchat_host::runtime::{ActorInstance, Runtime};
 use serde_json::json;
 
 /// Answers `KeyValue.ListAdd` with a list length, as Redis would; refuses anything else.

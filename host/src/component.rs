@@ -13,7 +13,7 @@ use wasmtime::{AsContextMut, Engine, Store, StoreContextMut, StoreLimits, StoreL
 
 use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
-use crate::runtime::{call_host, CallError, HostCalls};
+use crate::host_calls::{call_host, CallError, HostCalls};
 
 /// What a component actor exports: the host's calls come in here.
 pub const GUEST: &str = "wasmcloud:bus/guest@0.1.0";

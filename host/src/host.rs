@@ -17,23 +17,24 @@ use tokio_util::task::TaskTracker;
 
 use crate::capacity::{ActorShape, Capacity, Limits};
 use crate::claims;
-use crate::control::events::EventBus;
+use crate::events::EventBus;
 use crate::control::fetch::ModuleSource;
-use crate::control::{mask, HostState, Identity, DEFAULT_LATTICE};
+use crate::control::{HostState, Identity, DEFAULT_LATTICE};
+use crate::mask;
 use crate::dashboard::{self, DashboardAddr};
 use crate::manifest::{self, ActorDecl, ActorImage};
 use crate::pool::LoadedActor;
 use crate::precompile;
-use crate::providers::registry::{HostContext, Lattice, Overrides, Registry};
+use crate::providers::registration::{HostContext, Lattice, Overrides, Registry};
 use crate::providers::websocket;
 use crate::providers::{HTTPSERVER, MESSAGING};
-use crate::registry::{self, PullPolicy};
+use crate::oci::{self, PullPolicy};
 use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::workers::Workers;
 use mcchat_provider_kit::NatsAuth;
 
-pub use crate::providers::messaging::DEFAULT_NATS_URL;
+pub use crate::providers::nats::DEFAULT_NATS_URL;
 
 /// Hosts in the same queue group share a subscription's messages (each goes to one host).
 pub const DEFAULT_QUEUE_GROUP: &str = "mcchat";
@@ -391,7 +392,7 @@ async fn read_actors(
                         path.display()
                     )
                 })?,
-                ActorImage::Registry(reference) => registry::pull_actor(reference, pull_policy)
+                ActorImage::Registry(reference) => oci::pull_actor(reference, pull_policy)
                     .await
                     .with_context(|| format!("loading actor {}", decl.name))?,
             };
@@ -460,9 +461,9 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let mut trusted_issuers = app.trusted_issuers.clone();
     trusted_issuers.extend(config.trusted_issuers.iter().cloned());
     let pull_policy = PullPolicy {
-        allowed_insecure: registry::allowed_insecure(
+        allowed_insecure: oci::allowed_insecure(
             &config.allowed_insecure,
-            std::env::var(registry::ALLOWED_INSECURE_ENV)
+            std::env::var(oci::ALLOWED_INSECURE_ENV)
                 .ok()
                 .as_deref(),
         ),
@@ -477,7 +478,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         .iter()
         .map(|actor| actor.identity.public_key.clone())
         .collect();
-    let providers = links::providers(&Registry::builtin(), &app.actors)?;
+    let providers = links::providers(&crate::providers::builtin(), &app.actors)?;
     let workers = Arc::new(match config.workers {
         Some(count) => Workers::start(usize::from(count)),
         None => Workers::per_core(),
@@ -596,13 +597,13 @@ async fn start_operator_interfaces(
 
 /// The NATS server the manifest's first NATS messaging link names.
 fn manifest_nats_url(decls: &[ActorDecl]) -> Option<String> {
-    let nats = crate::providers::messaging::Registration;
+    let nats = crate::providers::nats::Registration;
     decls
         .iter()
         .flat_map(|decl| &decl.links)
         .filter(|link| {
             link.contract == MESSAGING
-                && crate::providers::registry::Registration::is_image(&nats, &link.provider_image)
+                && crate::providers::registration::Registration::is_image(&nats, &link.provider_image)
         })
         .find_map(|link| link.value("URI").or(link.value("URL")).map(String::from))
 }

@@ -2,21 +2,26 @@
 //! built-in providers for HTTP, NATS messaging, key-value (Redis or embedded), numbergen and
 //! logging. See `host::start` for the order things start in.
 
+pub mod builtins;
 pub mod capacity;
 pub mod claims;
 pub mod component;
 pub mod control;
 pub mod dashboard;
 pub mod error;
+pub mod events;
 pub mod host;
+pub mod host_calls;
 pub mod links;
 pub mod manifest;
+pub mod mask;
 pub mod nats_cli;
+pub mod oci;
 pub mod net;
 pub mod pool;
 pub mod precompile;
+pub mod provider;
 pub mod providers;
-pub mod registry;
 pub mod router;
 pub mod runtime;
 pub mod shutdown;

@@ -6,8 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use wasmcloud_control_interface::LinkDefinition;
 
-use crate::providers::registry::Started;
-use crate::router::ProviderHandle;
+use crate::provider::{ProviderHandle, Started};
 
 /// What identifies a link: one per actor, contract and link name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -21,9 +21,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::capacity::ActorShape;
 use crate::claims::ActorIdentity;
-use crate::control::events::EventBus;
+use crate::events::EventBus;
 use crate::error::HostError;
-use crate::runtime::{ActorInstance, ActorModule, CallError, HostCalls};
+use crate::host_calls::{CallError, HostCalls};
+use crate::runtime::{ActorInstance, ActorModule};
 use crate::stats::CallStats;
 use crate::telemetry::Outcome;
 

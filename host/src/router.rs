@@ -11,52 +11,16 @@ use wasmbus_rpc::common::{Context, Message, MessageDispatch, SendOpts, Transport
 use wasmbus_rpc::error::RpcError;
 
 use crate::claims::ActorIdentity;
-use crate::control::events::EventBus;
 use crate::error::HostError;
+use crate::events::EventBus;
+use crate::host_calls::HostCalls;
 use crate::links::LinkTable;
 use crate::pool::{ActorPool, Deadline, LoadedActor};
-use crate::providers::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
-use crate::runtime::HostCalls;
-
-/// Something that answers `Service.Method` calls.
-pub type Dispatcher = Arc<dyn MessageDispatch + Send + Sync>;
-
-/// A provider as the router sees it: what answers its calls, and how long an answer may take.
-#[derive(Clone)]
-pub struct ProviderHandle {
-    dispatcher: Dispatcher,
-    deadline: Duration,
-}
-
-impl ProviderHandle {
-    /// A provider answering within `PROVIDER_DEADLINE`: a stuck server becomes a quick refusal.
-    pub fn new(dispatcher: Dispatcher) -> Self {
-        ProviderHandle {
-            dispatcher,
-            deadline: PROVIDER_DEADLINE,
-        }
-    }
-
-    /// A provider on this machine's disk: a durable commit on a busy disk is slow, not down.
-    pub fn local_disk(dispatcher: Dispatcher) -> Self {
-        ProviderHandle {
-            dispatcher,
-            deadline: LOCAL_DISK_DEADLINE,
-        }
-    }
-}
+use crate::provider::{self, ProviderHandle};
+use crate::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 
 /// The link name wasmbus actors use unless they name another.
 pub const DEFAULT_LINK: &str = "default";
-/// Longest a call to a provider in front of a server may take. Deadlines shrink inward (HTTP
-/// request > actor call > provider call), so the innermost fault is the one reported: a stuck
-/// Redis becomes a refusal the actor answers with a 503, well before any outer deadline fires.
-pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(1);
-/// Longest a call to a store on local disk may take: an fsync behind other writes to the same
-/// disk can take seconds, and a refusal then would say the message was not stored while the
-/// commit goes on. Still well inside the actor's own call deadline.
-pub const LOCAL_DISK_DEADLINE: Duration = Duration::from_secs(5);
-
 /// An actor the router delivers to, by call alias or public key.
 struct RoutedActor {
     public_key: String,
@@ -192,7 +156,7 @@ impl Router {
                 link_name: link_name.to_string(),
             })?;
         // A messaging request waits as long as the actor asked (the provider enforces it).
-        let deadline = if contract == crate::providers::MESSAGING && method == "Request" {
+        let deadline = if contract == provider::MESSAGING && method == "Request" {
             crate::pool::CALL_TIMEOUT
         } else {
             provider.deadline
@@ -267,10 +231,8 @@ impl Transport for ActorTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::ConnectionState;
     use crate::links::Link;
-    use crate::providers::registry::Started;
-    use crate::providers::KEYVALUE;
+    use crate::provider::{ConnectionState, Started, KEYVALUE};
 
     /// A provider that answers every call after the time it holds.
     struct AnswersAfter(Duration);

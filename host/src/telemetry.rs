@@ -214,13 +214,3 @@ impl KeyValueMetrics {
 
 /// Whether each link's provider is connected (or listening) now: 1, or 0 while it reconnects.
 pub const LINK_CONNECTED: &str = "mcchat_link_connected";
-
-/// Sets `LINK_CONNECTED` for every link of `state`, as a scrape reads it.
-pub fn links_connected(state: &crate::control::HostState) {
-    for link in state.router.links().all() {
-        let d = &link.definition;
-        let up = link.provider.state() != crate::control::ConnectionState::Reconnecting;
-        metrics::gauge!(LINK_CONNECTED, "actor" => state.label(&d.actor_id), "contract" => d.contract_id.clone(), "link_name" => d.link_name.clone())
-            .set(f64::from(u8::from(up)));
-    }
-}

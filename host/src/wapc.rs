@@ -16,7 +16,7 @@ use wasmtime::{
 
 use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
-use crate::runtime::{call_host, CallError, HostCalls};
+use crate::host_calls::{call_host, CallError, HostCalls};
 
 /// A compiled wasmbus module, ready to be instantiated many times.
 pub struct WapcModule {

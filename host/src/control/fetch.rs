@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use crate::registry::{self, PullPolicy, MAX_MODULE_BYTES};
+use crate::oci::{self, PullPolicy, MAX_MODULE_BYTES};
 
 /// What may be loaded: registries as the policy allows, files only when `allow_file_load`.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ impl ModuleSource {
                         )
                     })
             }
-            None => registry::pull_actor(image, &self.pull_policy)
+            None => oci::pull_actor(image, &self.pull_policy)
                 .await
                 .map_err(|e| e.to_string()),
         }

@@ -23,8 +23,8 @@ pub fn host(state: &HostState) -> Host {
         uptime_human: Some(human_uptime(uptime)),
         version: Some(state.version.to_string()),
         // wasmCloud hosts name their NATS here; a password in its URL stays with the host.
-        ctl_host: Some(super::mask::url(&state.ctl_url)),
-        rpc_host: Some(super::mask::url(&state.ctl_url)),
+        ctl_host: Some(crate::mask::url(&state.ctl_url)),
+        rpc_host: Some(crate::mask::url(&state.ctl_url)),
         cluster_issuers: Some(state.cluster_issuers()),
         js_domain: None,
     }

@@ -4,10 +4,8 @@
 //! built-in provider a service key (`V…`) derived from what it is, so it is the same on every
 //! host and every start.
 
-pub mod events;
 pub mod fetch;
 pub mod inventory;
-pub mod mask;
 pub mod nats;
 pub mod open_nats;
 
@@ -25,22 +23,14 @@ use wasmcloud_control_interface::LinkDefinition;
 
 use crate::claims;
 use crate::links::{Link, LinkKey};
-use crate::providers::registry::{HostContext, LinkStart, LinkValues, Overrides, Registration};
+use crate::providers::registration::{HostContext, LinkStart, LinkValues, Overrides, Registration};
 use crate::router::Router;
 use crate::runtime::Runtime;
-use events::EventBus;
+use crate::events::EventBus;
+use crate::provider::ConnectionState;
 
 /// The lattice a host joins unless `--lattice` names another (wasmCloud's default).
 pub const DEFAULT_LATTICE: &str = "default";
-
-/// A provider's connection, as operators want to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConnectionState {
-    Connected,
-    Reconnecting,
-    Listening,
-}
 
 /// Why a control action was not carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,7 +210,7 @@ impl HostState {
             .iter()
             .filter(|link| link.definition.provider_id == provider_id)
             .map(|link| Connection {
-                target: mask::url(&link.provider.target()),
+                target: crate::mask::url(&link.provider.target()),
                 state: link.provider.state(),
             })
             .collect()

@@ -17,7 +17,7 @@ use wasmcloud_control_interface::{
     StopActorCommand, UpdateActorCommand,
 };
 
-use super::events::LatticeEvent;
+use crate::events::LatticeEvent;
 use super::fetch::ModuleSource;
 use super::{inventory, HostState};
 use crate::net::NATS_PUBLISH_DEADLINE;
@@ -71,7 +71,7 @@ pub async fn serve(
         .with_context(|| {
             format!(
                 "connecting the control interface to NATS at {}",
-                super::mask::url(nats_url)
+                crate::mask::url(nats_url)
             )
         })?;
     let prefix = format!("wasmbus.ctl.{}", state.lattice);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::control::mask;
+use crate::mask;
 
 /// How long the check waits for the server's greeting.
 const GREETING_WAIT: Duration = Duration::from_secs(2);

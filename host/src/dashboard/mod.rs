@@ -29,8 +29,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wasmcloud_control_interface::{LinkDefinition, RemoveLinkDefinitionRequest};
 
-use crate::control::events::LatticeEvent;
 use crate::control::{ControlError, HostState};
+use crate::events::LatticeEvent;
+use crate::provider::ConnectionState;
 use crate::net::{self, refusal};
 
 pub use snapshot::Snapshot;
@@ -143,7 +144,7 @@ async fn require_token(
 }
 
 async fn metrics(State(dashboard): State<Dashboard>) -> impl IntoResponse {
-    crate::telemetry::links_connected(&dashboard.state);
+    links_connected(&dashboard.state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::render(),
@@ -223,7 +224,7 @@ impl Feed {
 fn lattice_event(event: &LatticeEvent) -> Event {
     let masked = LatticeEvent {
         name: event.name.clone(),
-        data: crate::control::mask::event_data(&event.data),
+        data: crate::mask::event_data(&event.data),
         time: event.time,
     };
     Event::default()
@@ -305,6 +306,16 @@ async fn delete_link(State(dashboard): State<Dashboard>, body: Bytes) -> Respons
             StatusCode::BAD_REQUEST,
             &format!("expected {{actor_id, contract_id, link_name}}: {e}"),
         ),
+    }
+}
+
+/// Sets `LINK_CONNECTED` for every link of `state`, as a scrape reads it.
+fn links_connected(state: &HostState) {
+    for link in state.router.links().all() {
+        let d = &link.definition;
+        let up = link.provider.state() != ConnectionState::Reconnecting;
+        metrics::gauge!(crate::telemetry::LINK_CONNECTED, "actor" => state.label(&d.actor_id), "contract" => d.contract_id.clone(), "link_name" => d.link_name.clone())
+            .set(f64::from(u8::from(up)));
     }
 }
 

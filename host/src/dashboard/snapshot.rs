@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::control::{inventory, mask, Connection, HostState};
+use crate::control::{inventory, Connection, HostState};
+use crate::mask;
 use crate::stats::OperationStats;
 
 /// An actor that trapped this recently is shown as unhealthy.

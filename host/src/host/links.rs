@@ -7,7 +7,7 @@ use wasmcloud_control_interface::LinkDefinition;
 
 use crate::control::{provider_id, HostState, Provider};
 use crate::manifest::ActorDecl;
-use crate::providers::registry::{Overrides, Registry};
+use crate::providers::registration::{Overrides, Registry};
 
 /// The providers the manifest's links name, one per capability component and link name.
 pub(super) fn providers(registry: &Registry, decls: &[ActorDecl]) -> Result<Vec<Provider>> {

@@ -28,15 +28,15 @@ use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::error::RpcError;
 use wasmcloud_interface_httpserver::{HttpRequest, HttpServer, HttpServerSender};
 
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
+use super::registration::{
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::HTTPSERVER;
-use crate::control::ConnectionState;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
 use mcchat_provider_kit::{connection_cap, link_number, Admission, ConnectionCap};
 use crate::net;
 use crate::pool::CALL_TIMEOUT;
-use crate::router::{ActorTransport, ProviderHandle};
+use crate::router::ActorTransport;
 
 /// Where the server listens unless the link's `address` says otherwise.
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
@@ -99,7 +99,7 @@ fn app(actor: ActorTransport, calls: TaskTracker) -> HttpRouter {
 pub struct Registration;
 
 #[async_trait]
-impl registry::Registration for Registration {
+impl registration::Registration for Registration {
     fn about(&self) -> About {
         About {
             contract: HTTPSERVER,

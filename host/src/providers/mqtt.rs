@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use mcchat_provider_mqtt::{Config, MqttMessaging, Runtimes};
 use wasmcloud_interface_messaging::MessageSubscriberSender;
 
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
+use super::registration::{
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::MESSAGING;
-use crate::control::{mask, ConnectionState};
-use crate::router::{ActorTransport, ProviderHandle};
+use crate::mask;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
+use crate::router::ActorTransport;
 
 /// How long a start waits for the broker before going on without it (the connection goes on
 /// dialling in the background).
@@ -22,7 +23,7 @@ const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Registration;
 
 #[async_trait]
-impl registry::Registration for Registration {
+impl registration::Registration for Registration {
     fn about(&self) -> About {
         About {
             contract: MESSAGING,

@@ -11,19 +11,20 @@ pub use mcchat_provider_websocket::{
 };
 use wasmcloud_interface_messaging::MessageSubscriberSender;
 
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
+use super::registration::{
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::MESSAGING;
-use crate::control::{mask, ConnectionState};
-use crate::router::{ActorTransport, ProviderHandle};
+use crate::mask;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
+use crate::router::ActorTransport;
 
 /// The `wasmcloud:messaging` provider over WebSocket: per link, a server browsers connect to,
 /// or a client of a remote server.
 pub struct Registration;
 
 #[async_trait]
-impl registry::Registration for Registration {
+impl registration::Registration for Registration {
     fn about(&self) -> About {
         About {
             contract: MESSAGING,

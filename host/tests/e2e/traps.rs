@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use mcchat_host::capacity::{ActorShape, Capacity, Limits};
 use mcchat_host::claims::ActorIdentity;
-use mcchat_host::control::events::EventBus;
+use mcchat_host::events::EventBus;
 use mcchat_host::pool::LoadedActor;
 use mcchat_host::providers::httpserver;
-use mcchat_host::providers::registry::{
+use mcchat_host::providers::registration::{
     HostContext, Lattice, LinkStart, LinkValues, Registration as _,
 };
 use mcchat_host::router::Router;

@@ -14,12 +14,11 @@ use async_trait::async_trait;
 use wasmbus_rpc::common::{Context, Message, MessageDispatch};
 use wasmbus_rpc::error::RpcError;
 
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
+use super::registration::{
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::KEYVALUE;
-use crate::control::ConnectionState;
-use crate::router::ProviderHandle;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
 
 /// The `wasmcloud:keyvalue` provider: Redis at the link's `URL`, or, for a link without one,
 /// the embedded store in the host's data directory (one store for every such link).
@@ -42,7 +41,7 @@ impl Registration {
 }
 
 #[async_trait]
-impl registry::Registration for Registration {
+impl registration::Registration for Registration {
     fn about(&self) -> About {
         About {
             contract: KEYVALUE,
@@ -70,7 +69,7 @@ impl registry::Registration for Registration {
                 handle: ProviderHandle::new(redis.clone()),
                 last_call_ok: redis.last_call_ok.clone(),
                 target: url.to_string(),
-                describe: format!("key-value on Redis {}", crate::control::mask::url(url)),
+                describe: format!("key-value on Redis {}", crate::mask::url(url)),
             }));
         }
         let path = link.host.data_dir.join("keyvalue.redb");

@@ -1,4 +1,5 @@
-//! The host's built-in contracts: `wasmcloud:builtin:numbergen` and `wasmcloud:builtin:logging`.
+//! The host's built-in contracts, which the router answers itself with no link:
+//! `wasmcloud:builtin:numbergen` and `wasmcloud:builtin:logging`.
 
 use async_trait::async_trait;
 use wasmbus_rpc::common::Context;

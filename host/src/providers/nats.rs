@@ -23,13 +23,13 @@ use wasmcloud_interface_messaging::{
     ReplyMessage, RequestMessage, SubMessage,
 };
 
-use super::registry::{
-    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides, Started,
+use super::registration::{
+    self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::MESSAGING;
-use crate::control::ConnectionState;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
 use crate::net::NATS_PUBLISH_DEADLINE;
-use crate::router::{ActorTransport, ProviderHandle};
+use crate::router::ActorTransport;
 use crate::workers::Workers;
 use mcchat_provider_kit::NatsAuth;
 
@@ -72,7 +72,7 @@ pub struct NatsMessaging {
 pub struct Registration;
 
 #[async_trait]
-impl registry::Registration for Registration {
+impl registration::Registration for Registration {
     fn about(&self) -> About {
         About {
             contract: MESSAGING,
@@ -122,7 +122,7 @@ impl registry::Registration for Registration {
         let host = link.host;
         let nats = NatsMessaging::connect(&url, auth.as_ref(), &host.workers).await?;
         // From here on the URL is for people: without its password.
-        let url = crate::control::mask::url(&url);
+        let url = crate::mask::url(&url);
         let subscriptions = TaskTracker::new();
         nats.subscribe(&subjects, &link, &subscriptions).await?;
         if !nats.wait_until_ready().await {
@@ -200,9 +200,8 @@ impl NatsMessaging {
         auth: Option<&NatsAuth>,
         workers: &Workers,
     ) -> anyhow::Result<Self> {
-        // Checked once here; each worker's client gets its own options (they are not `Clone`).
-        mcchat_provider_kit::nats_auth::connect_options(url, auth)?;
-        let shown = crate::control::mask::url(url);
+        let (options, address) = mcchat_provider_kit::nats_auth::connect_options(url, auth)?;
+        let shown = crate::mask::url(url);
         // Each client's connection task runs on the worker the client is made on.
         let clients = workers
             .on_each(|index| {
@@ -212,16 +211,15 @@ impl NatsMessaging {
                     of: workers.count(),
                     connected_before: Arc::new(AtomicBool::new(false)),
                 };
-                let (options, address) = mcchat_provider_kit::nats_auth::connect_options(url, auth)
-                    .expect("checked above");
                 options
+                    .clone()
                     .name("mcchat-host")
                     .retry_on_initial_connect()
                     .event_callback(move |event| {
                         let connection = connection.clone();
                         async move { log_event(&connection, event) }
                     })
-                    .connect(address)
+                    .connect(address.clone())
             })
             .await?
             .into_iter()

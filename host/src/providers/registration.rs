@@ -4,7 +4,7 @@
 //! actor's calls, describes itself for the inventory, the dashboard and `/metrics`, and stops
 //! when the link is deleted or the host stops.
 //!
-//! Adding a provider is one `Registration` in `Registry::builtin`.
+//! Adding a provider is one `Registration` in `providers::builtin`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::control::ConnectionState;
-use crate::router::{ProviderHandle, Router};
+use crate::provider::Started;
+use crate::router::Router;
 use crate::workers::Workers;
 
 pub use mcchat_provider_kit::{link_value, set_link_value, LinkValues};
@@ -112,38 +112,12 @@ pub trait Registration: Send + Sync {
     async fn start(&self, link: LinkStart<'_>) -> anyhow::Result<Box<dyn Started>>;
 }
 
-/// A provider serving one link.
-#[async_trait]
-pub trait Started: Send + Sync {
-    /// What answers the actor's calls, and how long an answer may take.
-    fn handle(&self) -> ProviderHandle;
-    /// What it is connected to or listens on (a URL, secrets not yet masked).
-    fn target(&self) -> String;
-    fn state(&self) -> ConnectionState;
-    /// One line for people: what it is and where (`HTTP server on http://127.0.0.1:8080`).
-    fn describe(&self) -> String;
-    /// Where it listens, if it does.
-    fn listen_address(&self) -> Option<SocketAddr> {
-        None
-    }
-    /// Stops serving the link: listeners close, subscriptions drain, sessions are closed with a
-    /// reason. Returns once nothing new reaches the actor through it.
-    async fn stop(&self);
-}
-
 /// The registrations, looked up in order.
 pub struct Registry(Vec<Arc<dyn Registration>>);
 
 impl Registry {
-    /// The providers built into the host.
-    pub fn builtin() -> Registry {
-        Registry(vec![
-            Arc::new(super::httpserver::Registration),
-            Arc::new(super::websocket::Registration),
-            Arc::new(super::mqtt::Registration),
-            Arc::new(super::messaging::Registration),
-            Arc::new(super::keyvalue::Registration::default()),
-        ])
+    pub fn new(registrations: Vec<Arc<dyn Registration>>) -> Registry {
+        Registry(registrations)
     }
 
     /// The provider that serves `contract` as the capability component `image`.
@@ -181,77 +155,4 @@ pub fn image_name(image: &str) -> String {
         .unwrap_or(name)
         .trim_end_matches(".par.gz")
         .to_ascii_lowercase()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::{HTTPSERVER, KEYVALUE, MESSAGING};
-
-    #[test]
-    fn picks_the_provider_from_the_contract_and_the_image_name() {
-        let registry = Registry::builtin();
-        for (contract, image, expected) in [
-            (
-                MESSAGING,
-                "wasmcloud.azurecr.io/nats_messaging:0.17.2",
-                "NATS messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "ghcr.io/wasmcloud/messaging-nats:canary",
-                "NATS messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "localhost:5000/mcchat/messaging-websocket:0.1.0",
-                "WebSocket messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "file:///opt/providers/messaging-websocket.par.gz",
-                "WebSocket messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "file://./build/messaging_websocket.par.gz",
-                "WebSocket messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "registry:5000/x/messaging-websocket@sha256:abc",
-                "WebSocket messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "file://./build/messaging_mqtt.par.gz",
-                "MQTT messaging (built in)",
-            ),
-            (
-                MESSAGING,
-                "registry:5000/mcchat/messaging-mqtt@sha256:abc",
-                "MQTT messaging (built in)",
-            ),
-            (
-                HTTPSERVER,
-                "wasmcloud.azurecr.io/httpserver:0.19.1",
-                "HTTP server (built in)",
-            ),
-            (
-                KEYVALUE,
-                "wasmcloud.azurecr.io/kvredis:0.22.0",
-                "key-value: Redis or embedded (built in)",
-            ),
-        ] {
-            let found = registry.find(contract, image).unwrap();
-            assert_eq!(found.name(), expected, "{image}");
-        }
-        let e = registry
-            .find(MESSAGING, "wasmcloud.azurecr.io/kafka:0.1")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("no built-in"), "{e}");
-        let e = registry.find("wasmcloud:blobstore", "x").err().unwrap();
-        assert!(e.to_string().contains("no provider for"), "{e}");
-    }
 }
