@@ -2,7 +2,8 @@
 //! session must receive every message. Measured twice in one run, each with its own NATS and
 //! Redis: all sessions on one host, then half on each of two hosts (the messages posted to the
 //! first, the second's sessions served through the relay over NATS). Prints each delivery rate
-//! and per-delivery latency (from the POST being sent to the frame being read).
+//! and per-delivery latency (from the POST being sent to the frame being read), then what
+//! sealing a relayed frame with the cluster key costs against the two-host run's time per message.
 //!
 //! `cargo bench -p mcchat-host --bench ws_fanout` (release build; needs nats-server and
 //! redis-server).
@@ -23,6 +24,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 struct Measured {
     deliveries_per_second: f64,
+    per_message: Duration,
     p50: Duration,
     p99: Duration,
 }
@@ -62,6 +64,7 @@ async fn measure(hosts: usize) -> Measured {
     latencies.sort();
     let measured = Measured {
         deliveries_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        per_message: elapsed / MESSAGES as u32,
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
     };
@@ -80,6 +83,29 @@ async fn measure(hosts: usize) -> Measured {
     measured
 }
 
+/// What one relayed broadcast costs in signatures: the sender signs it with the cluster key, a
+/// receiving instance checks it (Ed25519 over a frame the size of a chat message).
+fn seal_cost() -> Duration {
+    const ROUNDS: u32 = 2_000;
+    let trust = mcchat_provider_kit::ClusterTrust::generate();
+    let frame = serde_json::json!({
+        "body": "a chat message of about the usual length, say eighty characters or so, like this",
+        "id": "0b1c7c8e-5a55-4b55-9a55-000000000042",
+        "index": 12345,
+        "sourceChannel": "http",
+        "sourceUser": "bench",
+    })
+    .to_string();
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        let signature = trust.sign(frame.as_bytes());
+        trust
+            .verify(&trust.issuer(), frame.as_bytes(), &signature)
+            .unwrap();
+    }
+    started.elapsed() / ROUNDS
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -93,6 +119,13 @@ fn main() {
             "ws_fanout: two hosts against one: {:.2}x the delivery rate, p99 {:.2}x",
             two.deliveries_per_second / one.deliveries_per_second,
             two.p99.as_secs_f64() / one.p99.as_secs_f64(),
+        );
+        let seal = seal_cost();
+        println!(
+            "ws_fanout: sealing a relayed frame and checking it: {seal:.1?}, {:.2}% of the two-host \
+             run's {:.2?} per message",
+            100.0 * seal.as_secs_f64() / two.per_message.as_secs_f64(),
+            two.per_message,
         );
     });
 }
