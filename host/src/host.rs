@@ -17,18 +17,18 @@ use tokio_util::task::TaskTracker;
 
 use crate::capacity::{ActorShape, Capacity, Limits};
 use crate::claims;
-use crate::events::EventBus;
 use crate::control::fetch::ModuleSource;
 use crate::control::{HostState, Identity, DEFAULT_LATTICE};
-use crate::mask;
 use crate::dashboard::{self, DashboardAddr};
+use crate::events::EventBus;
 use crate::manifest::{self, ActorDecl, ActorImage};
+use crate::mask;
+use crate::oci::{self, PullPolicy};
 use crate::pool::LoadedActor;
 use crate::precompile;
-use crate::providers::registration::{HostContext, Lattice, Overrides, Registry};
+use crate::providers::registration::{HostContext, Lattice, Overrides};
 use crate::providers::websocket;
 use crate::providers::{HTTPSERVER, MESSAGING};
-use crate::oci::{self, PullPolicy};
 use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::workers::Workers;
@@ -383,19 +383,18 @@ async fn read_actors(
 ) -> Result<Vec<VerifiedActor>> {
     let mut verified = Vec::with_capacity(decls.len());
     for decl in decls {
-        let wasm =
-            match &decl.image {
-                ActorImage::File(path) => std::fs::read(path).with_context(|| {
-                    format!(
-                        "reading actor {} from {} (build it with `cargo xtask build`)",
-                        decl.name,
-                        path.display()
-                    )
-                })?,
-                ActorImage::Registry(reference) => oci::pull_actor(reference, pull_policy)
-                    .await
-                    .with_context(|| format!("loading actor {}", decl.name))?,
-            };
+        let wasm = match &decl.image {
+            ActorImage::File(path) => std::fs::read(path).with_context(|| {
+                format!(
+                    "reading actor {} from {} (build it with `cargo xtask build`)",
+                    decl.name,
+                    path.display()
+                )
+            })?,
+            ActorImage::Registry(reference) => oci::pull_actor(reference, pull_policy)
+                .await
+                .with_context(|| format!("loading actor {}", decl.name))?,
+        };
         let identity = claims::verify(&wasm, trusted_issuers)
             .map_err(|e| anyhow!("refusing actor {} ({}): {e}", decl.name, decl.image))?;
         let shape =
@@ -463,9 +462,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let pull_policy = PullPolicy {
         allowed_insecure: oci::allowed_insecure(
             &config.allowed_insecure,
-            std::env::var(oci::ALLOWED_INSECURE_ENV)
-                .ok()
-                .as_deref(),
+            std::env::var(oci::ALLOWED_INSECURE_ENV).ok().as_deref(),
         ),
         data_dir: config.data_dir.clone(),
     };
@@ -603,7 +600,10 @@ fn manifest_nats_url(decls: &[ActorDecl]) -> Option<String> {
         .flat_map(|decl| &decl.links)
         .filter(|link| {
             link.contract == MESSAGING
-                && crate::providers::registration::Registration::is_image(&nats, &link.provider_image)
+                && crate::providers::registration::Registration::is_image(
+                    &nats,
+                    &link.provider_image,
+                )
         })
         .find_map(|link| link.value("URI").or(link.value("URL")).map(String::from))
 }

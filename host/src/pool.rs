@@ -21,8 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::capacity::ActorShape;
 use crate::claims::ActorIdentity;
-use crate::events::EventBus;
 use crate::error::HostError;
+use crate::events::EventBus;
 use crate::host_calls::{CallError, HostCalls};
 use crate::runtime::{ActorInstance, ActorModule};
 use crate::stats::CallStats;

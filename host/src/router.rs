@@ -4,20 +4,19 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use wasmbus_rpc::common::{Context, Message, MessageDispatch, SendOpts, Transport};
+use wasmbus_rpc::common::{Context, Message, SendOpts, Transport};
 use wasmbus_rpc::error::RpcError;
 
+use crate::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
 use crate::claims::ActorIdentity;
 use crate::error::HostError;
 use crate::events::EventBus;
 use crate::host_calls::HostCalls;
 use crate::links::LinkTable;
 use crate::pool::{ActorPool, Deadline, LoadedActor};
-use crate::provider::{self, ProviderHandle};
-use crate::builtins::{LoggingProvider, NumberGenProvider, LOGGING, NUMBERGEN};
+use crate::provider::{self, Dispatcher};
 
 /// The link name wasmbus actors use unless they name another.
 pub const DEFAULT_LINK: &str = "default";
@@ -232,7 +231,9 @@ impl Transport for ActorTransport {
 mod tests {
     use super::*;
     use crate::links::Link;
-    use crate::provider::{ConnectionState, Started, KEYVALUE};
+    use crate::provider::{ConnectionState, ProviderHandle, Started, KEYVALUE};
+    use std::time::Duration;
+    use wasmbus_rpc::common::MessageDispatch;
 
     /// A provider that answers every call after the time it holds.
     struct AnswersAfter(Duration);

@@ -202,7 +202,12 @@ mod tests {
             r#"{{"user_name":"dave","body":"{}"}}"#,
             "a".repeat(MAX_PAYLOAD_BYTES)
         );
-        let ack = block_on(accept(body.as_bytes(), &FixedIds, &api, &Reports::default()));
+        let ack = block_on(accept(
+            body.as_bytes(),
+            &FixedIds,
+            &api,
+            &Reports::default(),
+        ));
         assert_eq!(
             ack,
             Ack::refused(format!(

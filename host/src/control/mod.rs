@@ -22,12 +22,12 @@ use crate::capacity::ActorShape;
 use wasmcloud_control_interface::LinkDefinition;
 
 use crate::claims;
+use crate::events::EventBus;
 use crate::links::{Link, LinkKey};
+use crate::provider::ConnectionState;
 use crate::providers::registration::{HostContext, LinkStart, LinkValues, Overrides, Registration};
 use crate::router::Router;
 use crate::runtime::Runtime;
-use crate::events::EventBus;
-use crate::provider::ConnectionState;
 
 /// The lattice a host joins unless `--lattice` names another (wasmCloud's default).
 pub const DEFAULT_LATTICE: &str = "default";

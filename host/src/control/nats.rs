@@ -17,9 +17,9 @@ use wasmcloud_control_interface::{
     StopActorCommand, UpdateActorCommand,
 };
 
-use crate::events::LatticeEvent;
 use super::fetch::ModuleSource;
 use super::{inventory, HostState};
+use crate::events::LatticeEvent;
 use crate::net::NATS_PUBLISH_DEADLINE;
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);

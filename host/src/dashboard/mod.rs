@@ -31,8 +31,8 @@ use wasmcloud_control_interface::{LinkDefinition, RemoveLinkDefinitionRequest};
 
 use crate::control::{ControlError, HostState};
 use crate::events::LatticeEvent;
-use crate::provider::ConnectionState;
 use crate::net::{self, refusal};
+use crate::provider::ConnectionState;
 
 pub use snapshot::Snapshot;
 

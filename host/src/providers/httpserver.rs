@@ -32,11 +32,11 @@ use super::registration::{
     self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::HTTPSERVER;
-use crate::provider::{ConnectionState, ProviderHandle, Started};
-use mcchat_provider_kit::{connection_cap, link_number, Admission, ConnectionCap};
 use crate::net;
 use crate::pool::CALL_TIMEOUT;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
 use crate::router::ActorTransport;
+use mcchat_provider_kit::{connection_cap, link_number, Admission, ConnectionCap};
 
 /// Where the server listens unless the link's `address` says otherwise.
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8080";
@@ -75,8 +75,14 @@ fn full_app(cap: &ConnectionCap) -> HttpRouter {
     HttpRouter::new().fallback(move || {
         let mut response = net::refusal(StatusCode::SERVICE_UNAVAILABLE, &reason);
         let headers = response.headers_mut();
-        headers.insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
-        headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        headers.insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+        headers.insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
         std::future::ready(response)
     })
 }

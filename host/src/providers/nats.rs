@@ -27,8 +27,8 @@ use super::registration::{
     self, link_value, set_link_value, About, LinkStart, LinkValues, Overrides,
 };
 use super::MESSAGING;
-use crate::provider::{ConnectionState, ProviderHandle, Started};
 use crate::net::NATS_PUBLISH_DEADLINE;
+use crate::provider::{ConnectionState, ProviderHandle, Started};
 use crate::router::ActorTransport;
 use crate::workers::Workers;
 use mcchat_provider_kit::NatsAuth;

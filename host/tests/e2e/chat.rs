@@ -127,11 +127,20 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
     let many_headers: String = (0..120).map(|n| format!("X-{n}: y\r\n")).collect();
     for (request, status) in [
         ("\u{1}GET / HTTP/1.1\r\n\r\n".to_string(), "400"),
-        (format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)), "414"),
-        (format!("GET / HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"), "431"),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+            "414",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            "431",
+        ),
     ] {
         let answer = raw_exchange(&base, request.as_bytes()).await;
-        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
     }
 
     let ack = chat_in(&client, "not json at all").await;

@@ -25,7 +25,9 @@ pub fn open_files_limit() -> u64 {
 /// A server's default cap: `1/share` of the open-files limit, at most `DEFAULT_MAX`.
 pub fn default_cap(share: u64) -> usize {
     let cap = open_files_limit() / share.max(1);
-    usize::try_from(cap).unwrap_or(usize::MAX).clamp(1, DEFAULT_MAX)
+    usize::try_from(cap)
+        .unwrap_or(usize::MAX)
+        .clamp(1, DEFAULT_MAX)
 }
 
 /// What an accepted connection may do. Either permit is held for as long as the connection.

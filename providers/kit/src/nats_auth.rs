@@ -71,9 +71,7 @@ pub fn connect_options(
             });
         }
         Some(NatsAuth::Creds { text }) => {
-            options = options
-                .credentials(text)
-                .context("the NATS credentials")?
+            options = options.credentials(text).context("the NATS credentials")?
         }
         Some(NatsAuth::Nkey { seed }) => options = options.nkey(seed.clone()),
         None => {}

@@ -284,7 +284,11 @@ mod tests {
             ("URI", "mqtt://", "no broker host"),
             ("SUBSCRIPTION", "chat/in#", "not an MQTT filter"),
             ("SUBSCRIPTION", "chat/#/in", "not an MQTT filter"),
-            ("FANOUT_TOPICS", "rtchat/#/x", "FANOUT_TOPICS \"rtchat/#/x\" is not"),
+            (
+                "FANOUT_TOPICS",
+                "rtchat/#/x",
+                "FANOUT_TOPICS \"rtchat/#/x\" is not",
+            ),
             ("QOS", "2", "QOS 2"),
             ("QOS", "high", "QOS"),
             ("KEEP_ALIVE_SEC", "1", "KEEP_ALIVE_SEC"),
