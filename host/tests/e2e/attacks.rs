@@ -76,3 +76,47 @@ async fn a_forged_relay_frame_reaches_no_browser() {
     assert_eq!(frame["body"]["body"], "real", "{frame}");
     chat.stop().await;
 }
+
+/// A raw NATS client publishes on `chat.in` with a line break inside a header value, which
+/// panicked the connection task of async-nats 0.47–0.51: the host takes the message and goes
+/// on acking `chat.in` and answering POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_break_in_a_header_value_does_not_cut_the_host_off_nats() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let chat = TestChat::start(false).await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", chat.nats.port))
+        .await
+        .unwrap();
+    let mut raw = BufReader::new(tcp);
+    let mut greeting = String::new();
+    raw.read_line(&mut greeting).await.unwrap();
+    assert!(greeting.starts_with("INFO "), "{greeting}");
+    let headers = "NATS/1.0\r\nX-Evil: a\rb\r\n\r\n";
+    let payload = r#"{"user_name":"eve","body":"a header with a line break"}"#;
+    let frames = format!(
+        "CONNECT {{\"verbose\":false,\"headers\":true,\"protocol\":1}}\r\n\
+         HPUB chat.in {} {}\r\n{headers}{payload}\r\nPING\r\n",
+        headers.len(),
+        headers.len() + payload.len()
+    );
+    raw.get_mut().write_all(frames.as_bytes()).await.unwrap();
+    let mut pong = String::new();
+    raw.read_line(&mut pong).await.unwrap();
+    assert_eq!(pong, "PONG\r\n", "the server took the publish");
+
+    until_async("the message is stored", || async {
+        all_messages(&chat.base, 10)
+            .await
+            .iter()
+            .any(|m| m["body"] == "a header with a line break")
+    })
+    .await;
+    let client = nats_client(&chat.nats).await;
+    assert_eq!(
+        chat_in(&client, r#"{"user_name":"ada","body":"still here"}"#).await,
+        serde_json::json!({"accepted": true})
+    );
+    post_stored(&chat.base, r#"{"user_name":"ada","body":"and over HTTP"}"#).await;
+    chat.stop().await;
+}
