@@ -8,6 +8,7 @@ pub mod lattice;
 pub mod link_values;
 pub mod nats_auth;
 pub mod net;
+pub mod redial;
 pub mod throttle;
 
 pub use cluster::ClusterTrust;

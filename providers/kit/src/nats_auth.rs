@@ -46,7 +46,8 @@ pub fn connect_options(
     url: &str,
     auth: Option<&NatsAuth>,
 ) -> Result<(async_nats::ConnectOptions, String)> {
-    let mut options = async_nats::ConnectOptions::new();
+    let mut options =
+        async_nats::ConnectOptions::new().reconnect_delay_callback(crate::redial::nats_delay);
     let mut address = url.to_string();
     if let Ok(mut parsed) = url::Url::parse(url) {
         let user = percent(parsed.username())?;

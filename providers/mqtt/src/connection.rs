@@ -105,7 +105,7 @@ pub async fn run(mut connection: Connection) {
                 }
                 last_error = error;
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(mcchat_provider_kit::redial::jittered(backoff)) => {}
                     _ = connection.stop.cancelled() => break,
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -90,7 +90,7 @@ impl Client {
                     ),
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(retry) => {}
+                    _ = tokio::time::sleep(mcchat_provider_kit::redial::jittered(retry)) => {}
                     _ = shutdown.cancelled() => break,
                 }
                 retry = (retry * 2).min(LONGEST_RETRY);
