@@ -46,6 +46,7 @@ impl Host {
     async fn start(data_dir: &Path, env: &[(String, String)], args: &[&str]) -> Host {
         let http_port = free_port();
         let log = data_dir.join("host.log");
+        let printed = data_dir.join("host.out");
         let child = Command::new(mcchat_binary())
             .current_dir(workspace_root())
             .args(["up", "--manifest", "wadm.yaml", "--embedded-kv"])
@@ -60,7 +61,7 @@ impl Host {
             ])
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&printed).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
@@ -69,10 +70,12 @@ impl Host {
             base: format!("http://127.0.0.1:{http_port}"),
             log,
         };
+        // Started as a person sees it: the last line the start prints, once the control
+        // interface answers too (HTTP answers before that).
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let answered = reqwest::get(format!("{}/messages", host.base)).await;
-            if answered.is_ok_and(|r| r.status() == 200) {
+            let out = std::fs::read_to_string(&printed).unwrap_or_default();
+            if out.contains("Ctrl-C to stop.") {
                 return host;
             }
             assert!(
