@@ -5,7 +5,7 @@
 //! the limit and HTTP connections a quarter, so both servers full together leave a quarter for
 //! the host's own files, its broker and store connections and the refusals in progress.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -15,11 +15,15 @@ pub const DEFAULT_MAX: usize = 10_000;
 const REFUSING_AT_ONCE: usize = 64;
 
 /// The open-files limit, raised first to the most the process may have (its hard limit), as
-/// servers do at start (nats-server, nginx's `worker_rlimit_nofile`).
+/// servers do at start (nats-server, nginx's `worker_rlimit_nofile`). Raised once per process,
+/// however many servers read it.
 pub fn open_files_limit() -> u64 {
-    rlimit::increase_nofile_limit(u64::MAX)
-        .or_else(|_| rlimit::Resource::NOFILE.get_soft())
-        .unwrap_or(1024)
+    static LIMIT: OnceLock<u64> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        rlimit::increase_nofile_limit(u64::MAX)
+            .or_else(|_| rlimit::Resource::NOFILE.get_soft())
+            .unwrap_or(1024)
+    })
 }
 
 /// A server's default cap: `1/share` of the open-files limit, at most `DEFAULT_MAX`.

@@ -200,9 +200,8 @@ impl Server {
     /// Checks the upgrade request: the path, then the token if one is configured.
     #[allow(clippy::result_large_err)] // the error is the HTTP answer tungstenite sends
     fn check_upgrade(&self, request: &Request) -> Result<(), ErrorResponse> {
-        let refuse = refusal;
         if request.uri().path() != UPGRADE_PATH {
-            return Err(refuse(
+            return Err(refusal(
                 StatusCode::NOT_FOUND,
                 "WebSocket sessions upgrade at /ws",
             ));
@@ -222,9 +221,9 @@ impl Server {
         match net::check_token(authorization, query.as_deref(), expected) {
             Ok(()) => Ok(()),
             Err(TokenRefused::Wrong) => {
-                Err(refuse(StatusCode::UNAUTHORIZED, "the token is not valid"))
+                Err(refusal(StatusCode::UNAUTHORIZED, "the token is not valid"))
             }
-            Err(TokenRefused::Missing) => Err(refuse(
+            Err(TokenRefused::Missing) => Err(refusal(
                 StatusCode::UNAUTHORIZED,
                 "a token is required: send Authorization: Bearer <token> or ?token=<token>",
             )),
