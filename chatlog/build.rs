@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     weld_codegen::rust_build_into("codegen.toml", &out_dir)?;
     let interface = Path::new("../interface");
     let mut description = String::new();
-    for file in ["chatlog.smithy", "outbound.smithy"] {
+    for file in ["api.smithy", "chatlog.smithy", "outbound.smithy"] {
         println!("cargo:rerun-if-changed=../interface/{file}");
         let source = ModelSource::Path {
             path: interface.into(),
@@ -97,6 +97,7 @@ fn wit_type(model: &Model, id: &ShapeID) -> String {
         "U64" => return "u64".into(),
         "I32" => return "s32".into(),
         "I64" => return "s64".into(),
+        "Blob" => return "list<u8>".into(),
         _ => {}
     }
     match model.shape(id).map(|s| s.body()) {

@@ -1,20 +1,24 @@
-//! wasmbus glue: the Chatlog service, written through `mcchat/chatlog` and relayed by alias.
+//! wasmbus glue: the Api service (every channel's messages) and the Chatlog service, written
+//! through `mcchat/chatlog` and relayed by alias.
 
 use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
 use wasmcloud_interface_logging::log;
+use wasmcloud_interface_numbergen::generate_guid;
 
+use crate::bindings::api::{Acknowledgement, Api, ApiReceiver, ReceivedMessage};
 use crate::bindings::chatlog::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, ChatlogSender, MessagesList, MessagesPage,
     MessagesPageRequest, WriteMessageResponse,
 };
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
-use crate::relay::{self, Channel, Outbound};
+use crate::intake::{self, Ids, Log, Services};
+use crate::relay::{self, Outbound};
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";
 
 #[derive(Debug, Default, Actor, HealthResponder)]
-#[services(Actor, Chatlog)]
+#[services(Actor, Api, Chatlog)]
 struct ApiGatewayActor {}
 
 /// Relays to channel actors by call alias.
@@ -22,15 +26,52 @@ struct ChannelActors;
 
 #[async_trait]
 impl Outbound for ChannelActors {
-    async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool> {
-        OutboundSender::to_actor(channel.alias)
+    async fn publish(&self, alias: &'static str, msg: &OutboundMessage) -> RpcResult<bool> {
+        OutboundSender::to_actor(alias)
             .publish_message(&Context::default(), msg)
             .await
     }
 }
 
+struct NumberGen;
+
+#[async_trait]
+impl Ids for NumberGen {
+    async fn new_id(&self) -> RpcResult<String> {
+        generate_guid().await
+    }
+}
+
+/// The host's log, through `wasmcloud:builtin:logging`.
+struct HostLog;
+
+#[async_trait]
+impl Log for HostLog {
+    async fn write(&self, level: &str, text: String) {
+        // Logging must never fail a request, so its own errors are dropped.
+        let _ = log(level, text).await;
+    }
+}
+
 fn chatlog() -> ChatlogSender<WasmHost> {
     ChatlogSender::to_actor(CHATLOG_ALIAS)
+}
+
+#[async_trait]
+impl Api for ApiGatewayActor {
+    async fn accept_message(
+        &self,
+        _ctx: &Context,
+        received: &ReceivedMessage,
+    ) -> RpcResult<Acknowledgement> {
+        let services = Services {
+            ids: &NumberGen,
+            chatlog: &chatlog(),
+            channels: &ChannelActors,
+            log: &HostLog,
+        };
+        Ok(intake::accept(received, &services).await)
+    }
 }
 
 #[async_trait]
@@ -43,15 +84,11 @@ impl Chatlog for ApiGatewayActor {
         let (response, failures) =
             relay::write_and_relay(ctx, &chatlog(), &ChannelActors, msg).await?;
         for failure in failures {
-            // Logging must never fail a request, so its own errors are dropped.
-            let _ = log(
-                "warn",
-                format!(
-                    "message {} stored but not relayed to {}: {}",
-                    msg.id, failure.channel.alias, failure.error
-                ),
-            )
-            .await;
+            let text = format!(
+                "message {} stored but not relayed to {}: {}",
+                msg.id, failure.alias, failure.error
+            );
+            HostLog.write("warn", text).await;
         }
         Ok(response)
     }

@@ -1,6 +1,7 @@
 //! The api-gateway actor's logic as a WebAssembly component (world `mcchat:actors/api-gateway`):
-//! the module build's `relay`, with the chat log, the channels and the log as plain WIT
-//! imports and the chatlog contract as its export. Nothing here speaks wasmbus: `cargo xtask
+//! the module build's `intake`, `answer`, `channels` and `relay`, with the chat log, the
+//! channels, ids and the log as plain WIT imports and the api and chatlog contracts as its
+//! exports. Nothing here speaks wasmbus: `cargo xtask
 //! build` composes it with its adapters into `build/api_gateway_component_s.wasm`.
 #![cfg(target_arch = "wasm32")]
 
@@ -10,6 +11,9 @@ wit_bindgen::generate!({
     generate_all,
 });
 
+pub mod answer;
+pub mod channels;
+pub mod intake;
 pub mod relay;
 
 /// The call context and errors the logic takes. An import's error arrives as text.
@@ -36,10 +40,19 @@ pub mod rpc {
     }
 
     pub type RpcResult<T> = Result<T, RpcError>;
+
+    /// Whether a failed call went past its deadline somewhere on its way: the host names a
+    /// timeout `timeout: …` in the error text, and each actor on the way passes it on.
+    pub fn timed_out(error: &RpcError) -> bool {
+        error.0.contains("timeout: ")
+    }
 }
 
 /// The contracts' records under the names the logic uses.
 pub mod bindings {
+    pub mod api {
+        pub use crate::exports::mcchat::api::api::{Acknowledgement, ReceivedMessage};
+    }
     pub mod chatlog {
         use async_trait::async_trait;
 
@@ -67,11 +80,13 @@ static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 use async_trait::async_trait;
 use futures::executor::block_on;
 
+use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::Chatlog;
 use crate::bindings::outbound::OutboundMessage;
 use crate::exports::mcchat::chatlog::chatlog as api;
+use crate::intake::{Ids, Log, Services};
 use crate::mcchat::chatlog::chatlog as store;
-use crate::relay::{Channel, Outbound};
+use crate::relay::Outbound;
 use crate::rpc::{Context, RpcResult};
 use crate::wasmcloud::logging::logging::{write_log, LogEntry};
 
@@ -94,11 +109,31 @@ struct Channels;
 
 #[async_trait]
 impl Outbound for Channels {
-    async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool> {
-        Ok(crate::mcchat::outbound::relay::publish_message(
-            channel.alias,
-            msg,
-        )?)
+    async fn publish(&self, alias: &'static str, msg: &OutboundMessage) -> RpcResult<bool> {
+        Ok(crate::mcchat::outbound::relay::publish_message(alias, msg)?)
+    }
+}
+
+struct NumberGen;
+
+#[async_trait]
+impl Ids for NumberGen {
+    async fn new_id(&self) -> RpcResult<String> {
+        Ok(crate::wasmcloud::numbergen::numbergen::generate_guid()?)
+    }
+}
+
+/// The host's log.
+struct HostLog;
+
+#[async_trait]
+impl Log for HostLog {
+    async fn write(&self, level: &str, text: String) {
+        // Logging must never fail a request, so its own errors are dropped.
+        let _ = write_log(&LogEntry {
+            level: level.into(),
+            text,
+        });
     }
 }
 
@@ -130,6 +165,18 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
 struct ApiGateway;
 export!(ApiGateway);
 
+impl crate::exports::mcchat::api::api::Guest for ApiGateway {
+    fn accept_message(received: ReceivedMessage) -> Result<Acknowledgement, String> {
+        let services = Services {
+            ids: &NumberGen,
+            chatlog: &ChatlogImport,
+            channels: &Channels,
+            log: &HostLog,
+        };
+        Ok(block_on(intake::accept(&received, &services)))
+    }
+}
+
 impl api::Guest for ApiGateway {
     fn write_message(msg: api::CanonicalChatMessage) -> Result<api::WriteMessageResponse, String> {
         let msg = stored(msg);
@@ -141,14 +188,11 @@ impl api::Guest for ApiGateway {
         ))
         .map_err(|e| e.to_string())?;
         for failure in failures {
-            // Logging must never fail a request, so its own errors are dropped.
-            let _ = write_log(&LogEntry {
-                level: "warn".into(),
-                text: format!(
-                    "message {} stored but not relayed to {}: {}",
-                    msg.id, failure.channel.alias, failure.error
-                ),
-            });
+            let text = format!(
+                "message {} stored but not relayed to {}: {}",
+                msg.id, failure.alias, failure.error
+            );
+            block_on(HostLog.write("warn", text));
         }
         Ok(api::WriteMessageResponse {
             accepted: response.accepted,

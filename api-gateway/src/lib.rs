@@ -1,11 +1,17 @@
-//! The `api-gateway` actor (call alias `mcchat/api`): the one Chatlog API every channel calls.
-//! It stores each message through `mcchat/chatlog` and relays it to every channel but its source.
+//! The `api-gateway` actor (call alias `mcchat/api`): the one API every channel calls, and
+//! where the chat's rules live. A channel hands it a message as received (`Api.AcceptMessage`);
+//! it checks and parses it, gives it an id, stores it through `mcchat/chatlog`, relays it to
+//! every channel but its source, and answers the ack for the channel to send. It also serves
+//! the Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
 //!
-//! `relay` is plain Rust that native tests drive; `actor` is the wasmbus glue (wasm32 only). The
-//! same `relay` also builds as a WebAssembly component, with `component.rs` as its root (the
-//! `api-gateway-component` crate).
+//! `intake`, `answer`, `channels` and `relay` are plain Rust that native tests drive; `actor`
+//! is the wasmbus glue (wasm32 only). The same modules also build as a WebAssembly component,
+//! with `component.rs` as its root (the `api-gateway-component` crate).
 
 pub mod bindings {
+    pub mod api {
+        include!(concat!(env!("OUT_DIR"), "/api.rs"));
+    }
     pub mod chatlog {
         include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
     }
@@ -17,7 +23,18 @@ pub mod bindings {
 pub mod rpc {
     pub use wasmbus_rpc::common::Context;
     pub use wasmbus_rpc::error::{RpcError, RpcResult};
+
+    /// Whether a failed call went past its deadline somewhere on its way: the host names a
+    /// timeout `timeout: …` in the error text an actor gets (the wasmbus ABI carries text),
+    /// and each actor on the way passes that text on.
+    pub fn timed_out(error: &RpcError) -> bool {
+        matches!(error, RpcError::Timeout(_) | RpcError::DeadlineExceeded(_))
+            || error.to_string().contains("timeout: ")
+    }
 }
+pub mod answer;
+pub mod channels;
+pub mod intake;
 pub mod relay;
 
 #[cfg(target_arch = "wasm32")]

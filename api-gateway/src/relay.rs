@@ -5,57 +5,27 @@ use async_trait::async_trait;
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::bindings::outbound::OutboundMessage;
-
-/// Every channel with live clients, which takes relayed messages: its channel name and its call
-/// alias. HTTP clients read the history (`GET /messages`) and have nothing live to deliver to,
-/// so nothing is relayed to http-channel: that call was a tenth of a NATS write's cost.
-pub const CHANNELS: &[Channel] = &[
-    Channel {
-        name: "nats",
-        alias: "mcchat/nats",
-        echoes: false,
-    },
-    Channel {
-        name: "ws",
-        alias: "mcchat/ws",
-        echoes: true,
-    },
-    Channel {
-        name: "mqtt",
-        alias: "mcchat/mqtt",
-        echoes: false,
-    },
-];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Channel {
-    pub name: &'static str,
-    pub alias: &'static str,
-    /// Also takes its own messages back: every browser, the sender's included, shows the one
-    /// conversation in the order it was stored.
-    pub echoes: bool,
-}
+use crate::channels::{Live, CHANNELS};
 
 /// Delivers a message to one channel actor (`Outbound.PublishMessage`).
 #[async_trait]
 pub trait Outbound {
-    async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool>;
+    async fn publish(&self, alias: &'static str, msg: &OutboundMessage) -> RpcResult<bool>;
 }
 
 /// A channel that could not be reached. The message is stored all the same.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RelayFailure {
-    pub channel: Channel,
+    pub alias: &'static str,
     pub error: String,
 }
 
 /// The channels a message from `source` is relayed to: all but its own (no loops), unless that
 /// one echoes. Relaying never feeds back into a write, so an echo cannot loop.
-pub fn relay_targets(source: &str) -> impl Iterator<Item = Channel> + '_ {
+pub fn relay_targets(source: &str) -> impl Iterator<Item = Live> + '_ {
     CHANNELS
         .iter()
-        .copied()
-        .filter(move |c| c.echoes || c.name != source)
+        .filter_map(move |c| c.live.filter(|live| live.echoes || c.name != source))
 }
 
 /// The relayed form of a stored message, with its position in the history when the chat log
@@ -84,10 +54,10 @@ pub async fn write_and_relay(
     let stored_now = response.accepted && response.id.as_ref().is_none_or(|id| *id == msg.id);
     if stored_now {
         let relayed = outbound_message(msg, response.index);
-        for channel in relay_targets(&msg.channel_name) {
-            if let Err(e) = outbound.publish(channel, &relayed).await {
+        for live in relay_targets(&msg.channel_name) {
+            if let Err(e) = outbound.publish(live.alias, &relayed).await {
                 failures.push(RelayFailure {
-                    channel,
+                    alias: live.alias,
                     error: e.to_string(),
                 });
             }
@@ -161,17 +131,11 @@ mod tests {
 
     #[async_trait]
     impl Outbound for RecordingOutbound {
-        async fn publish(&self, channel: Channel, msg: &OutboundMessage) -> RpcResult<bool> {
-            if self.broken == Some(channel.name) {
-                return Err(RpcError::HostError(format!(
-                    "{} is not running",
-                    channel.alias
-                )));
+        async fn publish(&self, alias: &'static str, msg: &OutboundMessage) -> RpcResult<bool> {
+            if self.broken == Some(alias) {
+                return Err(RpcError::HostError(format!("{alias} is not running")));
             }
-            self.delivered
-                .lock()
-                .unwrap()
-                .push((channel.alias, msg.clone()));
+            self.delivered.lock().unwrap().push((alias, msg.clone()));
             Ok(true)
         }
     }
@@ -262,7 +226,7 @@ mod tests {
     fn a_broken_channel_does_not_undo_the_write_or_stop_the_others() {
         let chatlog = RecordingChatlog::default();
         let outbound = RecordingOutbound {
-            broken: Some("nats"),
+            broken: Some("mcchat/nats"),
             ..Default::default()
         };
         let (response, failures) = block_on(write_and_relay(
@@ -275,7 +239,7 @@ mod tests {
         assert!(response.accepted);
         assert_eq!(chatlog.written.lock().unwrap().len(), 1);
         assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].channel.alias, "mcchat/nats");
+        assert_eq!(failures[0].alias, "mcchat/nats");
         let delivered = outbound.delivered.lock().unwrap();
         assert_eq!(
             delivered.iter().map(|d| d.0).collect::<Vec<_>>(),

@@ -12,6 +12,7 @@ const SMITHY: &str = include_str!(concat!(env!("OUT_DIR"), "/smithy-contracts.tx
 
 /// The WIT interfaces that restate a Smithy service, as `package/interface`.
 const SERVICES: &[(&str, &str)] = &[
+    ("mcchat:api", "api"),
     ("mcchat:chatlog", "chatlog"),
     ("mcchat:outbound", "outbound"),
 ];
@@ -75,6 +76,7 @@ fn answer(resolve: &Resolve, result: Option<&Type>) -> String {
 fn render(resolve: &Resolve, ty: &Type) -> String {
     match ty {
         Type::Bool => "bool".into(),
+        Type::U8 => "u8".into(),
         Type::U32 => "u32".into(),
         Type::U64 => "u64".into(),
         Type::S32 => "s32".into(),
@@ -100,9 +102,12 @@ fn render_def(resolve: &Resolve, id: TypeId) -> String {
 #[test]
 fn every_operation_and_field_of_the_smithy_is_in_the_wit_and_nothing_else() {
     let smithy: BTreeSet<String> = SMITHY.lines().map(String::from).collect();
-    assert!(smithy
-        .iter()
-        .any(|l| l.starts_with("mcchat:chatlog/chatlog.write-message:")));
+    for operation in [
+        "mcchat:chatlog/chatlog.write-message:",
+        "mcchat:api/api.accept-message:",
+    ] {
+        assert!(smithy.iter().any(|l| l.starts_with(operation)), "{operation}");
+    }
     let wit = wit_description();
     let only_smithy: Vec<_> = smithy.difference(&wit).collect();
     let only_wit: Vec<_> = wit.difference(&smithy).collect();

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
 use wasmcloud_interface_httpserver::{HttpRequest, HttpResponse, HttpServer, HttpServerReceiver};
 use wasmcloud_interface_logging::log;
-use wasmcloud_interface_numbergen::generate_guid;
 
+use crate::bindings::api::ApiSender;
 use crate::bindings::chatlog::ChatlogSender;
 use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
 use crate::get::get_messages;
-use crate::post::{post_message, Ids};
+use crate::post::post_message;
 use crate::reply::Report;
 use crate::routes::{route, Route};
 
@@ -18,15 +18,6 @@ const API_ALIAS: &str = "mcchat/api";
 #[derive(Debug, Default, Actor, HealthResponder)]
 #[services(Actor, HttpServer, Outbound)]
 struct HttpChannelActor {}
-
-struct NumberGen;
-
-#[async_trait]
-impl Ids for NumberGen {
-    async fn new_id(&self) -> RpcResult<String> {
-        generate_guid().await
-    }
-}
 
 /// Failure details go to the host's log.
 struct HostLog;
@@ -51,15 +42,18 @@ fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
 #[async_trait]
 impl HttpServer for HttpChannelActor {
     async fn handle_request(&self, _ctx: &Context, req: &HttpRequest) -> RpcResult<HttpResponse> {
-        let api = ChatlogSender::to_actor(API_ALIAS);
         // Every 5xx path reports its details to the log through `HostLog`.
         let response = match route(req) {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
             Ok(Route::PostMessage) => {
                 let key = header(req, "idempotency-key");
-                post_message(&req.body, key, &NumberGen, &api, &HostLog).await
+                let api = ApiSender::to_actor(API_ALIAS);
+                post_message(&req.body, key, &api, &HostLog).await
             }
-            Ok(Route::GetMessages) => get_messages(&req.query_string, &api, &HostLog).await,
+            Ok(Route::GetMessages) => {
+                let history = ChatlogSender::to_actor(API_ALIAS);
+                get_messages(&req.query_string, &history, &HostLog).await
+            }
             Err(response) => response,
         };
         Ok(response)

@@ -1,6 +1,6 @@
 //! The http-channel actor's logic as a WebAssembly component (world
 //! `mcchat:actors/http-channel`): the module build's `routes`, `post`, `get` and `reply`, with
-//! the API, ids and the log as plain WIT imports and the httpserver contract as its export.
+//! the API and the log as plain WIT imports and the httpserver contract as its export.
 //! Nothing here speaks wasmbus: `cargo xtask build` composes it with its adapters into
 //! `build/http_channel_component_s.wasm`.
 #![cfg(target_arch = "wasm32")]
@@ -80,23 +80,33 @@ pub mod http {
 
 /// The contracts' records under the names the logic uses.
 pub mod bindings {
+    pub mod api {
+        use async_trait::async_trait;
+
+        pub use crate::mcchat::api::api::{Acknowledgement, ReceivedMessage};
+        use crate::rpc::{Context, RpcResult};
+
+        /// The API as `post` calls it (weld-codegen's `Api` in the module build).
+        #[async_trait]
+        pub trait Api {
+            async fn accept_message(
+                &self,
+                ctx: &Context,
+                msg: &ReceivedMessage,
+            ) -> RpcResult<Acknowledgement>;
+        }
+    }
     pub mod chatlog {
         use async_trait::async_trait;
 
         pub use crate::mcchat::chatlog::chatlog::{
-            CanonicalChatMessage, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+            CanonicalChatMessage, MessagesPage, MessagesPageRequest,
         };
         use crate::rpc::{Context, RpcResult};
 
-        /// The API as `post` and `get` call it (weld-codegen's `Chatlog` in the module build).
+        /// The history as `get` reads it (weld-codegen's `Chatlog` in the module build).
         #[async_trait]
         pub trait Chatlog {
-            async fn write_message(
-                &self,
-                ctx: &Context,
-                msg: &CanonicalChatMessage,
-            ) -> RpcResult<WriteMessageResponse>;
-
             async fn get_messages_page(
                 &self,
                 ctx: &Context,
@@ -112,46 +122,39 @@ static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 use async_trait::async_trait;
 use futures::executor::block_on;
 
-use crate::bindings::chatlog::{
-    CanonicalChatMessage, Chatlog, MessagesPage, MessagesPageRequest, WriteMessageResponse,
-};
+use crate::bindings::api::{Acknowledgement, Api, ReceivedMessage};
+use crate::bindings::chatlog::{Chatlog, MessagesPage, MessagesPageRequest};
 use crate::exports::wasmcloud::httpserver::httpserver as server;
 use crate::get::get_messages;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::post::{post_message, Ids};
+use crate::post::post_message;
 use crate::reply::Report;
 use crate::routes::{route, Route};
 use crate::rpc::{Context, RpcResult};
 use crate::wasmcloud::logging::logging::{write_log, LogEntry};
 
 /// The API the component imports.
-struct Api;
+struct ApiImport;
 
 #[async_trait]
-impl Chatlog for Api {
-    async fn write_message(
+impl Api for ApiImport {
+    async fn accept_message(
         &self,
         _ctx: &Context,
-        msg: &CanonicalChatMessage,
-    ) -> RpcResult<WriteMessageResponse> {
-        Ok(crate::mcchat::chatlog::chatlog::write_message(msg)?)
+        msg: &ReceivedMessage,
+    ) -> RpcResult<Acknowledgement> {
+        Ok(crate::mcchat::api::api::accept_message(msg)?)
     }
+}
 
+#[async_trait]
+impl Chatlog for ApiImport {
     async fn get_messages_page(
         &self,
         _ctx: &Context,
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
         Ok(crate::mcchat::chatlog::chatlog::get_messages_page(*req)?)
-    }
-}
-
-struct NumberGen;
-
-#[async_trait]
-impl Ids for NumberGen {
-    async fn new_id(&self) -> RpcResult<String> {
-        Ok(crate::wasmcloud::numbergen::numbergen::generate_guid()?)
     }
 }
 
@@ -185,9 +188,11 @@ fn handle(req: HttpRequest) -> HttpResponse {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
             Ok(Route::PostMessage) => {
                 let key = header(&req, "idempotency-key");
-                post_message(&req.body, key, &NumberGen, &Api, &HostLog).await
+                post_message(&req.body, key, &ApiImport, &HostLog).await
             }
-            Ok(Route::GetMessages) => get_messages(&req.query_string, &Api, &HostLog).await,
+            Ok(Route::GetMessages) => {
+                get_messages(&req.query_string, &ApiImport, &HostLog).await
+            }
             Err(response) => response,
         }
     })

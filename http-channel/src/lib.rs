@@ -1,6 +1,6 @@
 //! The `http-channel` actor (call alias `mcchat/http`): chat over HTTP, and the chat page.
 //! `GET /` serves the page (static HTML; it talks to the WebSocket channel for live messages).
-//! `POST /messages` with `{"user_name","body"}` stores a message; `GET /messages` pages
+//! `POST /messages` with `{"user_name","body"}` hands the body to the API, which stores it; `GET /messages` pages
 //! through the history, newest page first, with a `Link: <…>; rel="next"` header for older pages.
 //!
 //! `routes`, `post` and `get` are plain Rust that native tests drive; `actor` is the wasmbus glue.
@@ -8,6 +8,9 @@
 //! `http-channel-component` crate).
 
 pub mod bindings {
+    pub mod api {
+        include!(concat!(env!("OUT_DIR"), "/api.rs"));
+    }
     pub mod chatlog {
         include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
     }

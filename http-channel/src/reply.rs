@@ -7,12 +7,20 @@ use serde::Serialize;
 
 /// A JSON response with the given status.
 pub fn json(status_code: u16, body: &impl Serialize) -> HttpResponse {
+    json_bytes(
+        status_code,
+        serde_json::to_vec(body).expect("response bodies always serialize"),
+    )
+}
+
+/// A response with the given status and a body that is JSON already.
+pub fn json_bytes(status_code: u16, body: Vec<u8>) -> HttpResponse {
     let mut header = HeaderMap::new();
     header.insert("Content-Type".into(), vec!["application/json".into()]);
     HttpResponse {
         status_code,
         header,
-        body: serde_json::to_vec(body).expect("response bodies always serialize"),
+        body,
     }
 }
 

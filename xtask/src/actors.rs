@@ -43,26 +43,26 @@ pub const ACTORS: &[ActorSpec] = &[
     ActorSpec {
         package: "api-gateway",
         call_alias: "mcchat/api",
-        caps: &[LOGGING],
+        caps: &[NUMBERGEN, LOGGING],
     },
     ActorSpec {
         package: "nats-channel",
         call_alias: "mcchat/nats",
-        caps: &[MESSAGING, NUMBERGEN, LOGGING],
+        caps: &[MESSAGING, LOGGING],
     },
     ActorSpec {
         package: "http-channel",
         call_alias: "mcchat/http",
-        caps: &[HTTPSERVER, NUMBERGEN, LOGGING],
+        caps: &[HTTPSERVER, LOGGING],
     },
     ActorSpec {
         package: "ws-channel",
         call_alias: "mcchat/ws",
-        caps: &[MESSAGING, NUMBERGEN, LOGGING],
+        caps: &[MESSAGING, LOGGING],
     },
     ActorSpec {
         package: "mqtt-channel",
         call_alias: "mcchat/mqtt",
-        caps: &[MESSAGING, NUMBERGEN, LOGGING],
+        caps: &[MESSAGING, LOGGING],
     },
 ];

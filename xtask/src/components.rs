@@ -60,7 +60,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
     ComponentSpec {
         actor: "api-gateway",
         logic: "api-gateway-component",
-        receivers: &["chatlog-receiver"],
+        receivers: &["api-receiver", "chatlog-receiver"],
         senders: &[
             // The gateway stores through the chat log itself; channels call the gateway.
             Sender {
@@ -68,6 +68,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
                 feature: Some("to-chatlog"),
             },
             sender("relay-sender"),
+            sender("numbergen-sender"),
             sender("logging-sender"),
         ],
     },
@@ -76,8 +77,8 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         logic: "http-channel-component",
         receivers: &["httpserver-receiver"],
         senders: &[
+            sender("api-sender"),
             sender("chatlog-sender"),
-            sender("numbergen-sender"),
             sender("logging-sender"),
         ],
     },
@@ -89,9 +90,8 @@ pub const COMPONENTS: &[ComponentSpec] = &[
 /// A channel that takes messages from a messaging provider and relayed ones from the API.
 const fn messaging_channel(actor: &'static str, logic: &'static str) -> ComponentSpec {
     const SENDERS: &[Sender] = &[
-        sender("chatlog-sender"),
+        sender("api-sender"),
         sender("messaging-sender"),
-        sender("numbergen-sender"),
         sender("logging-sender"),
     ];
     ComponentSpec {

@@ -17,14 +17,13 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     (
         "api_gateway_s.wasm",
         "mcchat/api",
-        &["wasmcloud:builtin:logging"],
+        &["wasmcloud:builtin:numbergen", "wasmcloud:builtin:logging"],
     ),
     (
         "nats_channel_s.wasm",
         "mcchat/nats",
         &[
             "wasmcloud:messaging",
-            "wasmcloud:builtin:numbergen",
             "wasmcloud:builtin:logging",
         ],
     ),
@@ -33,7 +32,6 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "mcchat/http",
         &[
             "wasmcloud:httpserver",
-            "wasmcloud:builtin:numbergen",
             "wasmcloud:builtin:logging",
         ],
     ),
@@ -42,7 +40,6 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "mcchat/ws",
         &[
             "wasmcloud:messaging",
-            "wasmcloud:builtin:numbergen",
             "wasmcloud:builtin:logging",
         ],
     ),
@@ -51,7 +48,6 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "mcchat/mqtt",
         &[
             "wasmcloud:messaging",
-            "wasmcloud:builtin:numbergen",
             "wasmcloud:builtin:logging",
         ],
     ),

@@ -1,13 +1,14 @@
-//! Stored messages, as every browser session receives them.
+//! Messages from other channels, as every subscriber receives them: NATS clients, browsers and
+//! MQTT devices (on the topic `rtchat/messages`) alike.
 
 use serde::Serialize;
 
 use crate::bindings::outbound::OutboundMessage;
 
-/// The subject every relayed message is published on (the same as on NATS).
+/// The subject every relayed message is published on.
 pub const FANOUT_SUBJECT: &str = "rtchat.messages";
 
-/// `{"body","id","sourceChannel","sourceUser"}`, the JSON NATS subscribers get too.
+/// `{"body","id","sourceChannel","sourceUser"}`: the form subscribers already parse, plus the id.
 pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
     let fanout = Fanout {
         body: &msg.body,
@@ -37,18 +38,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payload_is_the_nats_form_with_the_id() {
+    fn payload_has_the_documented_fields() {
         let msg = OutboundMessage {
-            id: "m-7".into(),
-            body: "hello from a browser".into(),
-            source_channel: "ws".into(),
-            source_user: "fay".into(),
-            index: Some(6),
+            id: "m-1".into(),
+            body: "hello from http".into(),
+            source_channel: "http".into(),
+            source_user: "erin".into(),
+            index: Some(41),
         };
         let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"body": "hello from a browser", "id": "m-7", "index": 6, "sourceChannel": "ws", "sourceUser": "fay"})
+            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin"})
         );
     }
 }

@@ -1,0 +1,170 @@
+//! A chat message as a channel received it: checked, parsed, given an id, stored and relayed,
+//! and answered. The chat's rules for every channel live here; a channel only translates its
+//! transport.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::answer::{self, Outcome, EXPECTED, UNAVAILABLE};
+use crate::bindings::api::{Acknowledgement, ReceivedMessage};
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
+use crate::channels::{channel, Answers, Subjects};
+use crate::relay::{write_and_relay, Outbound};
+use crate::rpc::{timed_out, Context, RpcResult};
+
+/// Largest payload taken on any channel (NATS itself takes 1 MB); the field limits themselves
+/// are the chat log's.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// What clients send: `{"user_name","body","client_id"?}`.
+#[derive(Debug, Deserialize)]
+struct ChatIn {
+    user_name: String,
+    body: String,
+    /// An idempotency key: a retry with the same one stores nothing new.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// Where message ids come from (`wasmcloud:builtin:numbergen` in the actor).
+#[async_trait]
+pub trait Ids {
+    async fn new_id(&self) -> RpcResult<String>;
+}
+
+/// The host's log: failures in full for the operator, refusals nobody waits for at debug level
+/// (anyone can send those, as fast as they like).
+#[async_trait]
+pub trait Log {
+    async fn write(&self, level: &str, text: String);
+}
+
+/// What the intake calls on its way.
+pub struct Services<'a, I, C, O, L> {
+    pub ids: &'a I,
+    pub chatlog: &'a C,
+    pub channels: &'a O,
+    pub log: &'a L,
+}
+
+/// Handles one message from a channel. Every outcome is an answer: bad input and failures
+/// downstream are refusals with a reason, so a client is never left without one.
+pub async fn accept<I, C, O, L>(
+    received: &ReceivedMessage,
+    services: &Services<'_, I, C, O, L>,
+) -> Acknowledgement
+where
+    I: Ids + Sync,
+    C: Chatlog + Sync,
+    O: Outbound + Sync,
+    L: Log + Sync,
+{
+    let ack = store(received, services).await;
+    if !ack.accepted && !received.reply_wanted {
+        let reason = ack.reason.as_deref().unwrap_or_default();
+        let text = format!(
+            "refused a message on {} ({}) without a reply subject: {reason}",
+            received.subject, received.channel_name
+        );
+        services.log.write("debug", text).await;
+    }
+    ack
+}
+
+async fn store<I, C, O, L>(
+    received: &ReceivedMessage,
+    services: &Services<'_, I, C, O, L>,
+) -> Acknowledgement
+where
+    I: Ids + Sync,
+    C: Chatlog + Sync,
+    O: Outbound + Sync,
+    L: Log + Sync,
+{
+    let Some(channel) = channel(&received.channel_name) else {
+        let reason = format!("no channel is named {:?}", received.channel_name);
+        return answer::refused(Answers::Ack { with_id: false }, Outcome::Invalid, reason);
+    };
+    let answers = channel.answers;
+    let refused = |outcome, reason| answer::refused(answers, outcome, reason);
+    if let Subjects::Only(subject) = channel.subjects {
+        if received.subject != subject {
+            let reason = format!("send chat messages on {subject}, not {}", received.subject);
+            return refused(Outcome::Invalid, reason);
+        }
+    }
+    let payload = &received.payload;
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        let reason = answer::too_large(answers, payload.len(), MAX_PAYLOAD_BYTES);
+        return refused(Outcome::TooLarge, reason);
+    }
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return refused(Outcome::Invalid, answer::not_utf8(answers));
+    };
+    let incoming = match parse_chat_in(text) {
+        Ok(incoming) => incoming,
+        Err(e) => return refused(Outcome::Invalid, format!("{EXPECTED}: {e}")),
+    };
+    let id = match services.ids.new_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            let detail = format!("could not assign a message id: {e}");
+            services.log.write("error", detail).await;
+            return refused(Outcome::Unavailable, UNAVAILABLE.into());
+        }
+    };
+    let msg = CanonicalChatMessage {
+        id,
+        channel_name: channel.name.to_string(),
+        source_user: incoming.user_name,
+        body: incoming.body,
+        // The transport's own key (an HTTP header) wins over the payload's.
+        client_id: received.idempotency_key.clone().or(incoming.client_id),
+        index: None,
+    };
+    let ctx = Context::default();
+    match write_and_relay(&ctx, services.chatlog, services.channels, &msg).await {
+        Ok((response, failures)) => {
+            for failure in failures {
+                let text = format!(
+                    "message {} stored but not relayed to {}: {}",
+                    msg.id, failure.alias, failure.error
+                );
+                services.log.write("warn", text).await;
+            }
+            // On a retry with the same idempotency key, the id is the first write's.
+            let reason = || response.reason.clone().unwrap_or("message refused".into());
+            match response.accepted {
+                true => answer::stored(answers, response.id.as_deref().unwrap_or(&msg.id)),
+                false if response.in_progress => refused(Outcome::InProgress, reason()),
+                false => refused(Outcome::Invalid, reason()),
+            }
+        }
+        Err(e) if timed_out(&e) => {
+            let detail = format!("message {} was not stored in time: {e}", msg.id);
+            services.log.write("error", detail).await;
+            refused(Outcome::TimedOut, answer::timed_out(answers).into())
+        }
+        Err(e) => {
+            let detail = format!("could not store message {}: {e}", msg.id);
+            services.log.write("error", detail).await;
+            refused(Outcome::Unavailable, UNAVAILABLE.into())
+        }
+    }
+}
+
+/// Only a JSON object will do (serde would also take an array of the fields in order). An
+/// object is read straight into the fields; anything else is read as a `Value`, for the error.
+fn parse_chat_in(text: &str) -> serde_json::Result<ChatIn> {
+    if text.bytes().find(|b| !b.is_ascii_whitespace()) == Some(b'{') {
+        return serde_json::from_str(text);
+    }
+    match serde_json::from_str(text)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object),
+        _ => Err(serde::de::Error::custom("not an object")),
+    }
+}
+
+#[cfg(test)]
+#[path = "intake_tests.rs"]
+mod tests;
