@@ -15,11 +15,11 @@ use crate::workers::Workers;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Retries per (re)connection. The backoff starts at 1 s (the retry library's minimum) and
-/// doubles up to `MAX_RETRY_DELAY_MS`; redis' default factor of 100 would wait minutes.
+/// Retries per (re)connection: the backoff starts at `MIN_RETRY_DELAY` and doubles up to
+/// `MAX_RETRY_DELAY`, so a Redis back within seconds is found within seconds.
 const RECONNECT_RETRIES: usize = 5;
-const RETRY_FACTOR: u64 = 2;
-const MAX_RETRY_DELAY_MS: u64 = 2000;
+const MIN_RETRY_DELAY: Duration = Duration::from_secs(1);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// The longest a start waits for Redis.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -42,11 +42,12 @@ impl RedisKeyValue {
     pub async fn connect(url: &str, workers: &Workers) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(RESPONSE_TIMEOUT)
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RECONNECT_RETRIES)
-            .set_factor(RETRY_FACTOR)
-            .set_max_delay(MAX_RETRY_DELAY_MS);
+            .set_min_delay(MIN_RETRY_DELAY)
+            .set_exponent_base(2.0)
+            .set_max_delay(MAX_RETRY_DELAY);
         // Each connection's driver task runs on the worker the connection is made on.
         let connecting =
             workers.on_each(|_| ConnectionManager::new_with_config(client.clone(), config.clone()));
