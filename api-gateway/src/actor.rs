@@ -12,7 +12,7 @@ use crate::bindings::chatlog::{
     MessagesPageRequest, WriteMessageResponse,
 };
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
-use crate::intake::{self, Ids, Log, Services};
+use crate::intake::{Ids, Log, Services};
 use crate::relay::{self, Outbound};
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";
@@ -70,7 +70,7 @@ impl Api for ApiGatewayActor {
             channels: &ChannelActors,
             log: &HostLog,
         };
-        Ok(intake::accept(received, &services).await)
+        Ok(services.accept(received).await)
     }
 }
 

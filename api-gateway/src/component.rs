@@ -173,7 +173,7 @@ impl crate::exports::mcchat::api::api::Guest for ApiGateway {
             channels: &Channels,
             log: &HostLog,
         };
-        Ok(block_on(intake::accept(&received, &services)))
+        Ok(block_on(services.accept(&received)))
     }
 }
 

@@ -47,108 +47,98 @@ pub struct Services<'a, I, C, O, L> {
     pub log: &'a L,
 }
 
-/// Handles one message from a channel. Every outcome is an answer: bad input and failures
-/// downstream are refusals with a reason, so a client is never left without one.
-pub async fn accept<I, C, O, L>(
-    received: &ReceivedMessage,
-    services: &Services<'_, I, C, O, L>,
-) -> Acknowledgement
+impl<I, C, O, L> Services<'_, I, C, O, L>
 where
     I: Ids + Sync,
     C: Chatlog + Sync,
     O: Outbound + Sync,
     L: Log + Sync,
 {
-    let ack = store(received, services).await;
-    if !ack.accepted && !received.reply_wanted {
-        let reason = ack.reason.as_deref().unwrap_or_default();
-        let text = format!(
-            "refused a message on {} ({}) without a reply subject: {reason}",
-            received.subject, received.channel_name
-        );
-        services.log.write("debug", text).await;
+    /// Handles one message from a channel. Every outcome is an answer: bad input and failures
+    /// downstream are refusals with a reason, so a client is never left without one.
+    pub async fn accept(&self, received: &ReceivedMessage) -> Acknowledgement {
+        let ack = self.store(received).await;
+        if !ack.accepted && !received.reply_wanted {
+            let reason = ack.reason.as_deref().unwrap_or_default();
+            let text = format!(
+                "refused a message on {} ({}) without a reply subject: {reason}",
+                received.subject, received.channel_name
+            );
+            self.log.write("debug", text).await;
+        }
+        ack
     }
-    ack
-}
 
-async fn store<I, C, O, L>(
-    received: &ReceivedMessage,
-    services: &Services<'_, I, C, O, L>,
-) -> Acknowledgement
-where
-    I: Ids + Sync,
-    C: Chatlog + Sync,
-    O: Outbound + Sync,
-    L: Log + Sync,
-{
-    let Some(channel) = channel(&received.channel_name) else {
-        let reason = format!("no channel is named {:?}", received.channel_name);
-        return answer::refused(Answers::Ack { with_id: false }, Outcome::Invalid, reason);
-    };
-    let answers = channel.answers;
-    let refused = |outcome, reason| answer::refused(answers, outcome, reason);
-    if let Subjects::Only(subject) = channel.subjects {
-        if received.subject != subject {
-            let reason = format!("send chat messages on {subject}, not {}", received.subject);
-            return refused(Outcome::Invalid, reason);
-        }
-    }
-    let payload = &received.payload;
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        let reason = answer::too_large(answers, payload.len(), MAX_PAYLOAD_BYTES);
-        return refused(Outcome::TooLarge, reason);
-    }
-    let Ok(text) = std::str::from_utf8(payload) else {
-        return refused(Outcome::Invalid, answer::not_utf8(answers));
-    };
-    let incoming = match parse_chat_in(text) {
-        Ok(incoming) => incoming,
-        Err(e) => return refused(Outcome::Invalid, format!("{EXPECTED}: {e}")),
-    };
-    let id = match services.ids.new_id().await {
-        Ok(id) => id,
-        Err(e) => {
-            let detail = format!("could not assign a message id: {e}");
-            services.log.write("error", detail).await;
-            return refused(Outcome::Unavailable, UNAVAILABLE.into());
-        }
-    };
-    let msg = CanonicalChatMessage {
-        id,
-        channel_name: channel.name.to_string(),
-        source_user: incoming.user_name,
-        body: incoming.body,
-        // The transport's own key (an HTTP header) wins over the payload's.
-        client_id: received.idempotency_key.clone().or(incoming.client_id),
-        index: None,
-    };
-    let ctx = Context::default();
-    match write_and_relay(&ctx, services.chatlog, services.channels, &msg).await {
-        Ok((response, failures)) => {
-            for failure in failures {
-                let text = format!(
-                    "message {} stored but not relayed to {}: {}",
-                    msg.id, failure.alias, failure.error
-                );
-                services.log.write("warn", text).await;
-            }
-            // On a retry with the same idempotency key, the id is the first write's.
-            let reason = || response.reason.clone().unwrap_or("message refused".into());
-            match response.accepted {
-                true => answer::stored(answers, response.id.as_deref().unwrap_or(&msg.id)),
-                false if response.in_progress => refused(Outcome::InProgress, reason()),
-                false => refused(Outcome::Invalid, reason()),
+    async fn store(&self, received: &ReceivedMessage) -> Acknowledgement {
+        let Some(channel) = channel(&received.channel_name) else {
+            let reason = format!("no channel is named {:?}", received.channel_name);
+            return answer::refused(Answers::Ack { with_id: false }, Outcome::Invalid, reason);
+        };
+        let answers = channel.answers;
+        let refused = |outcome, reason| answer::refused(answers, outcome, reason);
+        if let Subjects::Only(subject) = channel.subjects {
+            if received.subject != subject {
+                let reason = format!("send chat messages on {subject}, not {}", received.subject);
+                return refused(Outcome::Invalid, reason);
             }
         }
-        Err(e) if timed_out(&e) => {
-            let detail = format!("message {} was not stored in time: {e}", msg.id);
-            services.log.write("error", detail).await;
-            refused(Outcome::TimedOut, answer::timed_out(answers).into())
+        let payload = &received.payload;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            let reason = answer::too_large(answers, payload.len(), MAX_PAYLOAD_BYTES);
+            return refused(Outcome::TooLarge, reason);
         }
-        Err(e) => {
-            let detail = format!("could not store message {}: {e}", msg.id);
-            services.log.write("error", detail).await;
-            refused(Outcome::Unavailable, UNAVAILABLE.into())
+        let Ok(text) = std::str::from_utf8(payload) else {
+            return refused(Outcome::Invalid, answer::not_utf8(answers));
+        };
+        let incoming = match parse_chat_in(text) {
+            Ok(incoming) => incoming,
+            Err(e) => return refused(Outcome::Invalid, format!("{EXPECTED}: {e}")),
+        };
+        let id = match self.ids.new_id().await {
+            Ok(id) => id,
+            Err(e) => {
+                let detail = format!("could not assign a message id: {e}");
+                self.log.write("error", detail).await;
+                return refused(Outcome::Unavailable, UNAVAILABLE.into());
+            }
+        };
+        let msg = CanonicalChatMessage {
+            id,
+            channel_name: channel.name.to_string(),
+            source_user: incoming.user_name,
+            body: incoming.body,
+            // The transport's own key (an HTTP header) wins over the payload's.
+            client_id: received.idempotency_key.clone().or(incoming.client_id),
+            index: None,
+        };
+        let ctx = Context::default();
+        match write_and_relay(&ctx, self.chatlog, self.channels, &msg).await {
+            Ok((response, failures)) => {
+                for failure in failures {
+                    let text = format!(
+                        "message {} stored but not relayed to {}: {}",
+                        msg.id, failure.alias, failure.error
+                    );
+                    self.log.write("warn", text).await;
+                }
+                // On a retry with the same idempotency key, the id is the first write's.
+                let reason = || response.reason.clone().unwrap_or("message refused".into());
+                match response.accepted {
+                    true => answer::stored(answers, response.id.as_deref().unwrap_or(&msg.id)),
+                    false if response.in_progress => refused(Outcome::InProgress, reason()),
+                    false => refused(Outcome::Invalid, reason()),
+                }
+            }
+            Err(e) if timed_out(&e) => {
+                let detail = format!("message {} was not stored in time: {e}", msg.id);
+                self.log.write("error", detail).await;
+                refused(Outcome::TimedOut, answer::timed_out(answers).into())
+            }
+            Err(e) => {
+                let detail = format!("could not store message {}: {e}", msg.id);
+                self.log.write("error", detail).await;
+                refused(Outcome::Unavailable, UNAVAILABLE.into())
+            }
         }
     }
 }

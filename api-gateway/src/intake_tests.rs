@@ -155,7 +155,7 @@ fn run_with(store: Store, received: ReceivedMessage) -> Run {
         channels: &relayed,
         log: &log,
     };
-    let ack = block_on(accept(&received, &services));
+    let ack = block_on(services.accept(&received));
     Run {
         ack,
         written: store.written.into_inner().unwrap(),
@@ -164,13 +164,13 @@ fn run_with(store: Store, received: ReceivedMessage) -> Run {
     }
 }
 
-fn run(channel: &str, subject: &str, payload: &[u8]) -> Run {
+fn through(channel: &str, subject: &str, payload: &[u8]) -> Run {
     run_with(Store::default(), received(channel, subject, payload))
 }
 
 #[test]
 fn a_nats_message_is_stored_as_from_the_nats_channel_and_acked_without_an_id() {
-    let run = run(
+    let run = through(
         "nats",
         "chat.in",
         br#"{"user_name":"dave","body":"over the broker"}"#,
@@ -194,7 +194,7 @@ fn a_nats_message_is_stored_as_from_the_nats_channel_and_acked_without_an_id() {
 #[test]
 fn browsers_and_devices_are_acked_with_the_new_id() {
     for (channel, subject) in [("ws", "chat.in"), ("mqtt", "chat.in")] {
-        let run = run(channel, subject, br#"{"user_name":"fay","body":"hello"}"#);
+        let run = through(channel, subject, br#"{"user_name":"fay","body":"hello"}"#);
         assert_eq!(
             run.ack_json(),
             serde_json::json!({"accepted": true, "id": ID})
@@ -206,7 +206,11 @@ fn browsers_and_devices_are_acked_with_the_new_id() {
 
 #[test]
 fn an_http_post_is_answered_with_its_id_only() {
-    let run = run("http", "", br#"{"user_name":"frank","body":"hi over http"}"#);
+    let run = through(
+        "http",
+        "",
+        br#"{"user_name":"frank","body":"hi over http"}"#,
+    );
     assert_eq!(run.ack_json(), serde_json::json!({"id": ID}));
     assert_eq!(run.written[0].channel_name, "http");
     assert_eq!(run.written[0].body, "hi over http");
@@ -219,14 +223,14 @@ fn a_payload_over_64_kib_is_refused_unread() {
         r#"{{"user_name":"dave","body":"{}"}}"#,
         "a".repeat(MAX_PAYLOAD_BYTES)
     );
-    let run = run("nats", "chat.in", body.as_bytes());
+    let run = through("nats", "chat.in", body.as_bytes());
     assert_eq!(run.ack.outcome, "too-large");
     assert_eq!(
         run.ack_json(),
         serde_json::json!({"accepted": false, "reason": format!("the payload is {} bytes, over the limit of 65536", body.len())})
     );
     assert!(run.written.is_empty());
-    let run = super::tests::run("http", "", body.as_bytes());
+    let run = through("http", "", body.as_bytes());
     assert_eq!(run.ack.outcome, "too-large");
     assert_eq!(
         run.ack_json(),
@@ -247,17 +251,28 @@ fn malformed_messages_are_refused_with_a_reason_on_every_channel() {
             br#"{"user_name":"frank","body":"a","body":"b"}"#,
             "duplicate field `body`",
         ),
-        (b"{\"user_name\":\"fr\xffank\",\"body\":\"hi\"}", "not UTF-8"),
+        (
+            b"{\"user_name\":\"fr\xffank\",\"body\":\"hi\"}",
+            "not UTF-8",
+        ),
         (b"\xff\xfe", "not UTF-8"),
     ];
     for channel in ["http", "nats", "ws", "mqtt"] {
         for (payload, reason) in cases {
-            let run = run(channel, "chat.in", payload);
+            let run = through(channel, "chat.in", payload);
             assert!(!run.ack.accepted, "{channel} {payload:?} was accepted");
             assert_eq!(run.ack.outcome, "invalid");
-            assert!(run.reason().contains(reason), "{channel} {payload:?}: {}", run.reason());
+            assert!(
+                run.reason().contains(reason),
+                "{channel} {payload:?}: {}",
+                run.reason()
+            );
             if channel != "http" {
-                assert!(run.reason().starts_with("expected JSON"), "{}", run.reason());
+                assert!(
+                    run.reason().starts_with("expected JSON"),
+                    "{}",
+                    run.reason()
+                );
                 assert_eq!(run.ack_json()["accepted"], false);
             }
             assert_eq!(run.ack_json()["reason"], run.reason());
@@ -268,25 +283,25 @@ fn malformed_messages_are_refused_with_a_reason_on_every_channel() {
 
 #[test]
 fn a_browser_writes_on_chat_in_only() {
-    let run = run("ws", "chat.out", br#"{"user_name":"a","body":"b"}"#);
+    let run = through("ws", "chat.out", br#"{"user_name":"a","body":"b"}"#);
     assert_eq!(
         run.ack_json(),
         serde_json::json!({"accepted": false, "reason": "send chat messages on chat.in, not chat.out"})
     );
     assert!(run.written.is_empty());
     // The brokers' subjects are whatever the link subscribed the channel to.
-    let run = super::tests::run("nats", "team.in", br#"{"user_name":"a","body":"b"}"#);
+    let run = through("nats", "team.in", br#"{"user_name":"a","body":"b"}"#);
     assert!(run.ack.accepted);
 }
 
 #[test]
 fn a_refusal_from_the_chat_log_is_passed_on() {
-    let run = run("nats", "chat.in", br#"{"user_name":"dave","body":"  "}"#);
+    let run = through("nats", "chat.in", br#"{"user_name":"dave","body":"  "}"#);
     assert_eq!(
         run.ack_json(),
         serde_json::json!({"accepted": false, "reason": "body must not be empty"})
     );
-    let run = super::tests::run("http", "", br#"{"user_name":"frank","body":""}"#);
+    let run = through("http", "", br#"{"user_name":"frank","body":""}"#);
     assert_eq!(
         run.ack_json(),
         serde_json::json!({"reason": "body must not be empty"})
@@ -297,12 +312,51 @@ fn a_refusal_from_the_chat_log_is_passed_on() {
 #[test]
 fn a_store_that_is_down_or_stuck_is_a_short_refusal_and_the_details_are_logged() {
     for (channel, store, outcome, reason, detail) in [
-        ("nats", Store { down: true, ..Default::default() }, "unavailable", UNAVAILABLE, "is not running"),
-        ("ws", Store { stuck: true, ..Default::default() }, "timed-out", UNAVAILABLE, "no answer within 1s"),
-        ("http", Store { down: true, ..Default::default() }, "unavailable", UNAVAILABLE, "is not running"),
-        ("http", Store { stuck: true, ..Default::default() }, "timed-out", TIMED_OUT, "no answer within 1s"),
+        (
+            "nats",
+            Store {
+                down: true,
+                ..Default::default()
+            },
+            "unavailable",
+            UNAVAILABLE,
+            "is not running",
+        ),
+        (
+            "ws",
+            Store {
+                stuck: true,
+                ..Default::default()
+            },
+            "timed-out",
+            UNAVAILABLE,
+            "no answer within 1s",
+        ),
+        (
+            "http",
+            Store {
+                down: true,
+                ..Default::default()
+            },
+            "unavailable",
+            UNAVAILABLE,
+            "is not running",
+        ),
+        (
+            "http",
+            Store {
+                stuck: true,
+                ..Default::default()
+            },
+            "timed-out",
+            TIMED_OUT,
+            "no answer within 1s",
+        ),
     ] {
-        let run = run_with(store, received(channel, "chat.in", br#"{"user_name":"dave","body":"hi"}"#));
+        let run = run_with(
+            store,
+            received(channel, "chat.in", br#"{"user_name":"dave","body":"hi"}"#),
+        );
         assert!(!run.ack.accepted);
         assert_eq!(run.ack.outcome, outcome);
         assert_eq!(run.ack_json()["reason"], reason);
@@ -330,7 +384,7 @@ fn an_idempotency_key_reaches_the_store_and_a_retry_answers_the_first_id() {
     assert_eq!(run.ack.outcome, "in-progress");
     assert_eq!(run.ack_json()["reason"], "still being stored");
     // Broker clients name theirs in the payload.
-    let run = super::tests::run(
+    let run = through(
         "mqtt",
         "chat.in",
         br#"{"user_name":"s","body":"again","client_id":"seen"}"#,
@@ -352,18 +406,20 @@ fn a_refusal_nobody_waits_for_is_logged_at_debug_level() {
     assert_eq!(run.logged.len(), 1);
     assert_eq!(run.logged[0].0, "debug");
     assert!(
-        run.logged[0].1.starts_with("refused a message on chat.in (nats) without a reply subject: expected JSON"),
+        run.logged[0].1.starts_with(
+            "refused a message on chat.in (nats) without a reply subject: expected JSON"
+        ),
         "{:?}",
         run.logged
     );
     // One that is answered is not logged: the client has the reason.
-    let run = super::tests::run("nats", "chat.in", b"not json");
+    let run = through("nats", "chat.in", b"not json");
     assert!(run.logged.is_empty());
 }
 
 #[test]
 fn a_channel_the_chat_does_not_know_is_refused() {
-    let run = run("smtp", "chat.in", br#"{"user_name":"a","body":"b"}"#);
+    let run = through("smtp", "chat.in", br#"{"user_name":"a","body":"b"}"#);
     assert_eq!(
         run.ack_json(),
         serde_json::json!({"accepted": false, "reason": "no channel is named \"smtp\""})

@@ -31,7 +31,10 @@ async fn publish(ctx: &Context, subject: &str, body: Vec<u8>) -> RpcResult<()> {
 /// The API's answer, or a refusal when the API did not answer (the details to the log).
 async fn accept(ctx: &Context, msg: &SubMessage) -> Acknowledgement {
     let received = received(&msg.subject, &msg.body, msg.reply_to.as_deref());
-    match ApiSender::to_actor(API_ALIAS).accept_message(ctx, &received).await {
+    match ApiSender::to_actor(API_ALIAS)
+        .accept_message(ctx, &received)
+        .await
+    {
         Ok(ack) => ack,
         Err(e) => {
             // Logging must never fail a request, so its own errors are dropped.

@@ -114,6 +114,9 @@ mod tests {
     fn the_unavailable_ack_is_a_refusal_with_a_reason() {
         let ack: serde_json::Value = serde_json::from_slice(&api_unavailable().ack).unwrap();
         assert_eq!(ack["accepted"], false);
-        assert!(ack["reason"].as_str().unwrap().contains("nothing was stored"));
+        assert!(ack["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was stored"));
     }
 }

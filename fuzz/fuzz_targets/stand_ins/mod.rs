@@ -8,7 +8,7 @@ use api_gateway::bindings::chatlog::{
     WriteMessageResponse,
 };
 use api_gateway::bindings::outbound::OutboundMessage;
-use api_gateway::intake::{self, Ids, Log, Services};
+use api_gateway::intake::{Ids, Log, Services};
 use api_gateway::relay::Outbound;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::RpcResult;
@@ -95,5 +95,5 @@ pub fn accept(channel: &str, payload: &[u8]) -> Acknowledgement {
         channels: &EveryChannel,
         log: &NoFailures,
     };
-    futures::executor::block_on(intake::accept(&received, &services))
+    futures::executor::block_on(services.accept(&received))
 }

@@ -64,4 +64,3 @@ impl HostState {
             .ok_or_else(|| ControlError::NotFound(format!("actor {actor_ref} is not on this host")))
     }
 }
-

@@ -193,4 +193,3 @@ fn link_id(definition: &LinkDefinition) -> String {
         .map(|byte| format!("{byte:02X}"))
         .collect()
 }
-

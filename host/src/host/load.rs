@@ -95,4 +95,3 @@ pub(super) fn compile_actors(
         })
         .collect()
 }
-
