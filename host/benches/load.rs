@@ -383,10 +383,13 @@ impl Running {
         }
     }
 
+    /// The harness's own connection: it reads the whole history, which takes longer than the
+    /// half second redis 1.x gives a command by default.
     async fn key_value(&self) -> redis::aio::MultiplexedConnection {
+        let unhurried = redis::AsyncConnectionConfig::new().set_response_timeout(None);
         redis::Client::open(self.redis_url.as_str())
             .unwrap()
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&unhurried)
             .await
             .unwrap()
     }

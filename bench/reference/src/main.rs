@@ -168,8 +168,12 @@ async fn main() -> anyhow::Result<()> {
     let [http_addr, redis_url, nats_url, mqtt_addr] = args.as_slice() else {
         anyhow::bail!("usage: native-reference HTTP_ADDR REDIS_URL NATS_URL MQTT_HOST:PORT");
     };
+    // The mcchat host's key-value provider's timeouts, not redis 1.x's half-second default.
+    let timeouts = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(5)));
     let redis = redis::Client::open(redis_url.as_str())?
-        .get_connection_manager()
+        .get_connection_manager_with_config(timeouts)
         .await?;
     let nats = async_nats::connect(nats_url.as_str()).await?;
     let mqtt = connect_mqtt(mqtt_addr)?;
