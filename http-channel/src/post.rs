@@ -76,9 +76,12 @@ mod tests {
         }
     }
 
+    /// An outcome and the ack to answer with, or how the call fails.
+    type StubAnswer = Result<(&'static str, &'static [u8]), fn() -> RpcError>;
+
     /// Answers every message with `answer`, or fails as `failure` says; keeps what it was given.
     struct StubApi {
-        answer: Result<(&'static str, &'static [u8]), fn() -> RpcError>,
+        answer: StubAnswer,
         received: Mutex<Vec<ReceivedMessage>>,
     }
 
