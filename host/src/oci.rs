@@ -183,7 +183,10 @@ async fn pull_bounded(
 
 /// rustls needs its crypto chosen once per process; ring is the one this project builds.
 pub fn install_crypto_provider() {
+    // ring, deprecated in rustls 0.23.48 for having no post-quantum key exchange, is kept:
+    // aws-lc-rs has one, at the price of a C build (cmake) that CI's time has no room for.
     // An error only says a provider is already installed.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

@@ -55,6 +55,9 @@ pub fn push_all(registry: &str, version: &str, insecure: bool) -> Result<Vec<Pus
         .enable_all()
         .build()?;
     // rustls needs its crypto chosen once per process; an error only says it already is.
+    // ring, deprecated in rustls 0.23.48 for having no post-quantum key exchange, is kept:
+    // aws-lc-rs has one, at the price of a C build (cmake) that CI's time has no room for.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::new(ClientConfig {
         protocol: if insecure {
