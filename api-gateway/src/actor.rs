@@ -13,7 +13,7 @@ use crate::bindings::chatlog::{
 };
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
 use crate::intake::{Ids, Log, Services};
-use crate::relay::{self, Outbound};
+use crate::relay::Outbound;
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";
 
@@ -81,16 +81,13 @@ impl Chatlog for ApiGatewayActor {
         ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let (response, failures) =
-            relay::write_and_relay(ctx, &chatlog(), &ChannelActors, msg).await?;
-        for failure in failures {
-            let text = format!(
-                "message {} stored but not relayed to {}: {}",
-                msg.id, failure.alias, failure.error
-            );
-            HostLog.write("warn", text).await;
-        }
-        Ok(response)
+        let services = Services {
+            ids: &NumberGen,
+            chatlog: &chatlog(),
+            channels: &ChannelActors,
+            log: &HostLog,
+        };
+        services.write(ctx, msg).await
     }
 
     async fn get_messages(&self, ctx: &Context) -> RpcResult<MessagesList> {

@@ -162,38 +162,27 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
     }
 }
 
+/// What the intake and the chat log's writes call: all imports.
+const SERVICES: Services<'static, NumberGen, ChatlogImport, Channels, HostLog> = Services {
+    ids: &NumberGen,
+    chatlog: &ChatlogImport,
+    channels: &Channels,
+    log: &HostLog,
+};
+
 struct ApiGateway;
 export!(ApiGateway);
 
 impl crate::exports::mcchat::api::api::Guest for ApiGateway {
     fn accept_message(received: ReceivedMessage) -> Result<Acknowledgement, String> {
-        let services = Services {
-            ids: &NumberGen,
-            chatlog: &ChatlogImport,
-            channels: &Channels,
-            log: &HostLog,
-        };
-        Ok(block_on(services.accept(&received)))
+        Ok(block_on(SERVICES.accept(&received)))
     }
 }
 
 impl api::Guest for ApiGateway {
     fn write_message(msg: api::CanonicalChatMessage) -> Result<api::WriteMessageResponse, String> {
         let msg = stored(msg);
-        let (response, failures) = block_on(relay::write_and_relay(
-            &Context,
-            &ChatlogImport,
-            &Channels,
-            &msg,
-        ))
-        .map_err(|e| e.to_string())?;
-        for failure in failures {
-            let text = format!(
-                "message {} stored but not relayed to {}: {}",
-                msg.id, failure.alias, failure.error
-            );
-            block_on(HostLog.write("warn", text));
-        }
+        let response = block_on(SERVICES.write(&Context, &msg)).map_err(|e| e.to_string())?;
         Ok(api::WriteMessageResponse {
             accepted: response.accepted,
             reason: response.reason,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::answer::{self, Outcome, EXPECTED, UNAVAILABLE};
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
-use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog};
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::channels::{channel, Answers, Subjects};
 use crate::relay::{write_and_relay, Outbound};
 use crate::rpc::{timed_out, Context, RpcResult};
@@ -69,6 +69,24 @@ where
         ack
     }
 
+    /// Stores a named message and relays it (`Chatlog.WriteMessage`, and every message the
+    /// intake takes). A channel that could not be reached is logged; the write stands.
+    pub async fn write(
+        &self,
+        ctx: &Context,
+        msg: &CanonicalChatMessage,
+    ) -> RpcResult<WriteMessageResponse> {
+        let (response, failures) = write_and_relay(ctx, self.chatlog, self.channels, msg).await?;
+        for failure in failures {
+            let text = format!(
+                "message {} stored but not relayed to {}: {}",
+                msg.id, failure.alias, failure.error
+            );
+            self.log.write("warn", text).await;
+        }
+        Ok(response)
+    }
+
     async fn store(&self, received: &ReceivedMessage) -> Acknowledgement {
         let Some(channel) = channel(&received.channel_name) else {
             let reason = format!("no channel is named {:?}", received.channel_name);
@@ -111,16 +129,8 @@ where
             client_id: received.idempotency_key.clone().or(incoming.client_id),
             index: None,
         };
-        let ctx = Context::default();
-        match write_and_relay(&ctx, self.chatlog, self.channels, &msg).await {
-            Ok((response, failures)) => {
-                for failure in failures {
-                    let text = format!(
-                        "message {} stored but not relayed to {}: {}",
-                        msg.id, failure.alias, failure.error
-                    );
-                    self.log.write("warn", text).await;
-                }
+        match self.write(&Context::default(), &msg).await {
+            Ok(response) => {
                 // On a retry with the same idempotency key, the id is the first write's.
                 let reason = || response.reason.clone().unwrap_or("message refused".into());
                 match response.accepted {

@@ -426,3 +426,38 @@ fn a_channel_the_chat_does_not_know_is_refused() {
     );
     assert!(run.written.is_empty());
 }
+
+/// Every channel is down.
+struct Unreachable;
+
+#[async_trait]
+impl Outbound for Unreachable {
+    async fn publish(&self, alias: &'static str, _: &OutboundMessage) -> RpcResult<bool> {
+        Err(RpcError::HostError(format!("{alias} is not running")))
+    }
+}
+
+#[test]
+fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
+    let (store, log) = (Store::default(), Lines::default());
+    let services = Services {
+        ids: &FixedIds,
+        chatlog: &store,
+        channels: &Unreachable,
+        log: &log,
+    };
+    let ack = block_on(services.accept(&received(
+        "http",
+        "",
+        br#"{"user_name":"frank","body":"stored all the same"}"#,
+    )));
+    assert_eq!(ack.outcome, "stored");
+    assert_eq!(store.written.lock().unwrap().len(), 1);
+    let logged = log.0.into_inner().unwrap();
+    assert_eq!(logged.len(), 3, "{logged:?}");
+    assert!(logged.iter().all(|(level, _)| level == "warn"));
+    assert_eq!(
+        logged[0].1,
+        format!("message {ID} stored but not relayed to mcchat/nats: Host send error mcchat/nats is not running")
+    );
+}
