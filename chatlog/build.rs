@@ -14,7 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     weld_codegen::rust_build_into("codegen.toml", &out_dir)?;
     let interface = Path::new("../interface");
     let mut description = String::new();
-    for file in ["api.smithy", "chatlog.smithy", "outbound.smithy"] {
+    for file in [
+        "api.smithy",
+        "chatlog.smithy",
+        "clock.smithy",
+        "outbound.smithy",
+    ] {
         println!("cargo:rerun-if-changed=../interface/{file}");
         let source = ModelSource::Path {
             path: interface.into(),

@@ -14,6 +14,7 @@ const SMITHY: &str = include_str!(concat!(env!("OUT_DIR"), "/smithy-contracts.tx
 const SERVICES: &[(&str, &str)] = &[
     ("mcchat:api", "api"),
     ("mcchat:chatlog", "chatlog"),
+    ("mcchat:clock", "clock"),
     ("mcchat:outbound", "outbound"),
 ];
 
@@ -105,8 +106,12 @@ fn every_operation_and_field_of_the_smithy_is_in_the_wit_and_nothing_else() {
     for operation in [
         "mcchat:chatlog/chatlog.write-message:",
         "mcchat:api/api.accept-message:",
+        "mcchat:clock/clock.now:",
     ] {
-        assert!(smithy.iter().any(|l| l.starts_with(operation)), "{operation}");
+        assert!(
+            smithy.iter().any(|l| l.starts_with(operation)),
+            "{operation}"
+        );
     }
     let wit = wit_description();
     let only_smithy: Vec<_> = smithy.difference(&wit).collect();
