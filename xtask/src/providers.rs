@@ -53,4 +53,11 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         name: "mcchat MQTT messaging",
         archive_name: "messaging_mqtt",
     },
+    ProviderSpec {
+        package: "mcchat-provider-clock",
+        binary: "clock",
+        contract: crate::actors::CLOCK,
+        name: "mcchat clock",
+        archive_name: "clock",
+    },
 ];

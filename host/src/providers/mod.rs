@@ -1,10 +1,11 @@
 //! Capability providers, built into the host, each with its `registration`: each answers its
 //! contract's operations through the interface crate's generated receiver, so the wire encoding
-//! is the one actors use. `nats` is NATS messaging; `websocket` and `mqtt` link the providers
-//! that also run standalone on a lattice.
+//! is the one actors use. `nats` is NATS messaging; `websocket`, `mqtt` and `clock` link the
+//! providers that also run standalone on a lattice.
 
 use std::sync::Arc;
 
+pub mod clock;
 pub mod httpserver;
 pub mod keyvalue;
 pub mod mqtt;
@@ -23,6 +24,7 @@ pub fn builtin() -> registration::Registry {
         Arc::new(mqtt::Registration),
         Arc::new(nats::Registration),
         Arc::new(keyvalue::Registration::default()),
+        Arc::new(clock::Registration),
     ])
 }
 
@@ -83,6 +85,11 @@ mod tests {
                 KEYVALUE,
                 "wasmcloud.azurecr.io/kvredis:0.22.0",
                 "key-value: Redis or embedded (built in)",
+            ),
+            (
+                mcchat_provider_clock::CONTRACT,
+                "file://./build/clock.par.gz",
+                "clock (built in)",
             ),
         ] {
             let found = registry.find(contract, image).unwrap();

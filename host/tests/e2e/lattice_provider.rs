@@ -1,4 +1,4 @@
-//! The providers' standalone binaries (WebSocket and MQTT), started as a wasmCloud 0.81 host
+//! The providers' standalone binaries (WebSocket, MQTT and the clock), started as a wasmCloud 0.81 host
 //! starts a provider: its host data on stdin, then health checks, link puts and deletes, RPC
 //! both ways and shutdown, over a real NATS. The test plays the host's part with wasmbus-rpc's
 //! own RPC client (signing as the host's cluster key), and the actor's with a subscription on
@@ -37,6 +37,7 @@ fn provider_spec(binary: &str) -> &'static xtask::providers::ProviderSpec {
 
 const WEBSOCKET: &str = "messaging-websocket";
 const MQTT: &str = "messaging-mqtt";
+const CLOCK: &str = "clock";
 
 /// One lattice host's part: its keys, its NATS, and the provider process it launched.
 struct LatticeHost {
@@ -144,6 +145,21 @@ impl LatticeHost {
             reply_to: None,
             body: body.to_string().into_bytes(),
         };
+        let arg = serialize(&message).unwrap();
+        self.call_as(actor, CONTRACT, "Messaging.Publish", arg)
+            .await
+            .expect("the provider takes the actor's publish");
+    }
+
+    /// `method` of `contract` called by `actor`, signed by this host, as a host relays an
+    /// actor's call; the provider's answer.
+    async fn call_as(
+        &self,
+        actor: &str,
+        contract: &str,
+        method: &str,
+        arg: Vec<u8>,
+    ) -> wasmbus_rpc::error::RpcResult<Vec<u8>> {
         let origin = WasmCloudEntity {
             public_key: actor.to_string(),
             link_name: String::new(),
@@ -152,21 +168,13 @@ impl LatticeHost {
         let target = WasmCloudEntity {
             public_key: self.provider_key.clone(),
             link_name: LINK_NAME.to_string(),
-            contract_id: CONTRACT.to_string(),
+            contract_id: contract.to_string(),
         };
-        let arg = serialize(&message).unwrap();
-        self.rpc
-            .send(
-                origin,
-                target,
-                LATTICE,
-                Message {
-                    method: "Messaging.Publish",
-                    arg: arg.into(),
-                },
-            )
-            .await
-            .expect("the provider takes the actor's publish");
+        let message = Message {
+            method,
+            arg: arg.into(),
+        };
+        self.rpc.send(origin, target, LATTICE, message).await
     }
 }
 
@@ -428,6 +436,36 @@ async fn the_mqtt_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it
 }
 
 #[tokio::test]
+async fn the_clock_binary_tells_linked_actors_the_time_as_a_wasmcloud_host_starts_it() {
+    let host = LatticeHost::start().await;
+    let (mut provider, actor, _calls) = host.launch_for_an_actor(CLOCK).await;
+    let now = || host.call_as(&actor, "mcchat:clock", "Clock.Now", Vec::new());
+
+    // Unlinked, the actor is refused: linking is what lets it ask.
+    let refused = now().await.unwrap_err().to_string();
+    assert!(refused.contains("unlinked actor"), "{refused}");
+
+    let mut link = host.link(&actor, &[]);
+    link.contract_id = "mcchat:clock".into();
+    host.put_link(&link).await;
+    until_async("the link is put", || async { now().await.is_ok() }).await;
+    let since = now_ms();
+    let time: u64 = deserialize(&now().await.unwrap()).unwrap();
+    assert!((since..=now_ms()).contains(&time), "{since} <= {time}");
+    let wrong = host.call_as(&actor, "mcchat:clock", "Messaging.Publish", Vec::new());
+    let wrong = wrong.await.unwrap_err().to_string();
+    assert!(wrong.contains("not an operation of Clock"), "{wrong}");
+
+    host.delete_link(&link).await;
+    until_async("the unlinked actor is refused again", || async {
+        now().await.is_err()
+    })
+    .await;
+    let asked = host.shut_down().await;
+    exits_within_the_hosts_grace(&mut provider, asked).await;
+}
+
+#[tokio::test]
 async fn bad_host_data_stops_each_provider_with_one_clear_line() {
     let encode = |json: serde_json::Value| {
         base64::engine::general_purpose::STANDARD.encode(json.to_string())
@@ -444,7 +482,7 @@ async fn bad_host_data_stops_each_provider_with_one_clear_line() {
         ),
         (String::new(), "no host data"),
     ] {
-        for binary in [WEBSOCKET, MQTT] {
+        for binary in [WEBSOCKET, MQTT, CLOCK] {
             let mut provider = launch(binary, &host_data);
             let status = exited(&mut provider, WAIT)
                 .await
@@ -488,7 +526,7 @@ fn check_archive(spec: &xtask::providers::ProviderSpec) {
     let claims = archive.claims().unwrap();
     assert_eq!(claims.subject, packed.provider_key);
     let metadata = claims.metadata.unwrap();
-    assert_eq!(metadata.capid, "wasmcloud:messaging");
+    assert_eq!(metadata.capid, spec.contract);
     assert_eq!(metadata.rev, Some(packed.revision));
     let hash = sha2_hex_upper(&binary);
     assert_eq!(metadata.target_hashes["x86_64-linux"], hash);

@@ -102,6 +102,9 @@ pub struct LinkContext<'a> {
 #[async_trait]
 pub trait Links: Send + Sync + 'static {
     type Linked: Linked;
+    /// The contract's service, as a host names an operation (`Messaging` in
+    /// `Messaging.Publish`).
+    const SERVICE: &'static str;
     /// Starts serving a link; a bad link value refuses it with the reason.
     async fn start(&self, link: LinkContext<'_>) -> anyhow::Result<Self::Linked>;
 }
@@ -253,18 +256,19 @@ impl<L: Links> ProviderHandler for LatticeProvider<L> {
 }
 
 /// An actor's call (`Messaging.Publish`, as a host names the operation) goes to the provider
-/// serving that actor's link.
+/// serving that actor's link: linking is what lets an actor call a provider.
 #[async_trait]
 impl<L: Links> MessageDispatch for LatticeProvider<L> {
     async fn dispatch(&self, ctx: &Context, message: Message<'_>) -> RpcResult<Vec<u8>> {
         let (service, method) = message
             .method
             .rsplit_once('.')
-            .unwrap_or(("Messaging", message.method));
-        if service != "Messaging" {
+            .unwrap_or((L::SERVICE, message.method));
+        if service != L::SERVICE {
             return Err(RpcError::MethodNotHandled(format!(
-                "{} is not a wasmcloud:messaging operation",
-                message.method
+                "{} is not an operation of {}",
+                message.method,
+                L::SERVICE
             )));
         }
         let actor = ctx.actor.as_deref().unwrap_or_default();

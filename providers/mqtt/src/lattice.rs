@@ -18,6 +18,7 @@ pub struct MqttLinks;
 #[async_trait]
 impl lattice::Links for MqttLinks {
     type Linked = MqttMessaging;
+    const SERVICE: &'static str = "Messaging";
 
     async fn start(&self, link: LinkContext<'_>) -> anyhow::Result<MqttMessaging> {
         let config = Config::from_link(link.values)?;

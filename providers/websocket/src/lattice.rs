@@ -18,6 +18,7 @@ pub struct WebSocketLinks;
 #[async_trait]
 impl lattice::Links for WebSocketLinks {
     type Linked = WebSocketMessaging;
+    const SERVICE: &'static str = "Messaging";
 
     async fn start(&self, link: LinkContext<'_>) -> anyhow::Result<WebSocketMessaging> {
         let config = Config::from_link(link.values)?;
