@@ -190,9 +190,7 @@ fn handle(req: HttpRequest) -> HttpResponse {
                 let key = header(&req, "idempotency-key");
                 post_message(&req.body, key, &ApiImport, &HostLog).await
             }
-            Ok(Route::GetMessages) => {
-                get_messages(&req.query_string, &ApiImport, &HostLog).await
-            }
+            Ok(Route::GetMessages) => get_messages(&req.query_string, &ApiImport, &HostLog).await,
             Err(response) => response,
         }
     })
