@@ -72,6 +72,10 @@ structure CanonicalChatMessage {
 
     /// Its position in the history (0 is the oldest), set when it is read. Never stored.
     index: U64
+
+    /// When the chat stored it: UTC milliseconds since the Unix epoch, from the `mcchat:clock`
+    /// capability. Absent on messages stored before the chat had a clock.
+    ts: U64
 }
 
 list MessagesList {

@@ -40,4 +40,7 @@ structure OutboundMessage {
     /// Its position in the history (the chat log's index, the number `before` cursors count
     /// in): a client that sees it jump by more than one missed a live copy and reads the gap.
     index: U64
+
+    /// When the chat stored it: UTC milliseconds since the Unix epoch (absent without a clock).
+    ts: U64
 }

@@ -22,6 +22,8 @@ pub struct CanonicalChatMessage {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,6 +67,7 @@ impl From<wit::CanonicalChatMessage> for CanonicalChatMessage {
             body: m.body,
             client_id: m.client_id,
             index: m.index,
+            ts: m.ts,
         }
     }
 }
@@ -78,6 +81,7 @@ impl From<CanonicalChatMessage> for wit::CanonicalChatMessage {
             body: m.body,
             client_id: m.client_id,
             index: m.index,
+            ts: m.ts,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct OutboundMessage {
     pub source_user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<u64>,
 }
 
 impl From<wit::OutboundMessage> for OutboundMessage {
@@ -29,6 +31,7 @@ impl From<wit::OutboundMessage> for OutboundMessage {
             source_channel: m.source_channel,
             source_user: m.source_user,
             index: m.index,
+            ts: m.ts,
         }
     }
 }
@@ -41,6 +44,7 @@ impl From<OutboundMessage> for wit::OutboundMessage {
             source_channel: m.source_channel,
             source_user: m.source_user,
             index: m.index,
+            ts: m.ts,
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::bindings::chatlog::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, ChatlogSender, MessagesList, MessagesPage,
     MessagesPageRequest, WriteMessageResponse,
 };
+use crate::bindings::clock::{Clock as _, ClockSender};
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
-use crate::intake::{Ids, Log, Services};
+use crate::intake::{Clock, Ids, Log, Services};
 use crate::relay::Outbound;
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";
@@ -42,6 +43,16 @@ impl Ids for NumberGen {
     }
 }
 
+/// The time, from the `mcchat:clock` provider this actor is linked to.
+struct LinkedClock;
+
+#[async_trait]
+impl Clock for LinkedClock {
+    async fn now(&self) -> RpcResult<u64> {
+        ClockSender::new().now(&Context::default()).await
+    }
+}
+
 /// The host's log, through `wasmcloud:builtin:logging`.
 struct HostLog;
 
@@ -66,6 +77,7 @@ impl Api for ApiGatewayActor {
     ) -> RpcResult<Acknowledgement> {
         let services = Services {
             ids: &NumberGen,
+            clock: &LinkedClock,
             chatlog: &chatlog(),
             channels: &ChannelActors,
             log: &HostLog,
@@ -83,6 +95,7 @@ impl Chatlog for ApiGatewayActor {
     ) -> RpcResult<WriteMessageResponse> {
         let services = Services {
             ids: &NumberGen,
+            clock: &LinkedClock,
             chatlog: &chatlog(),
             channels: &ChannelActors,
             log: &HostLog,

@@ -84,7 +84,7 @@ use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::Chatlog;
 use crate::bindings::outbound::OutboundMessage;
 use crate::exports::mcchat::chatlog::chatlog as api;
-use crate::intake::{Ids, Log, Services};
+use crate::intake::{Clock, Ids, Log, Services};
 use crate::mcchat::chatlog::chatlog as store;
 use crate::relay::Outbound;
 use crate::rpc::{Context, RpcResult};
@@ -123,6 +123,16 @@ impl Ids for NumberGen {
     }
 }
 
+/// The time the component imports (`mcchat:clock`).
+struct ClockImport;
+
+#[async_trait]
+impl Clock for ClockImport {
+    async fn now(&self) -> RpcResult<u64> {
+        Ok(crate::mcchat::clock::clock::now()?)
+    }
+}
+
 /// The host's log.
 struct HostLog;
 
@@ -148,6 +158,7 @@ fn stored(m: api::CanonicalChatMessage) -> store::CanonicalChatMessage {
         body: m.body,
         client_id: m.client_id,
         index: m.index,
+        ts: m.ts,
     }
 }
 
@@ -159,16 +170,19 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
         body: m.body,
         client_id: m.client_id,
         index: m.index,
+        ts: m.ts,
     }
 }
 
 /// What the intake and the chat log's writes call: all imports.
-const SERVICES: Services<'static, NumberGen, ChatlogImport, Channels, HostLog> = Services {
-    ids: &NumberGen,
-    chatlog: &ChatlogImport,
-    channels: &Channels,
-    log: &HostLog,
-};
+const SERVICES: Services<'static, NumberGen, ClockImport, ChatlogImport, Channels, HostLog> =
+    Services {
+        ids: &NumberGen,
+        clock: &ClockImport,
+        chatlog: &ChatlogImport,
+        channels: &Channels,
+        log: &HostLog,
+    };
 
 struct ApiGateway;
 export!(ApiGateway);

@@ -32,6 +32,13 @@ pub trait Ids {
     async fn new_id(&self) -> RpcResult<String>;
 }
 
+/// Where the time comes from (`mcchat:clock`, which the actor must be signed for).
+#[async_trait]
+pub trait Clock {
+    /// UTC milliseconds since the Unix epoch.
+    async fn now(&self) -> RpcResult<u64>;
+}
+
 /// The host's log: failures in full for the operator, refusals nobody waits for at debug level
 /// (anyone can send those, as fast as they like).
 #[async_trait]
@@ -40,16 +47,18 @@ pub trait Log {
 }
 
 /// What the intake calls on its way.
-pub struct Services<'a, I, C, O, L> {
+pub struct Services<'a, I, T, C, O, L> {
     pub ids: &'a I,
+    pub clock: &'a T,
     pub chatlog: &'a C,
     pub channels: &'a O,
     pub log: &'a L,
 }
 
-impl<I, C, O, L> Services<'_, I, C, O, L>
+impl<I, T, C, O, L> Services<'_, I, T, C, O, L>
 where
     I: Ids + Sync,
+    T: Clock + Sync,
     C: Chatlog + Sync,
     O: Outbound + Sync,
     L: Log + Sync,
@@ -69,13 +78,18 @@ where
         ack
     }
 
-    /// Stores a named message and relays it (`Chatlog.WriteMessage`, and every message the
-    /// intake takes). A channel that could not be reached is logged; the write stands.
+    /// Stores a named message with the time and relays it (`Chatlog.WriteMessage`, and every
+    /// message the intake takes). A channel that could not be reached is logged; the write
+    /// stands.
     pub async fn write(
         &self,
         ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
+        let msg = &CanonicalChatMessage {
+            ts: self.stored_at(&msg.id).await,
+            ..msg.clone()
+        };
         let (response, failures) = write_and_relay(ctx, self.chatlog, self.channels, msg).await?;
         for failure in failures {
             let text = format!(
@@ -85,6 +99,21 @@ where
             self.log.write("warn", text).await;
         }
         Ok(response)
+    }
+
+    /// The time a message is stored at: the clock's, never a caller's. With no clock to ask
+    /// (a lattice without the link) the message is stored untimed, as before the chat had one,
+    /// and the operator is told: the chat stays up.
+    async fn stored_at(&self, id: &str) -> Option<u64> {
+        match self.clock.now().await {
+            Ok(now) => Some(now),
+            Err(e) => {
+                let text =
+                    format!("message {id} stored without a time: no answer from the clock: {e}");
+                self.log.write("warn", text).await;
+                None
+            }
+        }
     }
 
     async fn store(&self, received: &ReceivedMessage) -> Acknowledgement {
@@ -128,6 +157,7 @@ where
             // The transport's own key (an HTTP header) wins over the payload's.
             client_id: received.idempotency_key.clone().or(incoming.client_id),
             index: None,
+            ts: None,
         };
         match self.write(&Context::default(), &msg).await {
             Ok(response) => {

@@ -25,6 +25,27 @@ impl Ids for FixedIds {
     }
 }
 
+/// The time every test message is stored at.
+const NOW: u64 = 1_796_000_000_123;
+
+/// Answers `NOW`, or, as `Unlinked`, fails as a clock with no link does.
+enum TestClock {
+    Fixed,
+    Unlinked,
+}
+
+#[async_trait]
+impl Clock for TestClock {
+    async fn now(&self) -> RpcResult<u64> {
+        match self {
+            TestClock::Fixed => Ok(NOW),
+            TestClock::Unlinked => Err(RpcError::HostError(
+                "actor api-gateway has no link to mcchat:clock".into(),
+            )),
+        }
+    }
+}
+
 /// Keeps what was logged, as (level, text), for the tests to read.
 #[derive(Default)]
 struct Lines(Mutex<Vec<(String, String)>>);
@@ -148,9 +169,14 @@ fn received(channel: &str, subject: &str, payload: &[u8]) -> ReceivedMessage {
 }
 
 fn run_with(store: Store, received: ReceivedMessage) -> Run {
+    run_timed_by(TestClock::Fixed, store, received)
+}
+
+fn run_timed_by(clock: TestClock, store: Store, received: ReceivedMessage) -> Run {
     let (relayed, log) = (Relayed::default(), Lines::default());
     let services = Services {
         ids: &FixedIds,
+        clock: &clock,
         chatlog: &store,
         channels: &relayed,
         log: &log,
@@ -186,6 +212,7 @@ fn a_nats_message_is_stored_as_from_the_nats_channel_and_acked_without_an_id() {
             body: "over the broker".into(),
             client_id: None,
             index: None,
+            ts: Some(NOW),
         }]
     );
     assert_eq!(run.relayed, ["mcchat/ws", "mcchat/mqtt"]);
@@ -442,6 +469,7 @@ fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
     let (store, log) = (Store::default(), Lines::default());
     let services = Services {
         ids: &FixedIds,
+        clock: &TestClock::Fixed,
         chatlog: &store,
         channels: &Unreachable,
         log: &log,
@@ -459,5 +487,52 @@ fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
     assert_eq!(
         logged[0].1,
         format!("message {ID} stored but not relayed to mcchat/nats: Host send error mcchat/nats is not running")
+    );
+}
+
+#[test]
+fn every_write_is_timed_by_the_clock_never_by_its_caller() {
+    let (store, log) = (Store::default(), Lines::default());
+    let services = Services {
+        ids: &FixedIds,
+        clock: &TestClock::Fixed,
+        chatlog: &store,
+        channels: &Relayed::default(),
+        log: &log,
+    };
+    // Chatlog.WriteMessage from another actor, claiming a time of its own.
+    let claimed = CanonicalChatMessage {
+        id: ID.into(),
+        channel_name: "http".into(),
+        source_user: "gina".into(),
+        body: "from the seed's operation".into(),
+        client_id: None,
+        index: None,
+        ts: Some(1),
+    };
+    let response = block_on(services.write(&Context::default(), &claimed)).unwrap();
+    assert!(response.accepted);
+    assert_eq!(store.written.lock().unwrap()[0].ts, Some(NOW));
+}
+
+#[test]
+fn without_a_clock_a_message_is_stored_untimed_and_the_operator_told() {
+    let run = run_timed_by(
+        TestClock::Unlinked,
+        Store::default(),
+        received(
+            "nats",
+            "chat.in",
+            br#"{"user_name":"dave","body":"no clock"}"#,
+        ),
+    );
+    assert_eq!(run.ack.outcome, "stored");
+    assert_eq!(run.written[0].ts, None);
+    assert_eq!(
+        run.logged,
+        [(
+            "warn".to_string(),
+            format!("message {ID} stored without a time: no answer from the clock: Host send error actor api-gateway has no link to mcchat:clock")
+        )]
     );
 }

@@ -1,6 +1,6 @@
 //! The `api-gateway` actor (call alias `mcchat/api`): the one API every channel calls, and
 //! where the chat's rules live. A channel hands it a message as received (`Api.AcceptMessage`);
-//! it checks and parses it, gives it an id, stores it through `mcchat/chatlog`, relays it to
+//! it checks and parses it, gives it an id and the time (`mcchat:clock`), stores it through `mcchat/chatlog`, relays it to
 //! every channel but its source, and answers the ack for the channel to send. It also serves
 //! the Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
 //!
@@ -14,6 +14,9 @@ pub mod bindings {
     }
     pub mod chatlog {
         include!(concat!(env!("OUT_DIR"), "/chatlog.rs"));
+    }
+    pub mod clock {
+        include!(concat!(env!("OUT_DIR"), "/clock.rs"));
     }
     pub mod outbound {
         include!(concat!(env!("OUT_DIR"), "/outbound.rs"));

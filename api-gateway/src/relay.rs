@@ -29,7 +29,7 @@ pub fn relay_targets(source: &str) -> impl Iterator<Item = Live> + '_ {
 }
 
 /// The relayed form of a stored message, with its position in the history when the chat log
-/// gave one.
+/// gave one, and the time it was stored.
 pub fn outbound_message(msg: &CanonicalChatMessage, index: Option<u64>) -> OutboundMessage {
     OutboundMessage {
         id: msg.id.clone(),
@@ -37,6 +37,7 @@ pub fn outbound_message(msg: &CanonicalChatMessage, index: Option<u64>) -> Outbo
         source_channel: msg.channel_name.clone(),
         source_user: msg.source_user.clone(),
         index,
+        ts: msg.ts,
     }
 }
 
@@ -148,6 +149,7 @@ mod tests {
             body: body.into(),
             client_id: None,
             index: None,
+            ts: Some(1_796_000_000_000),
         }
     }
 
@@ -182,7 +184,7 @@ mod tests {
         assert_eq!(aliases, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
         assert_eq!(
             serde_json::to_value(&delivered[0].1).unwrap(),
-            serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol"})
+            serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol", "ts": 1_796_000_000_000u64})
         );
     }
 

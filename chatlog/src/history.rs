@@ -40,6 +40,9 @@ struct Stored<Text> {
     channel_name: Text,
     #[serde(default)]
     body: Text,
+    /// When it was stored; messages from before the chat had a clock have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
 }
 
 /// The list the history lives in, with Redis list semantics (`LRANGE` bounds are inclusive;
@@ -70,6 +73,7 @@ pub async fn write(
         source_user: &msg.source_user,
         channel_name: &msg.channel_name,
         body: &msg.body,
+        ts: msg.ts,
     };
     let json = serde_json::to_string(&stored)
         .map_err(|e| crate::rpc::RpcError::Ser(format!("chat message: {e}")))?;
@@ -181,6 +185,7 @@ fn decode(start: u64, entries: Vec<String>) -> Decoded {
                 body: stored.body,
                 client_id: None,
                 index: Some(index),
+                ts: stored.ts,
             }),
             Err(e) => decoded.unreadable.push(format!("{e}: {entry:.80}")),
         }
@@ -228,6 +233,7 @@ mod tests {
             body: format!("message {n}"),
             client_id: None,
             index: None,
+            ts: None,
         }
     }
 
@@ -253,6 +259,24 @@ mod tests {
             serde_json::json!({"id": "id-0", "channelName": "nats", "sourceUser": "bob", "body": "message 0"})
         );
         assert_eq!(MESSAGES_KEY, "chatlog:messages");
+    }
+
+    #[test]
+    fn the_time_a_message_was_stored_is_kept_and_older_messages_have_none() {
+        let list = VecList::default();
+        let timed = CanonicalChatMessage {
+            ts: Some(1_796_000_000_123),
+            ..message(1)
+        };
+        // An entry as the chat wrote it before it had a clock.
+        let untimed = r#"{"id":"id-0","channelName":"http","sourceUser":"bob","body":"old"}"#;
+        block_on(list.append(untimed.into())).unwrap();
+        assert!(block_on(write(&list, &timed)).unwrap().accepted);
+        let stored = list.items.lock().unwrap()[1].clone();
+        assert!(stored.ends_with(r#","ts":1796000000123}"#), "{stored}");
+        let decoded = block_on(all(&list)).unwrap();
+        let times: Vec<_> = decoded.messages.iter().map(|m| m.ts).collect();
+        assert_eq!(times, [None, Some(1_796_000_000_123)]);
     }
 
     #[test]

@@ -135,6 +135,7 @@ mod tests {
             body: body.into(),
             client_id: key.map(String::from),
             index: None,
+            ts: None,
         }
     }
 

@@ -52,6 +52,7 @@ mod tests {
             body: body.into(),
             client_id: None,
             index: None,
+            ts: None,
         }
     }
 

@@ -255,7 +255,10 @@ mod tests {
             chatlog.links[0].value("URL"),
             Some("redis://127.0.0.1:6379")
         );
-        assert!(app.actors[1].links.is_empty());
+        let gateway = &app.actors[1];
+        assert_eq!(gateway.links.len(), 1);
+        assert_eq!(gateway.links[0].contract, "mcchat:clock");
+        assert!(gateway.links[0].provider_image.ends_with("clock.par.gz"));
         assert!(app.trusted_issuers.is_empty());
     }
 

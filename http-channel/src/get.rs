@@ -55,7 +55,7 @@ pub fn next_link(limit: u32, next_before: u64) -> String {
     format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
 }
 
-/// A message as `GET /messages` lists it: `{"body","channelName","id","index","sourceUser"}`
+/// A message as `GET /messages` lists it: `{"body","channelName","id","index","sourceUser","ts"}`
 /// (and `clientId`, never set on a stored message), this channel's own format whichever bindings
 /// (the module's or the component's) carried the page.
 #[derive(Serialize)]
@@ -69,6 +69,9 @@ struct HistoryEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<u64>,
     source_user: &'a str,
+    /// When it was stored (UTC milliseconds); absent on messages from before the chat had a clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
 }
 
 impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
@@ -80,6 +83,7 @@ impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
             id: &msg.id,
             index: msg.index,
             source_user: &msg.source_user,
+            ts: msg.ts,
         }
     }
 }
@@ -181,6 +185,8 @@ mod tests {
                     body: format!("message {n}"),
                     client_id: None,
                     index: Some(n),
+                    // The oldest message is from before the chat had a clock.
+                    ts: (n > 0).then_some(1_796_000_000_000 + n),
                 })
                 .collect();
             Ok(MessagesPage {
@@ -238,12 +244,15 @@ mod tests {
 
     #[test]
     fn answers_the_documented_array_format() {
-        let response = block_on(get_messages("", &History { count: 1 }, &Quiet));
+        let response = block_on(get_messages("", &History { count: 2 }, &Quiet));
         assert_eq!(response.status_code, 200);
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(
             json,
-            serde_json::json!([{"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "sourceUser": "gina"}])
+            serde_json::json!([
+                {"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "sourceUser": "gina"},
+                {"body": "message 1", "channelName": "http", "id": "id-1", "index": 1, "sourceUser": "gina", "ts": 1_796_000_000_001u64}
+            ])
         );
         assert!(!response.header.contains_key("Link"));
     }

@@ -8,7 +8,8 @@ use crate::bindings::outbound::OutboundMessage;
 /// The subject every relayed message is published on.
 pub const FANOUT_SUBJECT: &str = "rtchat.messages";
 
-/// `{"body","id","sourceChannel","sourceUser"}`: the form subscribers already parse, plus the id.
+/// `{"body","id","sourceChannel","sourceUser"}`: the form subscribers already parse, plus the
+/// id, the position in the history and the time it was stored.
 pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
     let fanout = Fanout {
         body: &msg.body,
@@ -16,6 +17,7 @@ pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
         index: msg.index,
         source_channel: &msg.source_channel,
         source_user: &msg.source_user,
+        ts: msg.ts,
     };
     serde_json::to_vec(&fanout).expect("a fanout message always serializes")
 }
@@ -31,6 +33,8 @@ struct Fanout<'a> {
     index: Option<u64>,
     source_channel: &'a str,
     source_user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
 }
 
 #[cfg(test)]
@@ -45,11 +49,12 @@ mod tests {
             source_channel: "http".into(),
             source_user: "erin".into(),
             index: Some(41),
+            ts: Some(1_796_000_000_000),
         };
         let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin"})
+            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin", "ts": 1_796_000_000_000u64})
         );
     }
 }

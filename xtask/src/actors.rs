@@ -5,6 +5,8 @@ pub const MESSAGING: &str = "wasmcloud:messaging";
 pub const KEYVALUE: &str = "wasmcloud:keyvalue";
 pub const NUMBERGEN: &str = "wasmcloud:builtin:numbergen";
 pub const LOGGING: &str = "wasmcloud:builtin:logging";
+/// The time (`interface/clock.smithy`): only the gateway, which stamps every stored message.
+pub const CLOCK: &str = "mcchat:clock";
 
 /// One actor crate and its claims: exactly the contracts it calls, and its call alias.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +45,7 @@ pub const ACTORS: &[ActorSpec] = &[
     ActorSpec {
         package: "api-gateway",
         call_alias: "mcchat/api",
-        caps: &[NUMBERGEN, LOGGING],
+        caps: &[NUMBERGEN, CLOCK, LOGGING],
     },
     ActorSpec {
         package: "nats-channel",

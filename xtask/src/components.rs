@@ -69,6 +69,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
             },
             sender("relay-sender"),
             sender("numbergen-sender"),
+            sender("clock-sender"),
             sender("logging-sender"),
         ],
     },

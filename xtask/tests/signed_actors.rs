@@ -17,39 +17,31 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     (
         "api_gateway_s.wasm",
         "mcchat/api",
-        &["wasmcloud:builtin:numbergen", "wasmcloud:builtin:logging"],
+        &[
+            "wasmcloud:builtin:numbergen",
+            "mcchat:clock",
+            "wasmcloud:builtin:logging",
+        ],
     ),
     (
         "nats_channel_s.wasm",
         "mcchat/nats",
-        &[
-            "wasmcloud:messaging",
-            "wasmcloud:builtin:logging",
-        ],
+        &["wasmcloud:messaging", "wasmcloud:builtin:logging"],
     ),
     (
         "http_channel_s.wasm",
         "mcchat/http",
-        &[
-            "wasmcloud:httpserver",
-            "wasmcloud:builtin:logging",
-        ],
+        &["wasmcloud:httpserver", "wasmcloud:builtin:logging"],
     ),
     (
         "ws_channel_s.wasm",
         "mcchat/ws",
-        &[
-            "wasmcloud:messaging",
-            "wasmcloud:builtin:logging",
-        ],
+        &["wasmcloud:messaging", "wasmcloud:builtin:logging"],
     ),
     (
         "mqtt_channel_s.wasm",
         "mcchat/mqtt",
-        &[
-            "wasmcloud:messaging",
-            "wasmcloud:builtin:logging",
-        ],
+        &["wasmcloud:messaging", "wasmcloud:builtin:logging"],
     ),
 ];
 

@@ -1,5 +1,6 @@
-//! Stand-ins for the API's collaborators: fixed ids, a log that takes no failures, channels
-//! that take every relay, and a chat log that validates as the real one does and stores nothing.
+//! Stand-ins for the API's collaborators: fixed ids, a fixed clock, a log that takes no
+//! failures, channels that take every relay, and a chat log that validates as the real one does
+//! and stores nothing.
 //! `accept` hands one payload from a channel to the API's intake through them.
 
 use api_gateway::bindings::api::{Acknowledgement, ReceivedMessage};
@@ -8,7 +9,7 @@ use api_gateway::bindings::chatlog::{
     WriteMessageResponse,
 };
 use api_gateway::bindings::outbound::OutboundMessage;
-use api_gateway::intake::{Ids, Log, Services};
+use api_gateway::intake::{Clock, Ids, Log, Services};
 use api_gateway::relay::Outbound;
 use wasmbus_rpc::common::Context;
 use wasmbus_rpc::error::RpcResult;
@@ -19,6 +20,15 @@ struct FixedIds;
 impl Ids for FixedIds {
     async fn new_id(&self) -> RpcResult<String> {
         Ok("00000000-0000-4000-8000-000000000000".into())
+    }
+}
+
+struct FixedClock;
+
+#[async_trait::async_trait]
+impl Clock for FixedClock {
+    async fn now(&self) -> RpcResult<u64> {
+        Ok(1_796_000_000_000)
     }
 }
 
@@ -58,6 +68,7 @@ impl Chatlog for ValidatingChatlog {
             body: msg.body.clone(),
             client_id: None,
             index: None,
+            ts: msg.ts,
         };
         let checked = chatlog::validate::check_message(&as_stored);
         Ok(WriteMessageResponse {
@@ -91,6 +102,7 @@ pub fn accept(channel: &str, payload: &[u8]) -> Acknowledgement {
     };
     let services = Services {
         ids: &FixedIds,
+        clock: &FixedClock,
         chatlog: &ValidatingChatlog,
         channels: &EveryChannel,
         log: &NoFailures,

@@ -14,6 +14,7 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
     subscribed(&client).await;
 
+    let since = now_ms();
     let response = post(base, r#"{"user_name":"alice","body":"hello over http"}"#).await;
     assert_eq!(response.status(), 201);
     let id = response.json::<serde_json::Value>().await.unwrap()["id"]
@@ -21,20 +22,23 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
         .unwrap()
         .to_string();
 
+    let live = next_fanout(&mut fanout).await;
+    assert_eq!(live["ts"], history_ts(base).await);
     assert_eq!(
-        next_fanout(&mut fanout).await,
+        untimed(live, since),
         json!({"body": "hello over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
     );
     let history = reqwest::get(format!("{base}/messages"))
         .await
         .unwrap()
-        .json::<serde_json::Value>()
+        .json::<Vec<serde_json::Value>>()
         .await
         .unwrap();
     assert_eq!(
-        history,
-        json!([{"body": "hello over http", "channelName": "http", "id": id, "index": 0, "sourceUser": "alice"}])
+        untimed(history[0].clone(), since),
+        json!({"body": "hello over http", "channelName": "http", "id": id, "index": 0, "sourceUser": "alice"})
     );
+    assert_eq!(history.len(), 1);
     chat.stop().await;
 }
 
@@ -238,6 +242,8 @@ async fn the_newest_page_of_a_long_history_in_redis_is_exact_and_repairs_its_len
     let (page, link) = newest(100).await;
     assert_eq!(page.len(), 100);
     assert_eq!(page[0]["body"], "old 4900");
+    // Stored before the chat had a clock: no time, and nothing else missing.
+    assert!(page.iter().all(|m| m.get("ts").is_none()), "{page:?}");
     assert_eq!(page[99]["body"], "old 4999");
     assert_eq!(link, r#"</messages?limit=100&before=4900>; rel="next""#);
     let hint: Option<String> = redis::cmd("GET")
@@ -278,4 +284,15 @@ async fn raw_exchange(base: &str, request: &[u8]) -> String {
         .expect("answered within 2 s")
         .unwrap();
     String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
+/// The time the newest stored message carries.
+async fn history_ts(base: &str) -> serde_json::Value {
+    let newest: Vec<serde_json::Value> = reqwest::get(format!("{base}/messages?limit=1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    newest[0]["ts"].clone()
 }

@@ -76,6 +76,16 @@ async fn two_pages_chat_live_with_each_other_and_with_curl_and_nats() {
     let bodies: Vec<&str> = stored.iter().map(|m| m.2.as_str()).collect();
     assert_eq!(bodies[..2], ["hi gus, it's fay", "hello fay!"]);
 
+    // Each shows when it was stored, to the millisecond, as the reader's local time.
+    let stored_times: Vec<_> = all_messages(&chat.base, 100)
+        .await
+        .iter()
+        .map(|m| m["ts"].clone())
+        .collect();
+    let shown_times = "return [...document.querySelectorAll('#list .msg time')]
+        .map(t => t.textContent.trim() === '' ? null : Date.parse(t.dateTime))";
+    assert_eq!(gus.eval(shown_times).await, json!(stored_times));
+
     // A refused message is explained on the page, and nothing is stored.
     fay.type_into("#name", "").await;
     fay.say("no name").await;

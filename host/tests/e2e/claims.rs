@@ -7,13 +7,19 @@ use wascap::prelude::KeyPair;
 
 /// The chatlog code signed by `account` with `caps` (a module key of its own).
 fn chatlog_signed_by(account: &KeyPair, caps: &[&str]) -> Vec<u8> {
-    let unsigned = std::fs::read(
-        workspace_root().join("target/wasm/wasm32-unknown-unknown/actor/chatlog.wasm"),
-    )
+    actor_signed_by("chatlog", "mcchat/chatlog", account, caps)
+}
+
+/// The named actor's code signed by `account` with `caps` (a module key of its own).
+fn actor_signed_by(package: &str, alias: &str, account: &KeyPair, caps: &[&str]) -> Vec<u8> {
+    let unsigned = std::fs::read(workspace_root().join(format!(
+        "target/wasm/wasm32-unknown-unknown/actor/{}.wasm",
+        package.replace('-', "_")
+    )))
     .expect("run `cargo xtask build` first");
     let account = KeyPair::from_seed(&account.seed().unwrap()).unwrap();
     wascap::wasm::sign_buffer_with_claims(
-        "chatlog".into(),
+        package.into(),
         unsigned,
         KeyPair::new_module(),
         account,
@@ -24,7 +30,7 @@ fn chatlog_signed_by(account: &KeyPair, caps: &[&str]) -> Vec<u8> {
         false,
         None,
         None,
-        Some("mcchat/chatlog".into()),
+        Some(alias.into()),
     )
     .unwrap()
 }
@@ -131,6 +137,38 @@ async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
             .status(),
         404
     );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_actor_signed_for_the_clock_can_read_it() {
+    let (nats, dir) = (Server::nats(), tempfile::tempdir().unwrap());
+    // The same api-gateway code, linked to the clock but signed without mcchat:clock, by an
+    // issuer of its own (a host trusts any issuer unless told otherwise).
+    let gateway = dir.path().join("api_gateway_no_clock_s.wasm");
+    let caps = ["wasmcloud:builtin:numbergen", "wasmcloud:builtin:logging"];
+    let code = actor_signed_by("api-gateway", "mcchat/api", &KeyPair::new_account(), &caps);
+    std::fs::write(&gateway, code).unwrap();
+    let mut unsigned_for_it = config(&nats, None, dir.path());
+    unsigned_for_it.manifest = manifest_copy(dir.path(), |text| {
+        let image = format!("file://{}", gateway.display());
+        text.replace("file://./build/api_gateway_s.wasm", &image)
+    });
+    let (host, base) = start(unsigned_for_it).await;
+
+    // The message is stored all the same, untimed: the host refused the clock.
+    post_stored(&base, r#"{"user_name":"kim","body":"what time is it?"}"#).await;
+    let stored = all_messages(&base, 10).await;
+    assert_eq!(stored[0]["body"], "what time is it?");
+    assert!(stored[0].get("ts").is_none(), "{}", stored[0]);
+    host.shutdown().await;
+
+    // Signed for it, the same code reads the time.
+    let (dir, since) = (tempfile::tempdir().unwrap(), now_ms());
+    let (host, base) = start(config(&nats, None, dir.path())).await;
+    post_stored(&base, r#"{"user_name":"kim","body":"and now?"}"#).await;
+    let stored = all_messages(&base, 10).await;
+    untimed(stored[0].clone(), since);
     host.shutdown().await;
 }
 

@@ -71,6 +71,7 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
     let client = nats_client(&nats).await;
     let mut fanout = client.subscribe("rtchat.messages").await.unwrap();
     subscribed(&client).await;
+    let since = now_ms();
     post_stored(
         &base,
         r#"{"user_name":"mia","body":"stored by a component"}"#,
@@ -107,8 +108,9 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
         .await
         .unwrap();
     let first: serde_json::Value = serde_json::from_str(&stored[0]).unwrap();
+    assert_eq!(first["ts"], history[0]["ts"]);
     assert_eq!(
-        first,
+        untimed(first, since),
         serde_json::json!({"id": history[0]["id"], "sourceUser": "mia", "channelName": "http", "body": "stored by a component"})
     );
     host.shutdown().await;

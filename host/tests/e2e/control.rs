@@ -177,6 +177,7 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
                 "default",
                 "MQTT messaging (built in)".to_string()
             ),
+            ("mcchat:clock", "default", "clock (built in)".to_string()),
         ])
     );
     assert!(inventory.providers.iter().all(|p| p.id.starts_with('V')));
@@ -204,9 +205,9 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
     );
     assert!(chatlog["iss"].starts_with('A'), "{chatlog:?}");
 
-    // Links: the manifest's five, with their values and the inventory's provider ids.
+    // Links: the manifest's six, with their values and the inventory's provider ids.
     let links = ctl.query_links().await.unwrap();
-    assert_eq!(links.len(), 5, "{links:?}");
+    assert_eq!(links.len(), 6, "{links:?}");
     let nats_link = links
         .iter()
         .find(|l| l.contract_id == "wasmcloud:messaging" && l.values.contains_key("SUBSCRIPTION"))
@@ -332,7 +333,7 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
         next_event(&mut feed, "linkdef_deleted").await["actor_id"],
         kv_link.actor_id.as_str()
     );
-    assert_eq!(ctl.query_links().await.unwrap().len(), 4);
+    assert_eq!(ctl.query_links().await.unwrap().len(), 5);
     let unlinked = post(&base, r#"{"user_name":"a","body":"no store"}"#).await;
     assert_eq!(unlinked.status(), 503);
     let ack = ctl

@@ -19,6 +19,7 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
         WsSession::connect(&url).await,
     );
 
+    let since = now_ms();
     fay.send(json!({
         "subject": "chat.in",
         "body": {"user_name": "fay", "body": "hello from a browser"},
@@ -43,14 +44,20 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
         .to_string();
 
     let expected = json!({"body": "hello from a browser", "id": id, "index": 0, "sourceChannel": "ws", "sourceUser": "fay"});
-    assert_eq!(own.unwrap(), expected);
-    assert_eq!(gus.next_on("rtchat.messages").await["body"], expected);
-    assert_eq!(next_fanout(&mut fanout).await, expected);
+    let stored = all_messages(&chat.base, 50).await;
+    assert_eq!(stored.len(), 1);
+    let ts = stored[0]["ts"].clone();
+    let own = own.unwrap();
+    assert_eq!(own["ts"], ts, "every copy carries the stored time");
+    assert_eq!(untimed(own, since), expected);
     assert_eq!(
-        all_messages(&chat.base, 50).await,
-        [
-            json!({"body": "hello from a browser", "channelName": "ws", "id": id, "index": 0, "sourceUser": "fay"})
-        ]
+        untimed(gus.next_on("rtchat.messages").await["body"].clone(), since),
+        expected
+    );
+    assert_eq!(untimed(next_fanout(&mut fanout).await, since), expected);
+    assert_eq!(
+        untimed(stored[0].clone(), since),
+        json!({"body": "hello from a browser", "channelName": "ws", "id": id, "index": 0, "sourceUser": "fay"})
     );
 
     // Refusals come back on the reply subject with the reason; nothing is stored.
@@ -81,11 +88,15 @@ async fn http_and_nats_messages_reach_websocket_sessions() {
     let client = nats_client(&chat.nats).await;
     let mut session = WsSession::connect(&ws_url(&chat.host)).await;
 
+    let since = now_ms();
     let response = post(&chat.base, r#"{"user_name":"alice","body":"over http"}"#).await;
     assert_eq!(response.status(), 201);
     let id = response.json::<serde_json::Value>().await.unwrap()["id"].clone();
     assert_eq!(
-        session.next_on("rtchat.messages").await["body"],
+        untimed(
+            session.next_on("rtchat.messages").await["body"].clone(),
+            since
+        ),
         json!({"body": "over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
     );
 

@@ -470,6 +470,32 @@ pub async fn all_messages(base: &str, limit: u32) -> Vec<serde_json::Value> {
     pages.into_iter().rev().flatten().collect()
 }
 
+/// UTC milliseconds since the epoch: the chat's clock is this machine's.
+pub fn now_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    since_epoch.as_millis() as u64
+}
+
+/// A stored message or a live copy without its `ts`, once `ts` is checked to be a time between
+/// `since` and now.
+pub fn untimed(mut message: serde_json::Value, since: u64) -> serde_json::Value {
+    let now = now_ms();
+    let ts = message
+        .as_object_mut()
+        .and_then(|fields| fields.remove("ts"))
+        .unwrap_or_else(|| panic!("no ts on {message}"));
+    let ts = ts
+        .as_u64()
+        .unwrap_or_else(|| panic!("ts {ts} is not a time"));
+    assert!(
+        (since..=now).contains(&ts),
+        "ts {ts} is not between {since} and {now}"
+    );
+    message
+}
+
 pub async fn nats_client(nats: &Server) -> async_nats::Client {
     async_nats::connect(nats.nats_url()).await.unwrap()
 }
