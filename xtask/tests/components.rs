@@ -43,6 +43,7 @@ fn the_logic_components_import_nothing_wasmcloud_specific() {
                 [
                     "mcchat:api/",
                     "mcchat:chatlog/",
+                    "mcchat:clock/",
                     "mcchat:outbound/",
                     "wasmcloud:keyvalue/",
                     "wasmcloud:logging/",
