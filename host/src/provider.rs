@@ -27,11 +27,12 @@ pub enum ConnectionState {
 /// Something that answers `Service.Method` calls.
 pub type Dispatcher = Arc<dyn MessageDispatch + Send + Sync>;
 
-/// A provider as the router sees it: what answers its calls, and how long an answer may take.
+/// A provider as the router sees it: what answers its calls, and how long an answer may take
+/// (none: it answers at once, in the caller's task, and a timer would only cost).
 #[derive(Clone)]
 pub struct ProviderHandle {
     pub(crate) dispatcher: Dispatcher,
-    pub(crate) deadline: Duration,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl ProviderHandle {
@@ -39,7 +40,15 @@ impl ProviderHandle {
     pub fn new(dispatcher: Dispatcher) -> Self {
         ProviderHandle {
             dispatcher,
-            deadline: PROVIDER_DEADLINE,
+            deadline: Some(PROVIDER_DEADLINE),
+        }
+    }
+
+    /// A provider that answers at once, waiting on nothing (the clock).
+    pub fn immediate(dispatcher: Dispatcher) -> Self {
+        ProviderHandle {
+            dispatcher,
+            deadline: None,
         }
     }
 
@@ -47,7 +56,7 @@ impl ProviderHandle {
     pub fn local_disk(dispatcher: Dispatcher) -> Self {
         ProviderHandle {
             dispatcher,
-            deadline: LOCAL_DISK_DEADLINE,
+            deadline: Some(LOCAL_DISK_DEADLINE),
         }
     }
 }

@@ -156,11 +156,14 @@ impl Router {
             })?;
         // A messaging request waits as long as the actor asked (the provider enforces it).
         let deadline = if contract == provider::MESSAGING && method == "Request" {
-            crate::pool::CALL_TIMEOUT
+            Some(crate::pool::CALL_TIMEOUT)
         } else {
             provider.deadline
         };
         let call = provider.dispatcher.dispatch(&ctx, message);
+        let Some(deadline) = deadline else {
+            return call.await.map_err(failed);
+        };
         match tokio::time::timeout(deadline, call).await {
             Ok(answer) => answer.map_err(failed),
             Err(_) => Err(HostError::TimedOut(format!(

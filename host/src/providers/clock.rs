@@ -33,7 +33,7 @@ struct Linked;
 #[async_trait]
 impl Started for Linked {
     fn handle(&self) -> ProviderHandle {
-        ProviderHandle::new(Arc::new(SystemClock))
+        ProviderHandle::immediate(Arc::new(SystemClock))
     }
 
     fn target(&self) -> String {
