@@ -178,9 +178,32 @@ impl LatticeHost {
     }
 }
 
+/// A provider process, killed when dropped: a failed test leaves none running.
+struct Provider(Child);
+
+impl std::ops::Deref for Provider {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Provider {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The provider binary, launched with `host_data` as its stdin line and stdin then closed, and
 /// an environment as bare as a host leaves it.
-fn launch(binary: &str, host_data: &str) -> Child {
+fn launch(binary: &str, host_data: &str) -> Provider {
     let mut child = Command::new(provider_spec(binary).binary_path())
         .env_clear()
         .env("RUST_LOG", "info")
@@ -193,7 +216,7 @@ fn launch(binary: &str, host_data: &str) -> Child {
     stdin.write_all(host_data.as_bytes()).unwrap();
     stdin.write_all(b"\n").unwrap();
     drop(stdin);
-    child
+    Provider(child)
 }
 
 fn stderr_of(child: &mut Child) -> String {
@@ -322,7 +345,10 @@ async fn the_provider_binary_serves_a_lattice_as_a_wasmcloud_host_starts_it() {
 impl LatticeHost {
     /// Launches `binary` once it answers health checks, with an actor's key and a subscription
     /// on that actor's RPC subject, where the provider's invocations arrive.
-    async fn launch_for_an_actor(&self, binary: &str) -> (Child, String, async_nats::Subscriber) {
+    async fn launch_for_an_actor(
+        &self,
+        binary: &str,
+    ) -> (Provider, String, async_nats::Subscriber) {
         let provider = launch(binary, &self.host_data());
         until_async("the provider answers health checks", || self.healthy()).await;
         let actor = KeyPair::new_module().public_key();
