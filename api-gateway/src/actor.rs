@@ -68,6 +68,20 @@ fn chatlog() -> ChatlogSender<WasmHost> {
     ChatlogSender::to_actor(CHATLOG_ALIAS)
 }
 
+type ActorServices<'a> =
+    Services<'a, NumberGen, LinkedClock, ChatlogSender<WasmHost>, ChannelActors, HostLog>;
+
+/// What the intake and the chat log's writes call, storing through `chatlog`.
+fn services(chatlog: &ChatlogSender<WasmHost>) -> ActorServices<'_> {
+    Services {
+        ids: &NumberGen,
+        clock: &LinkedClock,
+        chatlog,
+        channels: &ChannelActors,
+        log: &HostLog,
+    }
+}
+
 #[async_trait]
 impl Api for ApiGatewayActor {
     async fn accept_message(
@@ -75,14 +89,7 @@ impl Api for ApiGatewayActor {
         _ctx: &Context,
         received: &ReceivedMessage,
     ) -> RpcResult<Acknowledgement> {
-        let services = Services {
-            ids: &NumberGen,
-            clock: &LinkedClock,
-            chatlog: &chatlog(),
-            channels: &ChannelActors,
-            log: &HostLog,
-        };
-        Ok(services.accept(received).await)
+        Ok(services(&chatlog()).accept(received).await)
     }
 }
 
@@ -93,14 +100,7 @@ impl Chatlog for ApiGatewayActor {
         ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let services = Services {
-            ids: &NumberGen,
-            clock: &LinkedClock,
-            chatlog: &chatlog(),
-            channels: &ChannelActors,
-            log: &HostLog,
-        };
-        services.write(ctx, msg).await
+        services(&chatlog()).write(ctx, msg.clone()).await
     }
 
     async fn get_messages(&self, ctx: &Context) -> RpcResult<MessagesList> {

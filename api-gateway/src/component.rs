@@ -196,7 +196,7 @@ impl crate::exports::mcchat::api::api::Guest for ApiGateway {
 impl api::Guest for ApiGateway {
     fn write_message(msg: api::CanonicalChatMessage) -> Result<api::WriteMessageResponse, String> {
         let msg = stored(msg);
-        let response = block_on(SERVICES.write(&Context, &msg)).map_err(|e| e.to_string())?;
+        let response = block_on(SERVICES.write(&Context, msg)).map_err(|e| e.to_string())?;
         Ok(api::WriteMessageResponse {
             accepted: response.accepted,
             reason: response.reason,

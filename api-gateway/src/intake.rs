@@ -84,13 +84,10 @@ where
     pub async fn write(
         &self,
         ctx: &Context,
-        msg: &CanonicalChatMessage,
+        mut msg: CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let msg = &CanonicalChatMessage {
-            ts: self.stored_at(&msg.id).await,
-            ..msg.clone()
-        };
-        let (response, failures) = write_and_relay(ctx, self.chatlog, self.channels, msg).await?;
+        msg.ts = self.stored_at(&msg.id).await;
+        let (response, failures) = write_and_relay(ctx, self.chatlog, self.channels, &msg).await?;
         for failure in failures {
             let text = format!(
                 "message {} stored but not relayed to {}: {}",
@@ -150,7 +147,7 @@ where
             }
         };
         let msg = CanonicalChatMessage {
-            id,
+            id: id.clone(),
             channel_name: channel.name.to_string(),
             source_user: incoming.user_name,
             body: incoming.body,
@@ -159,23 +156,23 @@ where
             index: None,
             ts: None,
         };
-        match self.write(&Context::default(), &msg).await {
+        match self.write(&Context::default(), msg).await {
             Ok(response) => {
                 // On a retry with the same idempotency key, the id is the first write's.
                 let reason = || response.reason.clone().unwrap_or("message refused".into());
                 match response.accepted {
-                    true => answer::stored(answers, response.id.as_deref().unwrap_or(&msg.id)),
+                    true => answer::stored(answers, response.id.as_deref().unwrap_or(&id)),
                     false if response.in_progress => refused(Outcome::InProgress, reason()),
                     false => refused(Outcome::Invalid, reason()),
                 }
             }
             Err(e) if timed_out(&e) => {
-                let detail = format!("message {} was not stored in time: {e}", msg.id);
+                let detail = format!("message {id} was not stored in time: {e}");
                 self.log.write("error", detail).await;
                 refused(Outcome::TimedOut, answer::timed_out(answers).into())
             }
             Err(e) => {
-                let detail = format!("could not store message {}: {e}", msg.id);
+                let detail = format!("could not store message {id}: {e}");
                 self.log.write("error", detail).await;
                 refused(Outcome::Unavailable, UNAVAILABLE.into())
             }

@@ -510,7 +510,7 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
         index: None,
         ts: Some(1),
     };
-    let response = block_on(services.write(&Context::default(), &claimed)).unwrap();
+    let response = block_on(services.write(&Context::default(), claimed)).unwrap();
     assert!(response.accepted);
     assert_eq!(store.written.lock().unwrap()[0].ts, Some(NOW));
 }

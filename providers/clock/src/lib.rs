@@ -42,27 +42,29 @@ mod tests {
     use futures::executor::block_on;
     use wasmbus_rpc::common::{Message, MessageDispatch};
 
-    #[test]
-    fn answers_now_as_utc_milliseconds_in_msgpack() {
-        let before = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+    /// `method` called on the clock with no argument, as a host delivers it.
+    fn call(method: &str) -> RpcResult<Vec<u8>> {
         let message = Message {
-            method: "Now",
+            method,
             arg: Vec::new().into(),
         };
-        let answer = block_on(MessageDispatch::dispatch(
+        block_on(MessageDispatch::dispatch(
             &SystemClock,
             &Context::default(),
             message,
         ))
-        .unwrap();
-        let now: u64 = wasmbus_rpc::common::deserialize(&answer).unwrap();
-        let after = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+    }
+
+    fn millis_since_epoch() -> u64 {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        since_epoch.as_millis() as u64
+    }
+
+    #[test]
+    fn answers_now_as_utc_milliseconds_in_msgpack() {
+        let before = millis_since_epoch();
+        let now: u64 = wasmbus_rpc::common::deserialize(&call("Now").unwrap()).unwrap();
+        let after = millis_since_epoch();
         assert!(
             (before..=after).contains(&now),
             "{before} <= {now} <= {after}"
@@ -72,16 +74,7 @@ mod tests {
 
     #[test]
     fn refuses_an_operation_it_does_not_have() {
-        let message = Message {
-            method: "SetTime",
-            arg: Vec::new().into(),
-        };
-        let error = block_on(MessageDispatch::dispatch(
-            &SystemClock,
-            &Context::default(),
-            message,
-        ))
-        .unwrap_err();
+        let error = call("SetTime").unwrap_err();
         assert!(error.to_string().contains("SetTime"), "{error}");
     }
 }
