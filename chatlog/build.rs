@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interface = Path::new("../interface");
     let mut description = String::new();
     for file in [
+        "accounts.smithy",
         "api.smithy",
         "chatlog.smithy",
         "clock.smithy",

@@ -76,6 +76,10 @@ structure CanonicalChatMessage {
     /// When the chat stored it: UTC milliseconds since the Unix epoch, from the `mcchat:clock`
     /// capability. Absent on messages stored before the chat had a clock.
     ts: U64
+
+    /// Whether its author proved the name with a token (`interface/accounts.smithy`); false
+    /// for guests. The API sets it, never a caller.
+    verified: Boolean
 }
 
 list MessagesList {

@@ -43,4 +43,7 @@ structure OutboundMessage {
 
     /// When the chat stored it: UTC milliseconds since the Unix epoch (absent without a clock).
     ts: U64
+
+    /// Whether its author proved the name with a token.
+    verified: Boolean
 }

@@ -12,6 +12,7 @@ const SMITHY: &str = include_str!(concat!(env!("OUT_DIR"), "/smithy-contracts.tx
 
 /// The WIT interfaces that restate a Smithy service, as `package/interface`.
 const SERVICES: &[(&str, &str)] = &[
+    ("mcchat:accounts", "accounts"),
     ("mcchat:api", "api"),
     ("mcchat:chatlog", "chatlog"),
     ("mcchat:clock", "clock"),
