@@ -20,6 +20,8 @@ pub struct ReceivedMessage {
     pub idempotency_key: Option<String>,
     #[serde(default)]
     pub reply_wanted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -33,6 +35,8 @@ pub struct Acknowledgement {
     pub reason: Option<String>,
     #[serde(default, with = "serde_bytes")]
     pub ack: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl From<wit::ReceivedMessage> for ReceivedMessage {
@@ -43,6 +47,7 @@ impl From<wit::ReceivedMessage> for ReceivedMessage {
             payload: m.payload,
             idempotency_key: m.idempotency_key,
             reply_wanted: m.reply_wanted,
+            token: m.token,
         }
     }
 }
@@ -55,6 +60,7 @@ impl From<ReceivedMessage> for wit::ReceivedMessage {
             payload: m.payload,
             idempotency_key: m.idempotency_key,
             reply_wanted: m.reply_wanted,
+            token: m.token,
         }
     }
 }
@@ -66,6 +72,7 @@ impl From<wit::Acknowledgement> for Acknowledgement {
             outcome: a.outcome,
             reason: a.reason,
             ack: a.ack,
+            retry_after_ms: a.retry_after_ms,
         }
     }
 }
@@ -77,6 +84,7 @@ impl From<Acknowledgement> for wit::Acknowledgement {
             outcome: a.outcome,
             reason: a.reason,
             ack: a.ack,
+            retry_after_ms: a.retry_after_ms,
         }
     }
 }

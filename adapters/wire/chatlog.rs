@@ -24,6 +24,8 @@ pub struct CanonicalChatMessage {
     pub index: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<u64>,
+    #[serde(default)]
+    pub verified: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,6 +70,7 @@ impl From<wit::CanonicalChatMessage> for CanonicalChatMessage {
             client_id: m.client_id,
             index: m.index,
             ts: m.ts,
+            verified: m.verified,
         }
     }
 }
@@ -82,6 +85,7 @@ impl From<CanonicalChatMessage> for wit::CanonicalChatMessage {
             client_id: m.client_id,
             index: m.index,
             ts: m.ts,
+            verified: m.verified,
         }
     }
 }

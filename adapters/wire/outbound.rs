@@ -21,6 +21,8 @@ pub struct OutboundMessage {
     pub index: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<u64>,
+    #[serde(default)]
+    pub verified: bool,
 }
 
 impl From<wit::OutboundMessage> for OutboundMessage {
@@ -32,6 +34,7 @@ impl From<wit::OutboundMessage> for OutboundMessage {
             source_user: m.source_user,
             index: m.index,
             ts: m.ts,
+            verified: m.verified,
         }
     }
 }
@@ -45,6 +48,7 @@ impl From<OutboundMessage> for wit::OutboundMessage {
             source_user: m.source_user,
             index: m.index,
             ts: m.ts,
+            verified: m.verified,
         }
     }
 }

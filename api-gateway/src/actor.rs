@@ -6,6 +6,7 @@ use wasmbus_rpc::actor::prelude::*;
 use wasmcloud_interface_logging::log;
 use wasmcloud_interface_numbergen::generate_guid;
 
+use crate::bindings::accounts::AccountsSender;
 use crate::bindings::api::{Acknowledgement, Api, ApiReceiver, ReceivedMessage};
 use crate::bindings::chatlog::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, ChatlogSender, MessagesList, MessagesPage,
@@ -17,6 +18,7 @@ use crate::intake::{Clock, Ids, Log, Services};
 use crate::relay::Outbound;
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";
+const ACCOUNTS_ALIAS: &str = "mcchat/accounts";
 
 #[derive(Debug, Default, Actor, HealthResponder)]
 #[services(Actor, Api, Chatlog)]
@@ -68,15 +70,36 @@ fn chatlog() -> ChatlogSender<WasmHost> {
     ChatlogSender::to_actor(CHATLOG_ALIAS)
 }
 
-type ActorServices<'a> =
-    Services<'a, NumberGen, LinkedClock, ChatlogSender<WasmHost>, ChannelActors, HostLog>;
+type ActorServices<'a> = Services<
+    'a,
+    NumberGen,
+    LinkedClock,
+    AccountsSender<WasmHost>,
+    ChatlogSender<WasmHost>,
+    ChannelActors,
+    HostLog,
+>;
 
-/// What the intake and the chat log's writes call, storing through `chatlog`.
-fn services(chatlog: &ChatlogSender<WasmHost>) -> ActorServices<'_> {
+/// The actors the intake and the chat log's writes call.
+struct Actors {
+    accounts: AccountsSender<WasmHost>,
+    chatlog: ChatlogSender<WasmHost>,
+}
+
+fn actors() -> Actors {
+    Actors {
+        accounts: AccountsSender::to_actor(ACCOUNTS_ALIAS),
+        chatlog: chatlog(),
+    }
+}
+
+/// What the intake and the chat log's writes call.
+fn services(actors: &Actors) -> ActorServices<'_> {
     Services {
         ids: &NumberGen,
         clock: &LinkedClock,
-        chatlog,
+        accounts: &actors.accounts,
+        chatlog: &actors.chatlog,
         channels: &ChannelActors,
         log: &HostLog,
     }
@@ -89,7 +112,7 @@ impl Api for ApiGatewayActor {
         _ctx: &Context,
         received: &ReceivedMessage,
     ) -> RpcResult<Acknowledgement> {
-        Ok(services(&chatlog()).accept(received).await)
+        Ok(services(&actors()).accept(received).await)
     }
 }
 
@@ -100,7 +123,7 @@ impl Chatlog for ApiGatewayActor {
         ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        services(&chatlog()).write(ctx, msg.clone()).await
+        services(&actors()).write_unproven(ctx, msg.clone()).await
     }
 
     async fn get_messages(&self, ctx: &Context) -> RpcResult<MessagesList> {

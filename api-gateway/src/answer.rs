@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::bindings::accounts::AccountAnswer;
 use crate::bindings::api::Acknowledgement;
 use crate::channels::Answers;
 
@@ -19,6 +20,11 @@ pub enum Outcome {
     /// The store did not answer in time: the message may have been stored, so retry with the
     /// same idempotency key.
     TimedOut,
+    /// The name is registered and the message carries no token of its own, or its token does
+    /// not hold.
+    Unauthorized,
+    /// The chat takes no guests.
+    Closed,
 }
 
 impl Outcome {
@@ -30,6 +36,8 @@ impl Outcome {
             Outcome::InProgress => "in-progress",
             Outcome::Unavailable => "unavailable",
             Outcome::TimedOut => "timed-out",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::Closed => "closed",
         }
     }
 }
@@ -65,6 +73,7 @@ pub fn stored(answers: Answers, id: &str) -> Acknowledgement {
         outcome: Outcome::Stored.as_str().into(),
         reason: None,
         ack,
+        retry_after_ms: None,
     }
 }
 
@@ -91,6 +100,42 @@ pub fn refused(answers: Answers, outcome: Outcome, reason: String) -> Acknowledg
         outcome: outcome.as_str().into(),
         reason: Some(reason),
         ack,
+        retry_after_ms: None,
+    }
+}
+
+/// The answer to an account request (`requests`): the accounts' outcome as it is, with the
+/// name, the token and its expiry when there are, or the reason and the wait.
+pub fn account(answers: Answers, answer: AccountAnswer) -> Acknowledgement {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        accepted: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    }
+    let body = Body {
+        accepted: matches!(answers, Answers::Ack { .. }).then_some(answer.accepted),
+        user_name: answer.user_name.as_deref().filter(|_| answer.accepted),
+        token: answer.token.as_deref(),
+        expires_at: answer.expires_at,
+        reason: answer.reason.as_deref(),
+        retry_after_ms: answer.retry_after_ms,
+    };
+    Acknowledgement {
+        ack: to_json(&body),
+        accepted: answer.accepted,
+        outcome: answer.outcome,
+        reason: answer.reason,
+        retry_after_ms: answer.retry_after_ms,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The api-gateway actor's logic as a WebAssembly component (world `mcchat:actors/api-gateway`):
-//! the module build's `intake`, `answer`, `channels` and `relay`, with the chat log, the
-//! channels, ids and the log as plain WIT imports and the api and chatlog contracts as its
+//! the module build's `intake`, `requests`, `answer`, `channels` and `relay`, with the
+//! accounts, the chat log, the channels, ids and the log as plain WIT imports and the api and chatlog contracts as its
 //! exports. Nothing here speaks wasmbus: `cargo xtask
 //! build` composes it with its adapters into `build/api_gateway_component_s.wasm`.
 #![cfg(target_arch = "wasm32")]
@@ -15,6 +15,7 @@ pub mod answer;
 pub mod channels;
 pub mod intake;
 pub mod relay;
+pub mod requests;
 
 /// The call context and errors the logic takes. An import's error arrives as text.
 pub mod rpc {
@@ -50,6 +51,62 @@ pub mod rpc {
 
 /// The contracts' records under the names the logic uses.
 pub mod bindings {
+    pub mod accounts {
+        use async_trait::async_trait;
+
+        pub use crate::mcchat::accounts::accounts::{
+            AccountAnswer, Credentials, IdentifyRequest, SignOffRequest, TokenRequest,
+        };
+        use crate::rpc::{Context, RpcResult};
+
+        /// The accounts as the intake calls them (weld-codegen's `Accounts` in the module
+        /// build), served by the import.
+        #[async_trait]
+        pub trait Accounts {
+            async fn sign_up(&self, ctx: &Context, req: &Credentials) -> RpcResult<AccountAnswer>;
+            async fn sign_on(&self, ctx: &Context, req: &Credentials) -> RpcResult<AccountAnswer>;
+            async fn refresh(&self, ctx: &Context, req: &TokenRequest) -> RpcResult<AccountAnswer>;
+            async fn sign_off(
+                &self,
+                ctx: &Context,
+                req: &SignOffRequest,
+            ) -> RpcResult<AccountAnswer>;
+            async fn identify(
+                &self,
+                ctx: &Context,
+                req: &IdentifyRequest,
+            ) -> RpcResult<AccountAnswer>;
+        }
+
+        pub struct AccountsImport;
+
+        #[async_trait]
+        impl Accounts for AccountsImport {
+            async fn sign_up(&self, _: &Context, req: &Credentials) -> RpcResult<AccountAnswer> {
+                Ok(crate::mcchat::accounts::accounts::sign_up(req)?)
+            }
+            async fn sign_on(&self, _: &Context, req: &Credentials) -> RpcResult<AccountAnswer> {
+                Ok(crate::mcchat::accounts::accounts::sign_on(req)?)
+            }
+            async fn refresh(&self, _: &Context, req: &TokenRequest) -> RpcResult<AccountAnswer> {
+                Ok(crate::mcchat::accounts::accounts::refresh(req)?)
+            }
+            async fn sign_off(
+                &self,
+                _: &Context,
+                req: &SignOffRequest,
+            ) -> RpcResult<AccountAnswer> {
+                Ok(crate::mcchat::accounts::accounts::sign_off(req)?)
+            }
+            async fn identify(
+                &self,
+                _: &Context,
+                req: &IdentifyRequest,
+            ) -> RpcResult<AccountAnswer> {
+                Ok(crate::mcchat::accounts::accounts::identify(req)?)
+            }
+        }
+    }
     pub mod api {
         pub use crate::exports::mcchat::api::api::{Acknowledgement, ReceivedMessage};
     }
@@ -80,6 +137,7 @@ static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 use async_trait::async_trait;
 use futures::executor::block_on;
 
+use crate::bindings::accounts::AccountsImport;
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::Chatlog;
 use crate::bindings::outbound::OutboundMessage;
@@ -159,6 +217,7 @@ fn stored(m: api::CanonicalChatMessage) -> store::CanonicalChatMessage {
         client_id: m.client_id,
         index: m.index,
         ts: m.ts,
+        verified: m.verified,
     }
 }
 
@@ -171,18 +230,27 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
         client_id: m.client_id,
         index: m.index,
         ts: m.ts,
+        verified: m.verified,
     }
 }
 
 /// What the intake and the chat log's writes call: all imports.
-const SERVICES: Services<'static, NumberGen, ClockImport, ChatlogImport, Channels, HostLog> =
-    Services {
-        ids: &NumberGen,
-        clock: &ClockImport,
-        chatlog: &ChatlogImport,
-        channels: &Channels,
-        log: &HostLog,
-    };
+const SERVICES: Services<
+    'static,
+    NumberGen,
+    ClockImport,
+    AccountsImport,
+    ChatlogImport,
+    Channels,
+    HostLog,
+> = Services {
+    ids: &NumberGen,
+    clock: &ClockImport,
+    accounts: &AccountsImport,
+    chatlog: &ChatlogImport,
+    channels: &Channels,
+    log: &HostLog,
+};
 
 struct ApiGateway;
 export!(ApiGateway);
@@ -196,7 +264,8 @@ impl crate::exports::mcchat::api::api::Guest for ApiGateway {
 impl api::Guest for ApiGateway {
     fn write_message(msg: api::CanonicalChatMessage) -> Result<api::WriteMessageResponse, String> {
         let msg = stored(msg);
-        let response = block_on(SERVICES.write(&Context, msg)).map_err(|e| e.to_string())?;
+        let response =
+            block_on(SERVICES.write_unproven(&Context, msg)).map_err(|e| e.to_string())?;
         Ok(api::WriteMessageResponse {
             accepted: response.accepted,
             reason: response.reason,

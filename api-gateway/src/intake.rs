@@ -6,24 +6,31 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::answer::{self, Outcome, EXPECTED, UNAVAILABLE};
+use crate::bindings::accounts::{Accounts, IdentifyRequest};
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::channels::{channel, Answers, Subjects};
 use crate::relay::{write_and_relay, Outbound};
-use crate::rpc::{timed_out, Context, RpcResult};
+use crate::requests::{self, request, Request};
+use crate::rpc::{timed_out, Context, RpcError, RpcResult};
 
 /// Largest payload taken on any channel (NATS itself takes 1 MB); the field limits themselves
 /// are the chat log's.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
-/// What clients send: `{"user_name","body","client_id"?}`.
+/// What clients send: `{"user_name","body","client_id"?,"token"?}`.
 #[derive(Debug, Deserialize)]
 struct ChatIn {
-    user_name: String,
+    /// Required of guests; with a token, the token's user writes.
+    #[serde(default)]
+    user_name: Option<String>,
     body: String,
     /// An idempotency key: a retry with the same one stores nothing new.
     #[serde(default)]
     client_id: Option<String>,
+    /// A sign-on token: the message is its user's, marked verified.
+    #[serde(default)]
+    token: Option<String>,
 }
 
 /// Where message ids come from (`wasmcloud:builtin:numbergen` in the actor).
@@ -47,18 +54,20 @@ pub trait Log {
 }
 
 /// What the intake calls on its way.
-pub struct Services<'a, I, T, C, O, L> {
+pub struct Services<'a, I, T, A, C, O, L> {
     pub ids: &'a I,
     pub clock: &'a T,
+    pub accounts: &'a A,
     pub chatlog: &'a C,
     pub channels: &'a O,
     pub log: &'a L,
 }
 
-impl<I, T, C, O, L> Services<'_, I, T, C, O, L>
+impl<I, T, A, C, O, L> Services<'_, I, T, A, C, O, L>
 where
     I: Ids + Sync,
     T: Clock + Sync,
+    A: Accounts + Sync,
     C: Chatlog + Sync,
     O: Outbound + Sync,
     L: Log + Sync,
@@ -78,10 +87,34 @@ where
         ack
     }
 
-    /// Stores a named message with the time and relays it (`Chatlog.WriteMessage`, and every
-    /// message the intake takes). A channel that could not be reached is logged; the write
-    /// stands.
-    pub async fn write(
+    /// `Chatlog.WriteMessage`, as the seed defines it: a message under a name nobody proved.
+    /// The names are protected as on every channel (a registered one is refused, or all of
+    /// them in a chat closed to guests), and no caller can mark a message verified.
+    pub async fn write_unproven(
+        &self,
+        ctx: &Context,
+        mut msg: CanonicalChatMessage,
+    ) -> RpcResult<WriteMessageResponse> {
+        msg.verified = false;
+        match self.identify(msg.source_user.clone(), None).await {
+            Ok(author) => {
+                msg.source_user = author.name;
+                self.write(ctx, msg).await
+            }
+            Err((Outcome::Unavailable, reason)) => Err(RpcError::from(reason)),
+            Err((_, reason)) => Ok(WriteMessageResponse {
+                accepted: false,
+                reason: Some(reason),
+                id: None,
+                in_progress: false,
+                index: None,
+            }),
+        }
+    }
+
+    /// Stores a named message with the time and relays it. A channel that could not be reached
+    /// is logged; the write stands.
+    async fn write(
         &self,
         ctx: &Context,
         mut msg: CanonicalChatMessage,
@@ -120,7 +153,8 @@ where
         };
         let answers = channel.answers;
         let refused = |outcome, reason| answer::refused(answers, outcome, reason);
-        if let Subjects::Only(subject) = channel.subjects {
+        let request = request(&received.subject);
+        if let (Request::Message, Subjects::Only(subject)) = (request, channel.subjects) {
             if received.subject != subject {
                 let reason = format!("send chat messages on {subject}, not {}", received.subject);
                 return refused(Outcome::Invalid, reason);
@@ -134,9 +168,24 @@ where
         let Ok(text) = std::str::from_utf8(payload) else {
             return refused(Outcome::Invalid, answer::not_utf8(answers));
         };
-        let incoming = match parse_chat_in(text) {
+        if request != Request::Message {
+            return self.account_request(request, received, text, answers).await;
+        }
+        let incoming = match parse_object::<ChatIn>(text) {
             Ok(incoming) => incoming,
             Err(e) => return refused(Outcome::Invalid, format!("{EXPECTED}: {e}")),
+        };
+        // The transport's token (HTTP's Bearer) wins over the payload's.
+        let token = received.token.clone().or(incoming.token);
+        let Some(user_name) = incoming.user_name.or(token.is_some().then(String::new)) else {
+            return refused(
+                Outcome::Invalid,
+                format!("{EXPECTED}: missing field `user_name`"),
+            );
+        };
+        let author = match self.identify(user_name, token).await {
+            Ok(author) => author,
+            Err((outcome, reason)) => return refused(outcome, reason),
         };
         let id = match self.ids.new_id().await {
             Ok(id) => id,
@@ -149,12 +198,13 @@ where
         let msg = CanonicalChatMessage {
             id: id.clone(),
             channel_name: channel.name.to_string(),
-            source_user: incoming.user_name,
+            source_user: author.name,
             body: incoming.body,
             // The transport's own key (an HTTP header) wins over the payload's.
             client_id: received.idempotency_key.clone().or(incoming.client_id),
             index: None,
             ts: None,
+            verified: author.verified,
         };
         match self.write(&Context::default(), msg).await {
             Ok(response) => {
@@ -178,11 +228,88 @@ where
             }
         }
     }
+
+    /// Who writes under `user_name`: the token's user, verified, or a guest under a name
+    /// nobody registered; otherwise the refusal.
+    async fn identify(
+        &self,
+        user_name: String,
+        token: Option<String>,
+    ) -> Result<Author, (Outcome, String)> {
+        let req = IdentifyRequest { user_name, token };
+        let answer = match self.accounts.identify(&Context::default(), &req).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let detail = format!("could not ask mcchat/accounts who wrote a message: {e}");
+                self.log.write("error", detail).await;
+                return Err((Outcome::Unavailable, UNAVAILABLE.into()));
+            }
+        };
+        let reason = || answer.reason.clone().unwrap_or_default();
+        match answer.outcome.as_str() {
+            "verified" | "guest" if answer.accepted => Ok(Author {
+                name: answer.user_name.clone().unwrap_or(req.user_name),
+                verified: answer.outcome == "verified",
+            }),
+            "unauthorized" => Err((Outcome::Unauthorized, reason())),
+            "closed" => Err((Outcome::Closed, reason())),
+            "invalid" => Err((Outcome::Invalid, reason())),
+            _ => Err((Outcome::Unavailable, UNAVAILABLE.into())),
+        }
+    }
+
+    /// Sign-up, sign-on, refresh or sign-off, answered by `mcchat/accounts`.
+    async fn account_request(
+        &self,
+        request: Request,
+        received: &ReceivedMessage,
+        text: &str,
+        answers: Answers,
+    ) -> Acknowledgement {
+        let ctx = Context::default();
+        let accounts = self.accounts;
+        let answered = match request {
+            Request::SignUp => match requests::credentials(text) {
+                Ok(req) => accounts.sign_up(&ctx, &req).await,
+                Err(reason) => return answer::refused(answers, Outcome::Invalid, reason),
+            },
+            Request::SignOn => match requests::credentials(text) {
+                Ok(req) => accounts.sign_on(&ctx, &req).await,
+                Err(reason) => return answer::refused(answers, Outcome::Invalid, reason),
+            },
+            Request::Refresh => match requests::token_request(received, text) {
+                Ok(req) => accounts.refresh(&ctx, &req).await,
+                Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
+            },
+            Request::SignOff => match requests::sign_off_request(received, text) {
+                Ok(req) => accounts.sign_off(&ctx, &req).await,
+                Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
+            },
+            Request::Message => unreachable!("messages are stored, not sent to the accounts"),
+        };
+        match answered {
+            Ok(answered) => answer::account(answers, answered),
+            Err(e) => {
+                let detail = format!("mcchat/accounts did not answer a {request:?}: {e}");
+                self.log.write("error", detail).await;
+                answer::refused(answers, Outcome::Unavailable, ACCOUNTS_UNAVAILABLE.into())
+            }
+        }
+    }
 }
+
+/// Who wrote a message, as the accounts said.
+struct Author {
+    name: String,
+    verified: bool,
+}
+
+/// What a client is told when the accounts did not answer.
+pub const ACCOUNTS_UNAVAILABLE: &str = "accounts are unavailable; try again";
 
 /// Only a JSON object will do (serde would also take an array of the fields in order). An
 /// object is read straight into the fields; anything else is read as a `Value`, for the error.
-fn parse_chat_in(text: &str) -> serde_json::Result<ChatIn> {
+pub fn parse_object<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     if text.bytes().find(|b| !b.is_ascii_whitespace()) == Some(b'{') {
         return serde_json::from_str(text);
     }

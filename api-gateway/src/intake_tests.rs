@@ -9,6 +9,9 @@ use wasmbus_rpc::error::RpcError;
 
 use super::*;
 use crate::answer::TIMED_OUT;
+use crate::bindings::accounts::{
+    AccountAnswer, Credentials, IdentifyRequest, SignOffRequest, TokenRequest,
+};
 use crate::bindings::chatlog::{
     MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
 };
@@ -139,6 +142,88 @@ impl Outbound for Relayed {
     }
 }
 
+/// The accounts, as the tests need them: `alice` is registered (as `Alice`) and `good-token`
+/// is hers; every other token is refused. Every request is kept, and each account request is
+/// answered as `answer` says.
+#[derive(Default)]
+struct TestAccounts {
+    closed: bool,
+    down: bool,
+    answer: Option<AccountAnswer>,
+    requests: Mutex<Vec<String>>,
+}
+
+impl TestAccounts {
+    fn answering(answer: AccountAnswer) -> Self {
+        TestAccounts {
+            answer: Some(answer),
+            ..Default::default()
+        }
+    }
+
+    fn answer(&self, request: String) -> RpcResult<AccountAnswer> {
+        self.requests.lock().unwrap().push(request);
+        if self.down {
+            return Err(RpcError::HostError("mcchat/accounts is not running".into()));
+        }
+        Ok(self.answer.clone().unwrap())
+    }
+}
+
+#[async_trait]
+impl Accounts for TestAccounts {
+    async fn sign_up(&self, _: &Context, req: &Credentials) -> RpcResult<AccountAnswer> {
+        self.answer(format!("sign-up {} {}", req.user_name, req.password))
+    }
+    async fn sign_on(&self, _: &Context, req: &Credentials) -> RpcResult<AccountAnswer> {
+        self.answer(format!("sign-on {} {}", req.user_name, req.password))
+    }
+    async fn refresh(&self, _: &Context, req: &TokenRequest) -> RpcResult<AccountAnswer> {
+        self.answer(format!("refresh {}", req.token))
+    }
+    async fn sign_off(&self, _: &Context, req: &SignOffRequest) -> RpcResult<AccountAnswer> {
+        self.answer(format!("sign-off {} {}", req.token, req.everywhere))
+    }
+    async fn identify(&self, _: &Context, req: &IdentifyRequest) -> RpcResult<AccountAnswer> {
+        self.requests
+            .lock()
+            .unwrap()
+            .push(format!("identify {} {:?}", req.user_name, req.token));
+        if self.down {
+            return Err(RpcError::HostError("mcchat/accounts is not running".into()));
+        }
+        let answer = |accepted: bool, outcome: &str, reason: Option<&str>, user: Option<&str>| {
+            AccountAnswer {
+                accepted,
+                outcome: outcome.into(),
+                reason: reason.map(String::from),
+                user_name: user.map(String::from),
+                ..Default::default()
+            }
+        };
+        Ok(
+            match (req.token.as_deref(), req.user_name.to_lowercase().as_str()) {
+                (Some("good-token"), "alice" | "") => answer(true, "verified", None, Some("Alice")),
+                (Some("good-token"), _) => answer(
+                    false,
+                    "unauthorized",
+                    Some("the token was issued for another name"),
+                    None,
+                ),
+                (Some(_), _) => answer(false, "unauthorized", Some("the token is malformed"), None),
+                (None, "alice") => answer(
+                    false,
+                    "unauthorized",
+                    Some("alice is a registered name"),
+                    None,
+                ),
+                (None, _) if self.closed => answer(false, "closed", Some("closed to guests"), None),
+                (None, name) => answer(true, "guest", None, Some(name)),
+            },
+        )
+    }
+}
+
 /// One message through the intake, with a reply wanted: its answer, what was stored, relayed
 /// and logged.
 struct Run {
@@ -165,6 +250,7 @@ fn received(channel: &str, subject: &str, payload: &[u8]) -> ReceivedMessage {
         payload: payload.to_vec(),
         idempotency_key: None,
         reply_wanted: true,
+        token: None,
     }
 }
 
@@ -173,10 +259,20 @@ fn run_with(store: Store, received: ReceivedMessage) -> Run {
 }
 
 fn run_timed_by(clock: TestClock, store: Store, received: ReceivedMessage) -> Run {
+    run_full(clock, &TestAccounts::default(), store, received)
+}
+
+fn run_full(
+    clock: TestClock,
+    accounts: &TestAccounts,
+    store: Store,
+    received: ReceivedMessage,
+) -> Run {
     let (relayed, log) = (Relayed::default(), Lines::default());
     let services = Services {
         ids: &FixedIds,
         clock: &clock,
+        accounts,
         chatlog: &store,
         channels: &relayed,
         log: &log,
@@ -213,6 +309,7 @@ fn a_nats_message_is_stored_as_from_the_nats_channel_and_acked_without_an_id() {
             client_id: None,
             index: None,
             ts: Some(NOW),
+            verified: false,
         }]
     );
     assert_eq!(run.relayed, ["mcchat/ws", "mcchat/mqtt"]);
@@ -470,6 +567,7 @@ fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
     let services = Services {
         ids: &FixedIds,
         clock: &TestClock::Fixed,
+        accounts: &TestAccounts::default(),
         chatlog: &store,
         channels: &Unreachable,
         log: &log,
@@ -496,6 +594,7 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
     let services = Services {
         ids: &FixedIds,
         clock: &TestClock::Fixed,
+        accounts: &TestAccounts::default(),
         chatlog: &store,
         channels: &Relayed::default(),
         log: &log,
@@ -509,10 +608,13 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
         client_id: None,
         index: None,
         ts: Some(1),
+        verified: true,
     };
-    let response = block_on(services.write(&Context::default(), claimed)).unwrap();
+    let response = block_on(services.write_unproven(&Context::default(), claimed)).unwrap();
     assert!(response.accepted);
     assert_eq!(store.written.lock().unwrap()[0].ts, Some(NOW));
+    // Nor can it mark its message verified.
+    assert!(!store.written.lock().unwrap()[0].verified);
 }
 
 #[test]
@@ -535,4 +637,321 @@ fn without_a_clock_a_message_is_stored_untimed_and_the_operator_told() {
             format!("message {ID} stored without a time: no answer from the clock: Host send error actor api-gateway has no link to mcchat:clock")
         )]
     );
+}
+
+/// A message through the intake with these accounts.
+fn through_accounts(accounts: &TestAccounts, received: ReceivedMessage) -> Run {
+    run_full(TestClock::Fixed, accounts, Store::default(), received)
+}
+
+fn with_token(mut received: ReceivedMessage, token: &str) -> ReceivedMessage {
+    received.token = Some(token.into());
+    received
+}
+
+#[test]
+fn a_message_with_a_token_is_its_users_and_verified_on_every_channel() {
+    for (channel, subject) in [
+        ("http", ""),
+        ("nats", "chat.in"),
+        ("ws", "chat.in"),
+        ("mqtt", "chat/in"),
+    ] {
+        for payload in [
+            &br#"{"user_name":"alice","body":"it's me","token":"good-token"}"#[..],
+            br#"{"body":"no name needed","token":"good-token"}"#,
+        ] {
+            let run = through_accounts(
+                &TestAccounts::default(),
+                received(channel, subject, payload),
+            );
+            assert_eq!(run.ack.outcome, "stored", "{channel}: {:?}", run.ack.reason);
+            assert_eq!(run.written[0].source_user, "Alice");
+            assert!(run.written[0].verified);
+        }
+    }
+    // HTTP's Bearer token wins over one in the payload.
+    let bearer = with_token(
+        received(
+            "http",
+            "",
+            br#"{"user_name":"alice","body":"hi","token":"forged"}"#,
+        ),
+        "good-token",
+    );
+    let run = through_accounts(&TestAccounts::default(), bearer);
+    assert!(run.written[0].verified);
+    // A guest is stored as named, unverified.
+    let run = through("nats", "chat.in", br#"{"user_name":"bob","body":"hi"}"#);
+    assert_eq!(
+        (run.written[0].source_user.as_str(), run.written[0].verified),
+        ("bob", false)
+    );
+}
+
+#[test]
+fn a_registered_name_without_its_token_and_a_bad_token_are_refused_and_nothing_is_stored() {
+    let accounts = TestAccounts::default();
+    for channel in ["http", "nats", "ws", "mqtt"] {
+        for (payload, reason) in [
+            (
+                &br#"{"user_name":"alice","body":"it's me, honest"}"#[..],
+                "alice is a registered name",
+            ),
+            (
+                br#"{"user_name":"ALICE","body":"me too"}"#,
+                "alice is a registered name",
+            ),
+            (
+                br#"{"user_name":"bob","body":"x","token":"good-token"}"#,
+                "the token was issued for another name",
+            ),
+            (
+                br#"{"user_name":"bob","body":"x","token":"garbage"}"#,
+                "the token is malformed",
+            ),
+        ] {
+            let run = through_accounts(&accounts, received(channel, "chat.in", payload));
+            assert_eq!(run.ack.outcome, "unauthorized", "{channel}");
+            assert_eq!(run.reason(), reason);
+            assert_eq!(run.ack_json()["reason"], reason);
+            assert!(run.written.is_empty() && run.relayed.is_empty());
+        }
+    }
+    // The tokens went to the accounts, never to the log.
+    let run = through_accounts(
+        &accounts,
+        received("nats", "chat.in", br#"{"body":"x","token":"garbage"}"#),
+    );
+    assert!(
+        run.logged.iter().all(|(_, text)| !text.contains("garbage")),
+        "{:?}",
+        run.logged
+    );
+}
+
+#[test]
+fn a_chat_closed_to_guests_refuses_them_with_a_reason() {
+    let closed = TestAccounts {
+        closed: true,
+        ..Default::default()
+    };
+    let run = through_accounts(
+        &closed,
+        received("mqtt", "chat/in", br#"{"user_name":"bob","body":"hi"}"#),
+    );
+    assert_eq!(
+        (run.ack.outcome.as_str(), run.reason()),
+        ("closed", "closed to guests")
+    );
+    assert_eq!(
+        run.ack_json(),
+        serde_json::json!({"accepted": false, "reason": "closed to guests"})
+    );
+    let run = through_accounts(
+        &closed,
+        received("mqtt", "chat/in", br#"{"body":"hi","token":"good-token"}"#),
+    );
+    assert_eq!(run.ack.outcome, "stored");
+}
+
+#[test]
+fn without_the_accounts_nothing_is_stored_and_the_operator_is_told() {
+    let down = TestAccounts {
+        down: true,
+        ..Default::default()
+    };
+    let run = through_accounts(
+        &down,
+        received("nats", "chat.in", br#"{"user_name":"bob","body":"hi"}"#),
+    );
+    assert_eq!(run.ack.outcome, "unavailable");
+    assert!(run.written.is_empty());
+    assert!(
+        run.logged[0].1.contains("mcchat/accounts is not running"),
+        "{:?}",
+        run.logged
+    );
+    let run = through_accounts(
+        &down,
+        received(
+            "nats",
+            "chat.signon",
+            br#"{"user_name":"bob","password":"pw"}"#,
+        ),
+    );
+    assert_eq!(
+        (run.ack.outcome.as_str(), run.reason()),
+        ("unavailable", ACCOUNTS_UNAVAILABLE)
+    );
+}
+
+fn signed_on() -> AccountAnswer {
+    AccountAnswer {
+        accepted: true,
+        outcome: "signed-on".into(),
+        user_name: Some("Alice".into()),
+        token: Some("mc1.t.s".into()),
+        expires_at: Some(NOW + 3_600_000),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sign_on_is_the_same_request_on_every_channel_answered_in_each_ones_format() {
+    for (channel, subject) in [
+        ("http", "chat.signon"),
+        ("nats", "chat.signon"),
+        ("ws", "chat.signon"),
+        ("mqtt", "chat/signon"),
+    ] {
+        let accounts = TestAccounts::answering(signed_on());
+        let payload = br#"{"user_name":"alice","password":"correct horse"}"#;
+        let run = through_accounts(&accounts, received(channel, subject, payload));
+        assert_eq!(
+            *accounts.requests.lock().unwrap(),
+            ["sign-on alice correct horse"]
+        );
+        assert_eq!(run.ack.outcome, "signed-on");
+        let mut expected = serde_json::json!({"user_name": "Alice", "token": "mc1.t.s", "expires_at": NOW + 3_600_000});
+        if channel != "http" {
+            expected["accepted"] = true.into();
+        }
+        assert_eq!(run.ack_json(), expected, "{channel}");
+        assert!(run.written.is_empty());
+    }
+}
+
+#[test]
+fn each_account_request_reaches_its_operation_with_its_token() {
+    for (subject, payload, token, expected) in [
+        (
+            "chat.signup",
+            &br#"{"user_name":"ann","password":"pw pw pw pw"}"#[..],
+            None,
+            "sign-up ann pw pw pw pw",
+        ),
+        (
+            "chat.refresh",
+            b"",
+            Some("header-token"),
+            "refresh header-token",
+        ),
+        (
+            "chat.refresh",
+            br#"{"token":"payload-token"}"#,
+            None,
+            "refresh payload-token",
+        ),
+        (
+            "chat.signoff",
+            br#"{"everywhere":true}"#,
+            Some("t"),
+            "sign-off t true",
+        ),
+        (
+            "chat.signoff",
+            br#"{"token":"t"}"#,
+            None,
+            "sign-off t false",
+        ),
+    ] {
+        let accounts = TestAccounts::answering(signed_on());
+        let mut received = received("http", subject, payload);
+        received.token = token.map(String::from);
+        through_accounts(&accounts, received);
+        assert_eq!(*accounts.requests.lock().unwrap(), [expected]);
+    }
+}
+
+#[test]
+fn malformed_account_requests_are_refused_before_the_accounts_see_them() {
+    let accounts = TestAccounts::answering(signed_on());
+    for (subject, payload, outcome, reason) in [
+        (
+            "chat.signon",
+            &b"not json"[..],
+            "invalid",
+            "expected JSON {\"user_name\",\"password\"}",
+        ),
+        (
+            "chat.signup",
+            br#"{"user_name":"ann"}"#,
+            "invalid",
+            "expected JSON {\"user_name\",\"password\"}",
+        ),
+        (
+            "chat.refresh",
+            b"",
+            "unauthorized",
+            requests::TOKEN_REQUIRED,
+        ),
+        (
+            "chat.signoff",
+            b"{}",
+            "unauthorized",
+            requests::TOKEN_REQUIRED,
+        ),
+    ] {
+        let run = through_accounts(&accounts, received("nats", subject, payload));
+        assert_eq!(run.ack.outcome, outcome, "{subject}");
+        assert!(
+            run.reason().starts_with(reason),
+            "{subject}: {}",
+            run.reason()
+        );
+    }
+    assert!(accounts.requests.lock().unwrap().is_empty());
+    let huge = vec![b' '; MAX_PAYLOAD_BYTES + 1];
+    let run = through_accounts(&accounts, received("nats", "chat.signon", &huge));
+    assert_eq!(run.ack.outcome, "too-large");
+}
+
+#[test]
+fn a_limited_sign_on_says_how_long_to_wait() {
+    let limited = AccountAnswer {
+        accepted: false,
+        outcome: "limited".into(),
+        reason: Some("too many sign-on attempts for this name: try again in 42 s".into()),
+        retry_after_ms: Some(41_500),
+        ..Default::default()
+    };
+    let accounts = TestAccounts::answering(limited);
+    let payload = br#"{"user_name":"alice","password":"guess"}"#;
+    let run = through_accounts(&accounts, received("mqtt", "chat/signon", payload));
+    assert_eq!(run.ack.retry_after_ms, Some(41_500));
+    assert_eq!(
+        run.ack_json(),
+        serde_json::json!({"accepted": false, "reason": "too many sign-on attempts for this name: try again in 42 s", "retry_after_ms": 41_500})
+    );
+}
+
+#[test]
+fn the_seeds_write_message_keeps_registered_names_to_their_owners() {
+    let store = Store::default();
+    let services = Services {
+        ids: &FixedIds,
+        clock: &TestClock::Fixed,
+        accounts: &TestAccounts::default(),
+        chatlog: &store,
+        channels: &Relayed::default(),
+        log: &Lines::default(),
+    };
+    let as_alice = CanonicalChatMessage {
+        id: ID.into(),
+        channel_name: "http".into(),
+        source_user: "alice".into(),
+        body: "not really alice".into(),
+        client_id: None,
+        index: None,
+        ts: None,
+        verified: false,
+    };
+    let response = block_on(services.write_unproven(&Context::default(), as_alice)).unwrap();
+    assert!(!response.accepted);
+    assert_eq!(
+        response.reason.as_deref(),
+        Some("alice is a registered name")
+    );
+    assert!(store.written.lock().unwrap().is_empty());
 }

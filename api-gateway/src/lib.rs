@@ -1,14 +1,19 @@
 //! The `api-gateway` actor (call alias `mcchat/api`): the one API every channel calls, and
 //! where the chat's rules live. A channel hands it a message as received (`Api.AcceptMessage`);
-//! it checks and parses it, gives it an id and the time (`mcchat:clock`), stores it through `mcchat/chatlog`, relays it to
-//! every channel but its source, and answers the ack for the channel to send. It also serves
-//! the Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
+//! it checks and parses it, asks `mcchat/accounts` who wrote it, gives it an id and the time
+//! (`mcchat:clock`), stores it through `mcchat/chatlog`, relays it to every channel but its
+//! source, and answers the ack for the channel to send. The account requests (sign-up,
+//! sign-on, refresh, sign-off) come the same way, on their own subjects. It also serves the
+//! Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
 //!
-//! `intake`, `answer`, `channels` and `relay` are plain Rust that native tests drive; `actor`
-//! is the wasmbus glue (wasm32 only). The same modules also build as a WebAssembly component,
-//! with `component.rs` as its root (the `api-gateway-component` crate).
+//! `intake`, `requests`, `answer`, `channels` and `relay` are plain Rust that native tests
+//! drive; `actor` is the wasmbus glue (wasm32 only). The same modules also build as a
+//! WebAssembly component, with `component.rs` as its root (the `api-gateway-component` crate).
 
 pub mod bindings {
+    pub mod accounts {
+        include!(concat!(env!("OUT_DIR"), "/accounts.rs"));
+    }
     pub mod api {
         include!(concat!(env!("OUT_DIR"), "/api.rs"));
     }
@@ -39,6 +44,7 @@ pub mod answer;
 pub mod channels;
 pub mod intake;
 pub mod relay;
+pub mod requests;
 
 #[cfg(target_arch = "wasm32")]
 mod actor;

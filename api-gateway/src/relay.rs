@@ -38,6 +38,7 @@ pub fn outbound_message(msg: &CanonicalChatMessage, index: Option<u64>) -> Outbo
         source_user: msg.source_user.clone(),
         index,
         ts: msg.ts,
+        verified: msg.verified,
     }
 }
 
@@ -150,6 +151,7 @@ mod tests {
             client_id: None,
             index: None,
             ts: Some(1_796_000_000_000),
+            verified: false,
         }
     }
 
@@ -184,7 +186,7 @@ mod tests {
         assert_eq!(aliases, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
         assert_eq!(
             serde_json::to_value(&delivered[0].1).unwrap(),
-            serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol", "ts": 1_796_000_000_000u64})
+            serde_json::json!({"body": "hi all", "id": "id-1", "index": 0, "sourceChannel": "http", "sourceUser": "carol", "ts": 1_796_000_000_000u64, "verified": false})
         );
     }
 
