@@ -9,7 +9,7 @@ use crate::bindings::api::ApiSender;
 use crate::bindings::chatlog::ChatlogSender;
 use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
 use crate::get::get_messages;
-use crate::post::post_message;
+use crate::post::{post, Posted};
 use crate::reply::Report;
 use crate::routes::{route, Route};
 
@@ -45,10 +45,15 @@ impl HttpServer for HttpChannelActor {
         // Every 5xx path reports its details to the log through `HostLog`.
         let response = match route(req) {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
-            Ok(Route::PostMessage) => {
-                let key = header(req, "idempotency-key");
+            Ok(Route::Api { subject, body }) => {
+                let posted = Posted {
+                    subject,
+                    body: body.unwrap_or(&req.body),
+                    idempotency_key: header(req, "idempotency-key"),
+                    authorization: header(req, "authorization"),
+                };
                 let api = ApiSender::to_actor(API_ALIAS);
-                post_message(&req.body, key, &api, &HostLog).await
+                post(posted, &api, &HostLog).await
             }
             Ok(Route::GetMessages) => {
                 let history = ChatlogSender::to_actor(API_ALIAS);

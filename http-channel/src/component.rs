@@ -127,7 +127,7 @@ use crate::bindings::chatlog::{Chatlog, MessagesPage, MessagesPageRequest};
 use crate::exports::wasmcloud::httpserver::httpserver as server;
 use crate::get::get_messages;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::post::post_message;
+use crate::post::{post, Posted};
 use crate::reply::Report;
 use crate::routes::{route, Route};
 use crate::rpc::{Context, RpcResult};
@@ -186,9 +186,14 @@ fn handle(req: HttpRequest) -> HttpResponse {
     block_on(async {
         match route(&req) {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
-            Ok(Route::PostMessage) => {
-                let key = header(&req, "idempotency-key");
-                post_message(&req.body, key, &ApiImport, &HostLog).await
+            Ok(Route::Api { subject, body }) => {
+                let posted = Posted {
+                    subject,
+                    body: body.unwrap_or(&req.body),
+                    idempotency_key: header(&req, "idempotency-key"),
+                    authorization: header(&req, "authorization"),
+                };
+                post(posted, &ApiImport, &HostLog).await
             }
             Ok(Route::GetMessages) => get_messages(&req.query_string, &ApiImport, &HostLog).await,
             Err(response) => response,

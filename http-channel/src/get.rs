@@ -55,7 +55,8 @@ pub fn next_link(limit: u32, next_before: u64) -> String {
     format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
 }
 
-/// A message as `GET /messages` lists it: `{"body","channelName","id","index","sourceUser","ts"}`
+/// A message as `GET /messages` lists it:
+/// `{"body","channelName","id","index","sourceUser","ts","verified"?}`
 /// (and `clientId`, never set on a stored message), this channel's own format whichever bindings
 /// (the module's or the component's) carried the page.
 #[derive(Serialize)]
@@ -72,6 +73,9 @@ struct HistoryEntry<'a> {
     /// When it was stored (UTC milliseconds); absent on messages from before the chat had a clock.
     #[serde(skip_serializing_if = "Option::is_none")]
     ts: Option<u64>,
+    /// Present, and true, when its author proved the name with a token.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    verified: bool,
 }
 
 impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
@@ -84,6 +88,7 @@ impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
             index: msg.index,
             source_user: &msg.source_user,
             ts: msg.ts,
+            verified: msg.verified,
         }
     }
 }
@@ -187,6 +192,8 @@ mod tests {
                     index: Some(n),
                     // The oldest message is from before the chat had a clock.
                     ts: (n > 0).then_some(1_796_000_000_000 + n),
+                    // Only the second was written with a token.
+                    verified: n == 1,
                 })
                 .collect();
             Ok(MessagesPage {
@@ -251,7 +258,7 @@ mod tests {
             json,
             serde_json::json!([
                 {"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "sourceUser": "gina"},
-                {"body": "message 1", "channelName": "http", "id": "id-1", "index": 1, "sourceUser": "gina", "ts": 1_796_000_000_001u64}
+                {"body": "message 1", "channelName": "http", "id": "id-1", "index": 1, "sourceUser": "gina", "ts": 1_796_000_000_001u64, "verified": true}
             ])
         );
         assert!(!response.header.contains_key("Link"));

@@ -1,7 +1,10 @@
 //! The `http-channel` actor (call alias `mcchat/http`): chat over HTTP, and the chat page.
 //! `GET /` serves the page (static HTML; it talks to the WebSocket channel for live messages).
-//! `POST /messages` with `{"user_name","body"}` hands the body to the API, which stores it; `GET /messages` pages
-//! through the history, newest page first, with a `Link: <…>; rel="next"` header for older pages.
+//! `POST /messages` with `{"user_name","body"}` hands the body to the API, which stores it;
+//! `GET /messages` pages through the history, newest page first, with a `Link: <…>;
+//! rel="next"` header for older pages. `POST /accounts`, `POST /sessions`, `POST
+//! /sessions/refresh` and `DELETE /sessions` are the account requests, which the API answers
+//! too; a request's `Authorization: Bearer` token goes with it.
 //!
 //! `routes`, `post` and `get` are plain Rust that native tests drive; `actor` is the wasmbus glue.
 //! The same modules also build as a WebAssembly component, with `component.rs` as its root (the

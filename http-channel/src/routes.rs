@@ -12,9 +12,31 @@ const PAGE_PATHS: &[&str] = &["/", "/index.html"];
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
     ChatPage,
-    PostMessage,
     GetMessages,
+    /// A request the API answers, under the subject a broker client would send it on: the
+    /// body as received, or `body` in its place.
+    Api {
+        subject: &'static str,
+        body: Option<&'static [u8]>,
+    },
 }
+
+/// `POST /messages`: a chat message (the API's default subject).
+pub const POST_MESSAGE: Route = Route::Api {
+    subject: "",
+    body: None,
+};
+
+/// The paths the API answers, with the methods each takes and the subject of each.
+const API_PATHS: &[(&str, &[(&str, &str)])] = &[
+    (MESSAGES_PATH, &[("GET", ""), ("POST", "")]),
+    ("/accounts", &[("POST", "chat.signup")]),
+    (
+        "/sessions",
+        &[("POST", "chat.signon"), ("DELETE", "chat.signoff")],
+    ),
+    ("/sessions/refresh", &[("POST", "chat.refresh")]),
+];
 
 /// The route for a request, or the 404/405 response when there is none.
 pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
@@ -29,24 +51,45 @@ pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
             )),
         };
     }
-    if req.path.trim_end_matches('/') != MESSAGES_PATH {
+    let path = req.path.trim_end_matches('/');
+    let Some((path, methods)) = API_PATHS.iter().find(|(p, _)| *p == path) else {
         return Err(reply::error(
             404,
             format!("no such resource: {}; try {MESSAGES_PATH}", req.path),
         ));
+    };
+    match methods.iter().find(|(m, _)| *m == method) {
+        Some(("GET", _)) => Ok(Route::GetMessages),
+        Some(("DELETE", subject)) => Ok(Route::Api {
+            subject,
+            body: everywhere(&req.query_string).then_some(br#"{"everywhere":true}"#),
+        }),
+        Some((_, subject)) => Ok(Route::Api {
+            subject,
+            body: None,
+        }),
+        None => {
+            let allowed: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
+            let allowed = allowed.join(", ");
+            Err(reply::with_header(
+                reply::error(
+                    405,
+                    format!(
+                        "{path} takes {}, not {method}",
+                        allowed.replace(", ", " or ")
+                    ),
+                ),
+                "Allow",
+                allowed,
+            ))
+        }
     }
-    match method.as_str() {
-        "POST" => Ok(Route::PostMessage),
-        "GET" => Ok(Route::GetMessages),
-        other => Err(reply::with_header(
-            reply::error(
-                405,
-                format!("{MESSAGES_PATH} takes GET or POST, not {other}"),
-            ),
-            "Allow",
-            "GET, POST".into(),
-        )),
-    }
+}
+
+/// `?everywhere=true`: signing off every token of the user.
+fn everywhere(query_string: &str) -> bool {
+    form_urlencoded::parse(query_string.trim_start_matches('?').as_bytes())
+        .any(|(key, value)| key == "everywhere" && value == "true")
 }
 
 #[cfg(test)]
@@ -63,7 +106,7 @@ mod tests {
 
     #[test]
     fn routes_get_and_post_on_messages() {
-        assert_eq!(route(&request("POST", "/messages")), Ok(Route::PostMessage));
+        assert_eq!(route(&request("POST", "/messages")), Ok(POST_MESSAGE));
         assert_eq!(route(&request("GET", "/messages")), Ok(Route::GetMessages));
         assert_eq!(route(&request("get", "/messages/")), Ok(Route::GetMessages));
     }
@@ -83,6 +126,40 @@ mod tests {
             let response = route(&request("GET", path)).unwrap_err();
             assert_eq!(response.status_code, 404, "{path}");
         }
+    }
+
+    #[test]
+    fn the_account_routes_name_the_subjects_of_the_account_requests() {
+        let api = |subject, body| Ok(Route::Api { subject, body });
+        assert_eq!(
+            route(&request("POST", "/accounts")),
+            api("chat.signup", None)
+        );
+        assert_eq!(
+            route(&request("POST", "/sessions")),
+            api("chat.signon", None)
+        );
+        assert_eq!(
+            route(&request("POST", "/sessions/refresh/")),
+            api("chat.refresh", None)
+        );
+        assert_eq!(
+            route(&request("DELETE", "/sessions")),
+            api("chat.signoff", None)
+        );
+        let mut everywhere = request("DELETE", "/sessions");
+        everywhere.query_string = "everywhere=true".into();
+        let body: &[u8] = br#"{"everywhere":true}"#;
+        assert_eq!(route(&everywhere), api("chat.signoff", Some(body)));
+        let response = route(&request("GET", "/sessions")).unwrap_err();
+        assert_eq!(response.status_code, 405);
+        assert_eq!(response.header["Allow"], ["POST, DELETE"]);
+        assert_eq!(
+            route(&request("GET", "/accounts/ann"))
+                .unwrap_err()
+                .status_code,
+            404
+        );
     }
 
     #[test]

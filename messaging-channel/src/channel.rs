@@ -24,6 +24,7 @@ pub fn api_unavailable() -> Acknowledgement {
         outcome: "unavailable".into(),
         reason: Some(UNAVAILABLE.into()),
         ack: format!(r#"{{"accepted":false,"reason":"{UNAVAILABLE}"}}"#).into_bytes(),
+        retry_after_ms: None,
     }
 }
 
@@ -35,6 +36,8 @@ pub fn received(subject: &str, body: &[u8], reply_to: Option<&str>) -> ReceivedM
         payload: body.to_vec(),
         idempotency_key: None,
         reply_wanted: reply_to.is_some(),
+        // A broker client's token is in its payload.
+        token: None,
     }
 }
 
@@ -92,6 +95,7 @@ mod tests {
             outcome: "invalid".into(),
             reason: Some("expected JSON".into()),
             ack: b"{}".to_vec(),
+            retry_after_ms: None,
         };
         assert_eq!(
             answer(Some("_INBOX.1"), &refusal),

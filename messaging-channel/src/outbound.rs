@@ -18,6 +18,7 @@ pub fn fanout_payload(msg: &OutboundMessage) -> Vec<u8> {
         source_channel: &msg.source_channel,
         source_user: &msg.source_user,
         ts: msg.ts,
+        verified: msg.verified,
     };
     serde_json::to_vec(&fanout).expect("a fanout message always serializes")
 }
@@ -35,6 +36,9 @@ struct Fanout<'a> {
     source_user: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     ts: Option<u64>,
+    /// Present, and true, when its author proved the name with a token.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    verified: bool,
 }
 
 #[cfg(test)]
@@ -50,11 +54,12 @@ mod tests {
             source_user: "erin".into(),
             index: Some(41),
             ts: Some(1_796_000_000_000),
+            verified: true,
         };
         let json: serde_json::Value = serde_json::from_slice(&fanout_payload(&msg)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin", "ts": 1_796_000_000_000u64})
+            serde_json::json!({"body": "hello from http", "id": "m-1", "index": 41, "sourceChannel": "http", "sourceUser": "erin", "ts": 1_796_000_000_000u64, "verified": true})
         );
     }
 }

@@ -1,11 +1,12 @@
-//! The six actors and the claims each is signed with.
+//! The seven actors and the claims each is signed with.
 
 pub const HTTPSERVER: &str = "wasmcloud:httpserver";
 pub const MESSAGING: &str = "wasmcloud:messaging";
 pub const KEYVALUE: &str = "wasmcloud:keyvalue";
 pub const NUMBERGEN: &str = "wasmcloud:builtin:numbergen";
 pub const LOGGING: &str = "wasmcloud:builtin:logging";
-/// The time (`interface/clock.smithy`): only the gateway, which stamps every stored message.
+/// The time (`interface/clock.smithy`): the gateway, which stamps every stored message, and
+/// the accounts, whose tokens expire.
 pub const CLOCK: &str = "mcchat:clock";
 
 /// One actor crate and its claims: exactly the contracts it calls, and its call alias.
@@ -41,6 +42,11 @@ pub const ACTORS: &[ActorSpec] = &[
         package: "chatlog",
         call_alias: "mcchat/chatlog",
         caps: &[KEYVALUE, LOGGING],
+    },
+    ActorSpec {
+        package: "accounts",
+        call_alias: "mcchat/accounts",
+        caps: &[KEYVALUE, NUMBERGEN, CLOCK, LOGGING],
     },
     ActorSpec {
         package: "api-gateway",

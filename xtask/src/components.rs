@@ -67,6 +67,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
                 package: "chatlog-sender",
                 feature: Some("to-chatlog"),
             },
+            sender("accounts-sender"),
             sender("relay-sender"),
             sender("numbergen-sender"),
             sender("clock-sender"),

@@ -16,6 +16,7 @@ pub const TARGETS: &[&str] = &[
     "mqtt_chat_in",
     "mqtt_topic",
     "manifest",
+    "token",
 ];
 
 fn cargo() -> String {

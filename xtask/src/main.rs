@@ -35,7 +35,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         host_args: Vec<String>,
     },
-    /// Build and sign the six actors into build/*_s.wasm (installs the Debian wasm toolchain if
+    /// Build and sign the seven actors into build/*_s.wasm (installs the Debian wasm toolchain if
     /// missing), and pack the standalone providers into build/*.par.gz for a wasmCloud lattice.
     Build,
     /// Pack the providers' release binaries into build/*.par.gz (part of `build`).

@@ -41,6 +41,7 @@ fn the_logic_components_import_nothing_wasmcloud_specific() {
         for name in &imports {
             assert!(
                 [
+                    "mcchat:accounts/",
                     "mcchat:api/",
                     "mcchat:chatlog/",
                     "mcchat:clock/",

@@ -15,6 +15,16 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         &["wasmcloud:keyvalue", "wasmcloud:builtin:logging"],
     ),
     (
+        "accounts_s.wasm",
+        "mcchat/accounts",
+        &[
+            "wasmcloud:keyvalue",
+            "wasmcloud:builtin:numbergen",
+            "mcchat:clock",
+            "wasmcloud:builtin:logging",
+        ],
+    ),
+    (
         "api_gateway_s.wasm",
         "mcchat/api",
         &[

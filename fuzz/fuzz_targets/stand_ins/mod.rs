@@ -1,8 +1,11 @@
-//! Stand-ins for the API's collaborators: fixed ids, a fixed clock, a log that takes no
-//! failures, channels that take every relay, and a chat log that validates as the real one does
-//! and stores nothing.
+//! Stand-ins for the API's collaborators: fixed ids, a fixed clock, accounts that know nobody,
+//! a log that takes no failures, channels that take every relay, and a chat log that validates
+//! as the real one does and stores nothing.
 //! `accept` hands one payload from a channel to the API's intake through them.
 
+use api_gateway::bindings::accounts::{
+    AccountAnswer, Accounts, Credentials, IdentifyRequest, SignOffRequest, TokenRequest,
+};
 use api_gateway::bindings::api::{Acknowledgement, ReceivedMessage};
 use api_gateway::bindings::chatlog::{
     CanonicalChatMessage, Chatlog, MessagesList, MessagesPage, MessagesPageRequest,
@@ -42,6 +45,45 @@ impl Log for NoFailures {
     }
 }
 
+/// Nobody has an account: every name is a guest's, and no token is ours.
+struct NoAccounts;
+
+fn refused() -> AccountAnswer {
+    AccountAnswer {
+        accepted: false,
+        outcome: "unauthorized".into(),
+        reason: Some("the token's signature does not match: it was not issued here".into()),
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Accounts for NoAccounts {
+    async fn sign_up(&self, _: &Context, _: &Credentials) -> RpcResult<AccountAnswer> {
+        Ok(refused())
+    }
+    async fn sign_on(&self, _: &Context, _: &Credentials) -> RpcResult<AccountAnswer> {
+        Ok(refused())
+    }
+    async fn refresh(&self, _: &Context, _: &TokenRequest) -> RpcResult<AccountAnswer> {
+        Ok(refused())
+    }
+    async fn sign_off(&self, _: &Context, _: &SignOffRequest) -> RpcResult<AccountAnswer> {
+        Ok(refused())
+    }
+    async fn identify(&self, _: &Context, req: &IdentifyRequest) -> RpcResult<AccountAnswer> {
+        if req.token.is_some() {
+            return Ok(refused());
+        }
+        Ok(AccountAnswer {
+            accepted: true,
+            outcome: "guest".into(),
+            user_name: Some(req.user_name.clone()),
+            ..Default::default()
+        })
+    }
+}
+
 struct EveryChannel;
 
 #[async_trait::async_trait]
@@ -69,6 +111,7 @@ impl Chatlog for ValidatingChatlog {
             client_id: None,
             index: None,
             ts: msg.ts,
+            verified: msg.verified,
         };
         let checked = chatlog::validate::check_message(&as_stored);
         Ok(WriteMessageResponse {
@@ -99,10 +142,12 @@ pub fn accept(channel: &str, payload: &[u8]) -> Acknowledgement {
         payload: payload.to_vec(),
         idempotency_key: None,
         reply_wanted: true,
+        token: None,
     };
     let services = Services {
         ids: &FixedIds,
         clock: &FixedClock,
+        accounts: &NoAccounts,
         chatlog: &ValidatingChatlog,
         channels: &EveryChannel,
         log: &NoFailures,
