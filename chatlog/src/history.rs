@@ -43,6 +43,9 @@ struct Stored<Text> {
     /// When it was stored; messages from before the chat had a clock have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ts: Option<u64>,
+    /// Whether its author proved the name; absent for guests, and on older messages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    verified: bool,
 }
 
 /// The list the history lives in, with Redis list semantics (`LRANGE` bounds are inclusive;
@@ -74,6 +77,7 @@ pub async fn write(
         channel_name: &msg.channel_name,
         body: &msg.body,
         ts: msg.ts,
+        verified: msg.verified,
     };
     let json = serde_json::to_string(&stored)
         .map_err(|e| crate::rpc::RpcError::Ser(format!("chat message: {e}")))?;
@@ -186,6 +190,7 @@ fn decode(start: u64, entries: Vec<String>) -> Decoded {
                 client_id: None,
                 index: Some(index),
                 ts: stored.ts,
+                verified: stored.verified,
             }),
             Err(e) => decoded.unreadable.push(format!("{e}: {entry:.80}")),
         }
@@ -234,6 +239,7 @@ mod tests {
             client_id: None,
             index: None,
             ts: None,
+            verified: false,
         }
     }
 

@@ -136,6 +136,7 @@ mod tests {
             client_id: key.map(String::from),
             index: None,
             ts: None,
+            verified: false,
         }
     }
 

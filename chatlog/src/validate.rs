@@ -53,6 +53,7 @@ mod tests {
             client_id: None,
             index: None,
             ts: None,
+            verified: false,
         }
     }
 

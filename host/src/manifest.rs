@@ -223,7 +223,8 @@ mod tests {
                 "nats-channel",
                 "http-channel",
                 "ws-channel",
-                "mqtt-channel"
+                "mqtt-channel",
+                "accounts"
             ]
         );
         let ws = &app.actors[4];
@@ -247,7 +248,10 @@ mod tests {
         assert_eq!(http.links[0].value("ADDRESS"), Some("0.0.0.0:8080"));
         let nats = &app.actors[2];
         assert_eq!(nats.links[0].contract, "wasmcloud:messaging");
-        assert_eq!(nats.links[0].value("subscription"), Some("chat.in"));
+        assert_eq!(
+            nats.links[0].value("subscription"),
+            Some("chat.in,chat.signup,chat.signon,chat.refresh,chat.signoff")
+        );
         assert!(nats.links[0].provider_image.contains("nats_messaging"));
         let chatlog = &app.actors[0];
         assert_eq!(chatlog.links[0].contract, "wasmcloud:keyvalue");
@@ -255,6 +259,9 @@ mod tests {
             chatlog.links[0].value("URL"),
             Some("redis://127.0.0.1:6379")
         );
+        let accounts = &app.actors[6];
+        let contracts: Vec<_> = accounts.links.iter().map(|l| l.contract.as_str()).collect();
+        assert_eq!(contracts, ["wasmcloud:keyvalue", "mcchat:clock"]);
         let gateway = &app.actors[1];
         assert_eq!(gateway.links.len(), 1);
         assert_eq!(gateway.links[0].contract, "mcchat:clock");

@@ -12,7 +12,8 @@ use futures::StreamExt;
 use support::*;
 use wasmcloud_control_interface::{Client as CtlClient, ClientBuilder, LinkDefinition};
 
-const ALIASES: [&str; 6] = [
+const ALIASES: [&str; 7] = [
+    "mcchat/accounts",
     "mcchat/api",
     "mcchat/chatlog",
     "mcchat/http",
@@ -205,14 +206,17 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
     );
     assert!(chatlog["iss"].starts_with('A'), "{chatlog:?}");
 
-    // Links: the manifest's six, with their values and the inventory's provider ids.
+    // Links: the manifest's eight, with their values and the inventory's provider ids.
     let links = ctl.query_links().await.unwrap();
-    assert_eq!(links.len(), 6, "{links:?}");
+    assert_eq!(links.len(), 8, "{links:?}");
     let nats_link = links
         .iter()
         .find(|l| l.contract_id == "wasmcloud:messaging" && l.values.contains_key("SUBSCRIPTION"))
         .unwrap();
-    assert_eq!(nats_link.values["SUBSCRIPTION"], "chat.in");
+    assert_eq!(
+        nats_link.values["SUBSCRIPTION"],
+        "chat.in,chat.signup,chat.signon,chat.refresh,chat.signoff"
+    );
     assert!(actor_ids.contains(&nats_link.actor_id));
     let provider_ids: BTreeSet<_> = inventory.providers.iter().map(|p| p.id.clone()).collect();
     assert!(links.iter().all(|l| provider_ids.contains(&l.provider_id)));
@@ -319,10 +323,15 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
     );
 
     // Link delete and put change routing: without its key-value link chatlog cannot store.
+    let claims = ctl.get_claims().await.unwrap();
+    let chatlog = claims
+        .iter()
+        .find(|c| c["call_alias"] == "mcchat/chatlog")
+        .unwrap();
     let links = ctl.query_links().await.unwrap();
     let kv_link: LinkDefinition = links
         .into_iter()
-        .find(|l| l.contract_id == "wasmcloud:keyvalue")
+        .find(|l| l.contract_id == "wasmcloud:keyvalue" && l.actor_id == chatlog["sub"])
         .unwrap();
     let ack = ctl
         .remove_link(&kv_link.actor_id, &kv_link.contract_id, &kv_link.link_name)
@@ -333,7 +342,7 @@ async fn commands_scale_stop_and_relink_actors_and_events_report_each_change() {
         next_event(&mut feed, "linkdef_deleted").await["actor_id"],
         kv_link.actor_id.as_str()
     );
-    assert_eq!(ctl.query_links().await.unwrap().len(), 5);
+    assert_eq!(ctl.query_links().await.unwrap().len(), 7);
     let unlinked = post(&base, r#"{"user_name":"a","body":"no store"}"#).await;
     assert_eq!(unlinked.status(), 503);
     let ack = ctl

@@ -114,7 +114,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     page.wait_for(
         "the link is gone",
         "return document.querySelectorAll('#links > tr').length",
-        5.into(),
+        7.into(),
     )
     .await;
     assert_eq!(
@@ -148,7 +148,7 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     page.wait_for(
         "the link is back",
         "return document.querySelectorAll('#links > tr').length",
-        6.into(),
+        8.into(),
     )
     .await;
     assert_eq!(

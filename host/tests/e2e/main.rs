@@ -26,6 +26,7 @@ mod reconnect;
 mod registry;
 mod several_hosts;
 mod shutdown;
+mod sign_on;
 mod startup;
 mod traps;
 mod websocket;
