@@ -190,7 +190,11 @@ where
                 self.log
                     .write("error", format!("accounts: {doing}: {e}"))
                     .await;
-                refused("unavailable", UNAVAILABLE)
+                // The host names a deadline `timeout: …`: the caller may answer it as one.
+                match e.to_string().contains("timeout: ") {
+                    true => refused("timed-out", "accounts did not answer in time; try again"),
+                    false => refused("unavailable", UNAVAILABLE),
+                }
             }
         }
     }

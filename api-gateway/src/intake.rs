@@ -185,6 +185,9 @@ where
         };
         let author = match self.identify(user_name, token).await {
             Ok(author) => author,
+            Err((Outcome::TimedOut, _)) => {
+                return refused(Outcome::TimedOut, answer::timed_out(answers).into())
+            }
             Err((outcome, reason)) => return refused(outcome, reason),
         };
         let id = match self.ids.new_id().await {
@@ -239,6 +242,11 @@ where
         let req = IdentifyRequest { user_name, token };
         let answer = match self.accounts.identify(&Context::default(), &req).await {
             Ok(answer) => answer,
+            Err(e) if timed_out(&e) => {
+                let detail = format!("mcchat/accounts did not say in time who wrote: {e}");
+                self.log.write("error", detail).await;
+                return Err((Outcome::TimedOut, String::new()));
+            }
             Err(e) => {
                 let detail = format!("could not ask mcchat/accounts who wrote a message: {e}");
                 self.log.write("error", detail).await;
@@ -254,6 +262,7 @@ where
             "unauthorized" => Err((Outcome::Unauthorized, reason())),
             "closed" => Err((Outcome::Closed, reason())),
             "invalid" => Err((Outcome::Invalid, reason())),
+            "timed-out" => Err((Outcome::TimedOut, reason())),
             _ => Err((Outcome::Unavailable, UNAVAILABLE.into())),
         }
     }

@@ -219,34 +219,34 @@ mod tests {
             names,
             [
                 "chatlog",
+                "accounts",
                 "api-gateway",
                 "nats-channel",
                 "http-channel",
                 "ws-channel",
-                "mqtt-channel",
-                "accounts"
+                "mqtt-channel"
             ]
         );
-        let ws = &app.actors[4];
+        let ws = &app.actors[5];
         assert_eq!(ws.links[0].contract, "wasmcloud:messaging");
         assert!(ws.links[0]
             .provider_image
             .ends_with("messaging_websocket.par.gz"));
         assert_eq!(ws.links[0].value("MODE"), Some("server"));
         assert_eq!(ws.links[0].value("URI"), Some("0.0.0.0:8081"));
-        let mqtt = &app.actors[5];
+        let mqtt = &app.actors[6];
         assert!(mqtt.links[0]
             .provider_image
             .ends_with("messaging_mqtt.par.gz"));
         assert_eq!(mqtt.links[0].value("URI"), Some("mqtt://127.0.0.1:1883"));
-        let http = &app.actors[3];
+        let http = &app.actors[4];
         assert_eq!(
             http.image,
             ActorImage::File(root.join("./build/http_channel_s.wasm"))
         );
         assert_eq!(http.links[0].contract, "wasmcloud:httpserver");
         assert_eq!(http.links[0].value("ADDRESS"), Some("0.0.0.0:8080"));
-        let nats = &app.actors[2];
+        let nats = &app.actors[3];
         assert_eq!(nats.links[0].contract, "wasmcloud:messaging");
         assert_eq!(
             nats.links[0].value("subscription"),
@@ -259,10 +259,10 @@ mod tests {
             chatlog.links[0].value("URL"),
             Some("redis://127.0.0.1:6379")
         );
-        let accounts = &app.actors[6];
+        let accounts = &app.actors[1];
         let contracts: Vec<_> = accounts.links.iter().map(|l| l.contract.as_str()).collect();
         assert_eq!(contracts, ["wasmcloud:keyvalue", "mcchat:clock"]);
-        let gateway = &app.actors[1];
+        let gateway = &app.actors[2];
         assert_eq!(gateway.links.len(), 1);
         assert_eq!(gateway.links[0].contract, "mcchat:clock");
         assert!(gateway.links[0].provider_image.ends_with("clock.par.gz"));

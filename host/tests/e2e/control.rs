@@ -116,6 +116,7 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
         names,
         BTreeSet::from(
             [
+                "accounts",
                 "api-gateway",
                 "chatlog",
                 "http-channel",

@@ -1,4 +1,4 @@
-//! The operator dashboard in real headless Chromium: it lists the six actors with their claims,
+//! The operator dashboard in real headless Chromium: it lists the seven actors with their claims,
 //! its event feed shows a trap within a second, and an action without the token is refused
 //! while the same action with it is carried out.
 
@@ -32,9 +32,9 @@ async fn the_dashboard_shows_the_running_chat_live_and_guards_its_actions() {
     )
     .await;
     page.wait_for(
-        "six actors are listed",
+        "seven actors are listed",
         "return document.querySelectorAll('#actors > tr').length",
-        6.into(),
+        7.into(),
     )
     .await;
     let chatlog_row = page

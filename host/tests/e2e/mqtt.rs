@@ -420,7 +420,8 @@ fn manifest_with_mqtt_values(
     dir: &std::path::Path,
     values: &[(&str, String)],
 ) -> std::path::PathBuf {
-    let subscription = "              SUBSCRIPTION: chat/in";
+    let subscription =
+        "              SUBSCRIPTION: chat/in,chat/signup,chat/signon,chat/refresh,chat/signoff";
     let more: String = values
         .iter()
         .map(|(key, value)| format!("\n              {key}: {value}"))

@@ -107,8 +107,8 @@ async fn a_second_start_runs_the_actors_compiled_by_the_first() {
     host.shutdown().await;
     let compiled = data.path().join("compiled");
     // wasmtime writes its cache in the background.
-    until("the six compiled actors are cached", || {
-        modules_with_times(&compiled).len() == 6
+    until("the seven compiled actors are cached", || {
+        modules_with_times(&compiled).len() == 7
     })
     .await;
     let first = modules_with_times(&compiled);
