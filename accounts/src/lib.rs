@@ -16,6 +16,13 @@ pub mod bindings {
 /// The errors the logic returns: wasmbus-rpc's in the module build.
 pub mod rpc {
     pub use wasmbus_rpc::error::{RpcError, RpcResult};
+
+    /// Whether a failed call went past its deadline: the host names a timeout `timeout: …` in
+    /// the error text an actor gets (the wasmbus ABI carries text).
+    pub fn timed_out(error: &RpcError) -> bool {
+        matches!(error, RpcError::Timeout(_) | RpcError::DeadlineExceeded(_))
+            || error.to_string().contains("timeout: ")
+    }
 }
 pub mod password;
 pub mod service;

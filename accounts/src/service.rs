@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use crate::bindings::AccountAnswer;
 use crate::password::{self, SALT_BYTES};
-use crate::rpc::{RpcError, RpcResult};
+use crate::rpc::{timed_out, RpcError, RpcResult};
 use crate::store::{self, Account, Store};
 use crate::token::{self, Claims, Unreadable, KEY_BYTES};
 
@@ -190,8 +190,8 @@ where
                 self.log
                     .write("error", format!("accounts: {doing}: {e}"))
                     .await;
-                // The host names a deadline `timeout: …`: the caller may answer it as one.
-                match e.to_string().contains("timeout: ") {
+                // A deadline passed on the way: the caller may answer it as one.
+                match timed_out(&e) {
                     true => refused("timed-out", "accounts did not answer in time; try again"),
                     false => refused("unavailable", UNAVAILABLE),
                 }

@@ -101,7 +101,7 @@ where
                 msg.source_user = author.name;
                 self.write(ctx, msg).await
             }
-            Err((Outcome::Unavailable, reason)) => Err(RpcError::from(reason)),
+            Err((Outcome::Unavailable | Outcome::TimedOut, reason)) => Err(RpcError::from(reason)),
             Err((_, reason)) => Ok(WriteMessageResponse {
                 accepted: false,
                 reason: Some(reason),
@@ -243,9 +243,10 @@ where
         let answer = match self.accounts.identify(&Context::default(), &req).await {
             Ok(answer) => answer,
             Err(e) if timed_out(&e) => {
-                let detail = format!("mcchat/accounts did not say in time who wrote: {e}");
-                self.log.write("error", detail).await;
-                return Err((Outcome::TimedOut, String::new()));
+                // `timeout: ` keeps it a timeout for whoever gets it as an error.
+                let detail = format!("timeout: mcchat/accounts did not say who wrote: {e}");
+                self.log.write("error", detail.clone()).await;
+                return Err((Outcome::TimedOut, detail));
             }
             Err(e) => {
                 let detail = format!("could not ask mcchat/accounts who wrote a message: {e}");
@@ -262,7 +263,7 @@ where
             "unauthorized" => Err((Outcome::Unauthorized, reason())),
             "closed" => Err((Outcome::Closed, reason())),
             "invalid" => Err((Outcome::Invalid, reason())),
-            "timed-out" => Err((Outcome::TimedOut, reason())),
+            "timed-out" => Err((Outcome::TimedOut, format!("timeout: {}", reason()))),
             _ => Err((Outcome::Unavailable, UNAVAILABLE.into())),
         }
     }

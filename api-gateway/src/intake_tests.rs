@@ -149,6 +149,8 @@ impl Outbound for Relayed {
 struct TestAccounts {
     closed: bool,
     down: bool,
+    /// Identify fails as a call past its deadline does.
+    stuck: bool,
     answer: Option<AccountAnswer>,
     requests: Mutex<Vec<String>>,
 }
@@ -189,6 +191,11 @@ impl Accounts for TestAccounts {
             .lock()
             .unwrap()
             .push(format!("identify {} {:?}", req.user_name, req.token));
+        if self.stuck {
+            return Err(RpcError::HostError(
+                "actor: mcchat/accounts Identify: timeout: no answer within 1s".into(),
+            ));
+        }
         if self.down {
             return Err(RpcError::HostError("mcchat/accounts is not running".into()));
         }
@@ -954,4 +961,40 @@ fn the_seeds_write_message_keeps_registered_names_to_their_owners() {
         Some("alice is a registered name")
     );
     assert!(store.written.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_seeds_write_message_fails_when_the_accounts_cannot_say_who_wrote() {
+    let down = TestAccounts {
+        down: true,
+        ..Default::default()
+    };
+    let stuck = TestAccounts {
+        stuck: true,
+        ..Default::default()
+    };
+    for (accounts, error) in [(down, "unavailable"), (stuck, "timeout: ")] {
+        let store = Store::default();
+        let services = Services {
+            ids: &FixedIds,
+            clock: &TestClock::Fixed,
+            accounts: &accounts,
+            chatlog: &store,
+            channels: &Relayed::default(),
+            log: &Lines::default(),
+        };
+        let msg = CanonicalChatMessage {
+            id: ID.into(),
+            channel_name: "http".into(),
+            source_user: "bob".into(),
+            body: "who am I".into(),
+            client_id: None,
+            index: None,
+            ts: None,
+            verified: false,
+        };
+        let failed = block_on(services.write_unproven(&Context::default(), msg)).unwrap_err();
+        assert!(failed.to_string().contains(error), "{failed}");
+        assert!(store.written.lock().unwrap().is_empty());
+    }
 }
