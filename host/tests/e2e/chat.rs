@@ -210,12 +210,7 @@ async fn get_pages_from_the_newest_with_link_headers() {
 #[tokio::test]
 async fn the_newest_page_of_a_long_history_in_redis_is_exact_and_repairs_its_length_hint() {
     let chat = TestChat::start(true).await;
-    let redis_url = chat.redis.as_ref().unwrap().redis_url();
-    let mut kv = redis::Client::open(redis_url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut kv = chat.redis.as_ref().unwrap().redis_connection().await;
     // A history written by other hosts (or before hints existed): no hint at all.
     let mut rpush = redis::cmd("RPUSH");
     rpush.arg("chatlog:messages");

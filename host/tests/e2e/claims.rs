@@ -119,11 +119,7 @@ async fn an_actor_without_the_keyvalue_claim_cannot_reach_the_store() {
     assert!(reason.contains("the chat log is unavailable"), "{reason}");
 
     // Nothing reached Redis, and the host keeps serving.
-    let mut redis_conn = redis::Client::open(redis.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis_conn = redis.redis_connection().await;
     let stored: i64 = redis::cmd("LLEN")
         .arg("chatlog:messages")
         .query_async(&mut redis_conn)

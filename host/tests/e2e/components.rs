@@ -95,11 +95,7 @@ async fn a_mixed_manifest_runs_the_chat_log_as_a_component_beside_modules() {
     assert_eq!(bodies, ["stored by a component", "from nats"]);
     assert_eq!(history[0]["channelName"], "http");
     assert_eq!(history[0]["index"], 0);
-    let mut redis_conn = redis::Client::open(redis.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis_conn = redis.redis_connection().await;
     let stored: Vec<String> = redis::cmd("LRANGE")
         .arg("chatlog:messages")
         .arg(0)
@@ -234,11 +230,7 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
 
     let refused = post(&base, r#"{"user_name":" ","body":"no name"}"#).await;
     assert_eq!(refused.status(), 400);
-    let mut redis_conn = redis::Client::open(redis.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis_conn = redis.redis_connection().await;
     let _: i64 = redis::cmd("RPUSH")
         .arg("chatlog:messages")
         .arg("not json at all")

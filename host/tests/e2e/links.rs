@@ -205,11 +205,7 @@ async fn delete_and_put_each_kind_of_link(steer_by_dashboard: bool) {
     assert_eq!(bodies(&base).await, ["in the other store"]);
 
     // The first store has what was sent before, and nothing sent while a link was cut.
-    let mut first = redis::Client::open(redis.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut first = redis.redis_connection().await;
     let stored: Vec<String> = redis::cmd("LRANGE")
         .arg("chatlog:messages")
         .arg(0)

@@ -304,11 +304,7 @@ async fn over_http_a_token_proves_who_wrote_and_every_refusal_says_why() {
 
     // No token, password or key anywhere a reader looks: the history, the live copies' source
     // (the stored JSON) or the store apart from the account's hash.
-    let mut redis = redis::Client::open(chat.redis.as_ref().unwrap().redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = chat.redis.as_ref().unwrap().redis_connection().await;
     let stored: Vec<String> = redis::cmd("LRANGE")
         .arg("chatlog:messages")
         .arg(0)
@@ -602,11 +598,7 @@ async fn two_hosts_honour_the_same_tokens_and_sign_offs_and_guests_can_be_shut_o
     );
 
     // The operator closes the chat to guests in the store every host reads.
-    let mut kv = redis::Client::open(redis.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut kv = redis.redis_connection().await;
     let _: () = redis::cmd("SET")
         .arg("mcchat:accounts:guests")
         .arg("closed")

@@ -274,6 +274,15 @@ impl Server {
     pub fn redis_url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// A connection to this Redis, to read or write what the chat stores.
+    pub async fn redis_connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
 }
 
 /// A mosquitto configuration: loopback on `port`, anonymous clients, and no Nagle delay on its
