@@ -14,6 +14,7 @@ wit_bindgen::generate!({
 pub mod answer;
 pub mod channels;
 pub mod intake;
+pub mod payload;
 pub mod relay;
 pub mod requests;
 

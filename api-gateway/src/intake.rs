@@ -10,6 +10,7 @@ use crate::bindings::accounts::{Accounts, IdentifyRequest};
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::channels::{channel, Answers, Subjects};
+use crate::payload;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
 use crate::rpc::{timed_out, Context, RpcError, RpcResult};
@@ -171,7 +172,7 @@ where
         if request != Request::Message {
             return self.account_request(request, received, text, answers).await;
         }
-        let incoming = match parse_object::<ChatIn>(text) {
+        let incoming = match payload::parse_object::<ChatIn>(text) {
             Ok(incoming) => incoming,
             Err(e) => return refused(Outcome::Invalid, format!("{EXPECTED}: {e}")),
         };
@@ -316,18 +317,6 @@ struct Author {
 
 /// What a client is told when the accounts did not answer.
 pub const ACCOUNTS_UNAVAILABLE: &str = "accounts are unavailable; try again";
-
-/// Only a JSON object will do (serde would also take an array of the fields in order). An
-/// object is read straight into the fields; anything else is read as a `Value`, for the error.
-pub fn parse_object<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
-    if text.bytes().find(|b| !b.is_ascii_whitespace()) == Some(b'{') {
-        return serde_json::from_str(text);
-    }
-    match serde_json::from_str(text)? {
-        object @ serde_json::Value::Object(_) => serde_json::from_value(object),
-        _ => Err(serde::de::Error::custom("not an object")),
-    }
-}
 
 #[cfg(test)]
 #[path = "intake_tests.rs"]

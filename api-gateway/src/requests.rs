@@ -65,7 +65,7 @@ struct TokenIn {
 /// Sign-up and sign-on. A refusal never quotes the payload: serde's errors quote values, and
 /// a value here may be a password.
 pub fn credentials(payload: &str) -> Result<Credentials, String> {
-    let parsed: CredentialsIn = crate::intake::parse_object(payload).map_err(|e| {
+    let parsed: CredentialsIn = crate::payload::parse_object(payload).map_err(|e| {
         let what = match e.is_data() {
             true => "user_name and password must both be strings",
             false => "the payload is not a JSON object",
@@ -95,7 +95,7 @@ pub fn sign_off_request(
 fn token_in(received: &ReceivedMessage, payload: &str) -> Result<(String, bool), String> {
     let parsed: TokenIn = match matches!(payload.trim(), "" | "null") {
         true => TokenIn::default(),
-        false => crate::intake::parse_object(payload)
+        false => crate::payload::parse_object(payload)
             .map_err(|e| format!(r#"expected JSON {{"token"?,"everywhere"?}}: {e}"#))?,
     };
     let token = received.token.clone().or(parsed.token);
