@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
-use wasmcloud_interface_keyvalue::{IncrementRequest, KeyValue, KeyValueSender, SetRequest};
+use wasmcloud_interface_keyvalue::{
+    IncrementRequest, KeyValue, KeyValueSender, SetAddRequest, SetDelRequest, SetRequest,
+};
 use wasmcloud_interface_logging::log;
 use wasmcloud_interface_numbergen::{generate_guid, random_32};
 
@@ -12,6 +14,7 @@ use crate::bindings::{
     AccountAnswer, Accounts, AccountsReceiver, Credentials, IdentifyRequest, SignOffRequest,
     TokenRequest,
 };
+use crate::memory::Memory;
 use crate::service::{Clock, Log, Random, Services};
 use crate::store::Store;
 
@@ -54,6 +57,32 @@ impl Store for LinkedStore {
             .await
             .map(drop)
     }
+
+    async fn set_add(&self, key: &str, member: &str) -> RpcResult<()> {
+        let req = SetAddRequest {
+            set_name: key.to_string(),
+            value: member.to_string(),
+        };
+        KeyValueSender::new()
+            .set_add(&Context::default(), &req)
+            .await
+            .map(drop)
+    }
+
+    async fn set_del(&self, key: &str, member: &str) -> RpcResult<()> {
+        let req = SetDelRequest {
+            set_name: key.to_string(),
+            value: member.to_string(),
+        };
+        KeyValueSender::new()
+            .set_del(&Context::default(), &req)
+            .await
+            .map(drop)
+    }
+
+    async fn set_members(&self, key: &str) -> RpcResult<Vec<String>> {
+        KeyValueSender::new().set_query(&Context::default(), key).await
+    }
 }
 
 /// The time, from the `mcchat:clock` provider this actor is linked to.
@@ -90,11 +119,15 @@ impl Log for HostLog {
     }
 }
 
-const SERVICES: Services<'static, LinkedStore, LinkedClock, NumberGen, HostLog> = Services {
+/// What this instance keeps between the calls it serves.
+static MEMORY: Memory = Memory::new();
+
+static SERVICES: Services<'static, LinkedStore, LinkedClock, NumberGen, HostLog> = Services {
     store: &LinkedStore,
     clock: &LinkedClock,
     random: &NumberGen,
     log: &HostLog,
+    memory: &MEMORY,
 };
 
 #[async_trait]

@@ -4,7 +4,7 @@
 //! token's user, or a guest under a name nobody registered. Its claims are the least that
 //! takes: the key-value store, random numbers, the clock and the log.
 //!
-//! `token`, `password`, `store` and `service` are plain Rust that native tests drive; `actor`
+//! `token`, `password`, `store`, `revocations`, `memory` and `service` are plain Rust that native tests drive; `actor`
 //! is the wasmbus glue (wasm32 only).
 
 pub mod bindings {
@@ -24,7 +24,9 @@ pub mod rpc {
             || error.to_string().contains("timeout: ")
     }
 }
+pub mod memory;
 pub mod password;
+pub mod revocations;
 pub mod service;
 pub mod store;
 pub mod token;

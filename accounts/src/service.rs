@@ -7,7 +7,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use crate::bindings::AccountAnswer;
+use crate::memory::Memory;
 use crate::password::{self, SALT_BYTES};
+use crate::revocations::{self, Revocations};
 use crate::rpc::{timed_out, RpcError, RpcResult};
 use crate::store::{self, Account, Store};
 use crate::token::{self, Claims, Unreadable, KEY_BYTES};
@@ -52,6 +54,8 @@ pub struct Services<'a, S, C, R, L> {
     pub clock: &'a C,
     pub random: &'a R,
     pub log: &'a L,
+    /// The instance's own, kept between calls.
+    pub memory: &'a Memory,
 }
 
 /// A refusal, or the store's failure (answered `unavailable`, the detail logged).
@@ -125,7 +129,11 @@ where
     pub async fn refresh(&self, token: &str) -> AccountAnswer {
         let refreshed = async {
             let now = self.now().await?;
-            let (_, account) = self.verify(token, now).await?;
+            let (claims, _) = self.verify(token, now).await?;
+            let Some(account) = self.account(&claims.sub).await? else {
+                let reason = "the token's account no longer exists";
+                return Err(refused("unauthorized", reason).into());
+            };
             self.issue(&account, now).await
         };
         self.answer(refreshed).await
@@ -134,18 +142,20 @@ where
     pub async fn sign_off(&self, token: &str, everywhere: bool) -> AccountAnswer {
         let signed_off = async {
             let now = self.now().await?;
-            let (claims, mut account) = self.verify(token, now).await?;
-            if everywhere {
-                // Tokens issued in this very millisecond go too.
-                account.not_before = now + 1;
-                self.put_account(&account).await?;
-            } else {
-                self.store
-                    .set(&store::revoked_key(&claims.jti), &claims.exp.to_string())
-                    .await
-                    .map_err(down("revoking a token"))?;
+            let (claims, revocations) = self.verify(token, now).await?;
+            let key = store::revocations_key(&claims.sub);
+            // Tokens issued in this very millisecond go too.
+            let member = match everywhere {
+                true => revocations::before_member(now + 1),
+                false => revocations::token_member(&claims),
+            };
+            let added = self.store.set_add(&key, &member).await;
+            added.map_err(down("revoking tokens"))?;
+            for stale in revocations.stale(now) {
+                // Tidying only: a member left behind revokes nothing more.
+                let _ = self.store.set_del(&key, stale).await;
             }
-            Ok(accepted("signed-off", &account.name))
+            Ok(accepted("signed-off", &claims.sub))
         };
         self.answer(signed_off).await
     }
@@ -153,25 +163,20 @@ where
     /// Who writes under `name`: the token's user, or a guest under a name nobody registered.
     pub async fn identify(&self, name: &str, token: Option<&str>) -> AccountAnswer {
         let identified = async {
+            let now = self.now().await?;
             if let Some(token) = token {
-                let now = self.now().await?;
-                let (_, account) = self.verify(token, now).await?;
-                if !name.is_empty() && !name.eq_ignore_ascii_case(&account.name) {
+                let (claims, _) = self.verify(token, now).await?;
+                if !name.is_empty() && !name.eq_ignore_ascii_case(&claims.sub) {
                     let reason = "the token was issued for another name than user_name";
                     return Err(refused("unauthorized", reason).into());
                 }
-                return Ok(accepted("verified", &account.name));
+                return Ok(accepted("verified", &claims.sub));
             }
             if self.account(name).await?.is_some() {
                 let reason = format!("{name} is a registered name: sign on and send its token");
                 return Err(refused("unauthorized", reason).into());
             }
-            let guests = self.store.get(store::GUESTS).await;
-            if guests
-                .map_err(down("reading the guests setting"))?
-                .as_deref()
-                == Some("closed")
-            {
+            if !self.guests_welcome(now).await? {
                 let reason = "this chat is closed to guests: sign up and sign on to write";
                 return Err(refused("closed", reason).into());
             }
@@ -216,7 +221,6 @@ where
         let account = Account {
             name: name.into(),
             hash: password::hash(password, &salt),
-            not_before: 0,
         };
         if let Err(e) = self.put_account(&account).await {
             // Let a retry claim the name again.
@@ -274,11 +278,12 @@ where
     async fn issue(&self, account: &Account, now: u64) -> Step<AccountAnswer> {
         let key = self.signing_key().await?;
         let jti = self.random.new_id().await.map_err(down("naming a token"))?;
+        let signed_off = self.revocations(&account.name).await?;
         let claims = Claims {
             sub: account.name.clone(),
             jti,
             // A sign-on in the millisecond its user signed off everywhere still counts.
-            iat: now.max(account.not_before),
+            iat: now.max(signed_off.before()),
             exp: now + TOKEN_LIFETIME_MS,
         };
         Ok(AccountAnswer {
@@ -288,28 +293,48 @@ where
         })
     }
 
-    /// A token's claims and account, if it holds: ours, unexpired, not signed off, and its
-    /// account still there.
-    async fn verify(&self, token: &str, now: u64) -> Step<(Claims, Account)> {
+    /// A token's claims, if it holds: ours, unexpired and not signed off; with its account's
+    /// sign-offs. One read of the store (the signing key is kept once read).
+    async fn verify(&self, token: &str, now: u64) -> Step<(Claims, Revocations)> {
         let unauthorized = |reason: &str| Failure::from(refused("unauthorized", reason));
-        let key = self.stored_signing_key().await?;
-        // Before the first sign-on there is no key, and no token of ours.
-        let key = key.ok_or_else(|| unauthorized(Unreadable::Forged.reason()))?;
-        let claims = token::read(&key, token).map_err(|e| unauthorized(e.reason()))?;
+        let kept = self.memory.signing_key().map(|key| token::read(&key, token));
+        let claims = match kept {
+            Some(Ok(claims)) => claims,
+            Some(Err(e)) if e != Unreadable::Forged => return Err(unauthorized(e.reason())),
+            // Not kept yet, or kept before the key was replaced: the store has the chat's key.
+            // Before the first sign-on there is none, and no token of ours.
+            _ => {
+                let key = self.stored_signing_key().await?;
+                let key = key.ok_or_else(|| unauthorized(Unreadable::Forged.reason()))?;
+                token::read(&key, token).map_err(|e| unauthorized(e.reason()))?
+            }
+        };
         if claims.exp <= now {
             return Err(unauthorized("the token has expired: sign on again"));
         }
-        let revoked = self.store.get(&store::revoked_key(&claims.jti)).await;
-        if revoked.map_err(down("reading revocations"))?.is_some() {
+        let revocations = self.revocations(&claims.sub).await?;
+        if revocations.revoke(&claims) {
             return Err(unauthorized("the token was signed off"));
         }
-        let Some(account) = self.account(&claims.sub).await? else {
-            return Err(unauthorized("the token's account no longer exists"));
-        };
-        if claims.iat < account.not_before {
-            return Err(unauthorized("the token was signed off"));
+        Ok((claims, revocations))
+    }
+
+    async fn revocations(&self, name: &str) -> Step<Revocations> {
+        let members = self.store.set_members(&store::revocations_key(name)).await;
+        Ok(Revocations::new(members.map_err(down("reading sign-offs"))?))
+    }
+
+    /// Whether guests may write: the operator's setting, read at most once a
+    /// `GUESTS_SETTING_MS` by each instance.
+    async fn guests_welcome(&self, now: u64) -> Step<bool> {
+        if let Some(welcome) = self.memory.guests_welcome(now) {
+            return Ok(welcome);
         }
-        Ok((claims, account))
+        let setting = self.store.get(store::GUESTS).await;
+        let setting = setting.map_err(down("reading the guests setting"))?;
+        let welcome = setting.as_deref() != Some("closed");
+        self.memory.keep_guests_welcome(welcome, now);
+        Ok(welcome)
     }
 
     async fn account(&self, name: &str) -> Step<Option<Account>> {
@@ -345,7 +370,10 @@ where
             return Ok(None);
         };
         match STANDARD.decode(encoded) {
-            Ok(key) if key.len() == KEY_BYTES => Ok(Some(key)),
+            Ok(key) if key.len() == KEY_BYTES => {
+                self.memory.keep_signing_key(&key);
+                Ok(Some(key))
+            }
             _ => Err(Failure::Down(
                 "the signing key is unreadable".into(),
                 RpcError::Deser(format!(
@@ -357,6 +385,8 @@ where
     }
 
     /// The chat's signing key, made by the first sign-on on any host and kept in the store.
+    /// Read from the store at every sign-on (rare, and slow anyway), so an instance never signs
+    /// with a key that was replaced.
     async fn signing_key(&self) -> Step<Vec<u8>> {
         if let Some(key) = self.stored_signing_key().await? {
             return Ok(key);
@@ -376,6 +406,7 @@ where
             .set(store::SIGNING_KEY, &STANDARD.encode(&key))
             .await
             .map_err(down("storing the signing key"))?;
+        self.memory.keep_signing_key(&key);
         self.log
             .write("info", "accounts: made the chat's signing key".into())
             .await;

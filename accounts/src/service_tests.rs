@@ -1,18 +1,20 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use futures::executor::block_on;
 
 use super::*;
+use crate::memory;
 
 /// The key-value store, in memory; every call fails while `down`.
 #[derive(Default)]
-struct Memory {
+struct InMemory {
     values: Mutex<HashMap<String, String>>,
+    sets: Mutex<HashMap<String, BTreeSet<String>>>,
     down: Mutex<bool>,
 }
 
-impl Memory {
+impl InMemory {
     fn check(&self) -> RpcResult<()> {
         match *self.down.lock().unwrap() {
             true => Err(RpcError::Other("the store is down".into())),
@@ -22,7 +24,7 @@ impl Memory {
 }
 
 #[async_trait]
-impl Store for Memory {
+impl Store for InMemory {
     async fn get(&self, key: &str) -> RpcResult<Option<String>> {
         self.check()?;
         Ok(self.values.lock().unwrap().get(key).cloned())
@@ -43,6 +45,24 @@ impl Store for Memory {
         self.check()?;
         self.values.lock().unwrap().remove(key);
         Ok(())
+    }
+    async fn set_add(&self, key: &str, member: &str) -> RpcResult<()> {
+        self.check()?;
+        let mut sets = self.sets.lock().unwrap();
+        sets.entry(key.into()).or_default().insert(member.into());
+        Ok(())
+    }
+    async fn set_del(&self, key: &str, member: &str) -> RpcResult<()> {
+        self.check()?;
+        if let Some(set) = self.sets.lock().unwrap().get_mut(key) {
+            set.remove(member);
+        }
+        Ok(())
+    }
+    async fn set_members(&self, key: &str) -> RpcResult<Vec<String>> {
+        self.check()?;
+        let sets = self.sets.lock().unwrap();
+        Ok(sets.get(key).map_or_else(Vec::new, |s| s.iter().cloned().collect()))
     }
 }
 
@@ -85,28 +105,31 @@ const START: u64 = 1_796_000_000_000;
 const PASSWORD: &str = "correct horse battery";
 
 struct World {
-    store: Memory,
+    store: InMemory,
     clock: FixedClock,
     random: Counter,
     log: Lines,
+    memory: Memory,
 }
 
 impl World {
     fn new() -> Self {
         World {
-            store: Memory::default(),
+            store: InMemory::default(),
             clock: FixedClock(Mutex::new(START)),
             random: Counter::default(),
             log: Lines::default(),
+            memory: Memory::new(),
         }
     }
 
-    fn services(&self) -> Services<'_, Memory, FixedClock, Counter, Lines> {
+    fn services(&self) -> Services<'_, InMemory, FixedClock, Counter, Lines> {
         Services {
             store: &self.store,
             clock: &self.clock,
             random: &self.random,
             log: &self.log,
+            memory: &self.memory,
         }
     }
 
@@ -319,6 +342,9 @@ fn a_chat_closed_to_guests_refuses_them_and_not_its_users() {
     assert_eq!((guest.accepted, guest.outcome.as_str()), (false, "closed"));
     assert_eq!(world.identify("ken", Some(&token)).outcome, "verified");
     block_on(world.store.set(store::GUESTS, "open")).unwrap();
+    // An instance uses the setting it read for a second: then it reads it again.
+    assert_eq!(world.identify("visitor", None).outcome, "closed");
+    world.advance(memory::GUESTS_SETTING_MS);
     assert_eq!(world.identify("visitor", None).outcome, "guest");
 }
 
@@ -331,6 +357,7 @@ fn the_signing_key_is_made_once_and_every_host_reads_it() {
     // Another host: its own clock and numbers, the same store.
     let other = Services {
         random: &Counter(Mutex::new(1000)),
+        memory: &Memory::new(),
         ..world.services()
     };
     assert_eq!(
@@ -368,4 +395,44 @@ fn a_store_that_is_down_is_unavailable_and_nothing_secret_is_logged() {
             "{line}"
         );
     }
+}
+
+#[test]
+fn an_instance_that_kept_a_replaced_key_reads_the_stores_again() {
+    let world = World::new();
+    let old = world.token("olga");
+    // The key is replaced in the store (its maker died before another took over, say); this
+    // instance still keeps the old one.
+    let new_key = STANDARD.encode([7u8; KEY_BYTES]);
+    block_on(world.store.set(store::SIGNING_KEY, &new_key)).unwrap();
+    let other_instance = Services {
+        memory: &Memory::new(),
+        ..world.services()
+    };
+    let fresh = block_on(other_instance.sign_on("olga", PASSWORD));
+    let fresh = fresh.token.unwrap();
+    assert_eq!(world.identify("olga", Some(&fresh)).outcome, "verified");
+    let refused = world.identify("olga", Some(&old));
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some(Unreadable::Forged.reason())
+    );
+}
+
+#[test]
+fn sign_offs_that_revoke_nothing_more_are_tidied_away() {
+    let world = World::new();
+    let first = world.token("pia");
+    let second = block_on(world.services().sign_on("pia", PASSWORD));
+    assert!(block_on(world.services().sign_off(&first, false)).accepted);
+    world.advance(TOKEN_LIFETIME_MS - 1);
+    let third = block_on(world.services().refresh(&second.token.unwrap()));
+    let third = third.token.unwrap();
+    // The first token has expired: its sign-off goes with the next one.
+    world.advance(1);
+    assert!(block_on(world.services().sign_off(&third, true)).accepted);
+    let sets = world.store.sets.lock().unwrap();
+    let members: Vec<&String> = sets[&store::revocations_key("pia")].iter().collect();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert!(members[0].starts_with("before "), "{members:?}");
 }

@@ -15,6 +15,11 @@ pub trait Store {
     /// atomic step, so every claim goes through it.
     async fn increment(&self, key: &str) -> RpcResult<i32>;
     async fn del(&self, key: &str) -> RpcResult<()>;
+    /// Adds `member` to the set under `key`: atomic, so two sign-offs at once both count.
+    async fn set_add(&self, key: &str, member: &str) -> RpcResult<()>;
+    async fn set_del(&self, key: &str, member: &str) -> RpcResult<()>;
+    /// The members of the set under `key` (none when there is no such set).
+    async fn set_members(&self, key: &str) -> RpcResult<Vec<String>>;
 }
 
 /// An account: the name as registered, and the hash of its password.
@@ -22,9 +27,6 @@ pub trait Store {
 pub struct Account {
     pub name: String,
     pub hash: String,
-    /// Tokens issued before this time (UTC ms) are revoked: set by signing off everywhere.
-    #[serde(default)]
-    pub not_before: u64,
 }
 
 /// An account's key: names are protected whatever their case (`Alice` is `alice`'s).
@@ -37,9 +39,10 @@ pub fn claim_key(name: &str) -> String {
     format!("mcchat:accounts:claim:{}", name.to_lowercase())
 }
 
-/// A signed-off token's id.
-pub fn revoked_key(jti: &str) -> String {
-    format!("mcchat:accounts:revoked:{jti}")
+/// An account's sign-offs, a set read in one step as each token is verified: a member
+/// `token <jti> <exp>` per token signed off, and `before <ms>` per sign-off everywhere.
+pub fn revocations_key(name: &str) -> String {
+    format!("mcchat:accounts:revocations:{}", name.to_lowercase())
 }
 
 /// Sign-on attempts on a name in one window of the limit.

@@ -75,6 +75,13 @@ async fn sign_off(base: &str, token: &str, everywhere: bool) -> Answer {
     send(request).await
 }
 
+/// Waits out the time an instance of the accounts uses the guests setting it read: after it,
+/// every instance on every host has read the operator's change.
+async fn setting_read_again() {
+    let kept = accounts::memory::GUESTS_SETTING_MS;
+    tokio::time::sleep(std::time::Duration::from_millis(kept)).await;
+}
+
 /// A request on a NATS subject, answered as JSON.
 async fn nats_request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
     let reply = tokio::time::timeout(
@@ -605,6 +612,7 @@ async fn two_hosts_honour_the_same_tokens_and_sign_offs_and_guests_can_be_shut_o
         .query_async(&mut kv)
         .await
         .unwrap();
+    setting_read_again().await;
     for base in [&base_a, &base_b] {
         let guest = post(base, r#"{"user_name":"tester","body":"hello!"}"#).await;
         assert_eq!(guest.status(), 403);
@@ -630,6 +638,7 @@ async fn two_hosts_honour_the_same_tokens_and_sign_offs_and_guests_can_be_shut_o
         .query_async(&mut kv)
         .await
         .unwrap();
+    setting_read_again().await;
     assert_eq!(
         post(&base_b, r#"{"user_name":"tester","body":"hello!"}"#)
             .await
