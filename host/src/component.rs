@@ -14,6 +14,7 @@ use wasmtime::{AsContextMut, Engine, Store, StoreContextMut, StoreLimits, StoreL
 use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
 use crate::host_calls::{call_host, CallError, HostCalls};
+use crate::yielding::Turns;
 
 /// What a component actor exports: the host's calls come in here.
 pub const GUEST: &str = "wasmcloud:bus/guest@0.1.0";
@@ -37,6 +38,7 @@ struct ComponentState {
     identity: Arc<ActorIdentity>,
     host: Weak<dyn HostCalls>,
     limits: StoreLimits,
+    turns: Turns,
 }
 
 /// A compiled component actor, ready to be instantiated many times.
@@ -93,10 +95,11 @@ impl ActorComponent {
             limits: StoreLimitsBuilder::new()
                 .memory_size(MAX_INSTANCE_MEMORY)
                 .build(),
+            turns: Turns::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().turns.at_tick()));
         let instance = self.pre.instantiate_async(&mut store).await?;
         let receive = instance.get_typed_func(&mut store, self.receive)?;
         Ok(ComponentInstance { store, receive })
@@ -111,6 +114,7 @@ async fn send(
     payload: Vec<u8>,
 ) -> wasmtime::Result<(Result<Vec<u8>, String>,)> {
     let (identity, host) = (store.data().identity.clone(), store.data().host.clone());
+    store.data_mut().turns.waiting();
     let (result, waited) = call_host(
         &host,
         &identity,
@@ -137,11 +141,13 @@ impl ComponentInstance {
     pub async fn call(&mut self, operation: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallError> {
         // The deadline counts from now, as for modules.
         self.store.set_epoch_deadline(1);
+        self.store.data_mut().turns.reset();
         let (answer,) = self
             .receive
             .call_async(&mut self.store, (operation.to_string(), payload))
             .await
             .map_err(CallError::trap)?;
+        self.store.data_mut().turns.reset();
         answer.map_err(CallError::Guest)
     }
 }

@@ -29,5 +29,6 @@ pub mod stats;
 pub mod telemetry;
 pub mod wapc;
 pub mod workers;
+pub mod yielding;
 
 pub use host::{start, HostConfig, RunningHost};

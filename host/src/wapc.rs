@@ -17,6 +17,7 @@ use wasmtime::{
 use crate::capacity::MAX_INSTANCE_MEMORY;
 use crate::claims::ActorIdentity;
 use crate::host_calls::{call_host, CallError, HostCalls};
+use crate::yielding::Turns;
 
 /// A compiled wasmbus module, ready to be instantiated many times.
 pub struct WapcModule {
@@ -59,10 +60,11 @@ impl WapcModule {
             host_response: None,
             host_error: None,
             memory: None,
+            turns: Turns::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().turns.at_tick()));
         let instance = self.pre.instantiate_async(&mut store).await?;
         // Looked up once: finding an export by name on every ABI call cost more than the copy.
         store.data_mut().memory = instance.get_memory(&mut store, "memory");
@@ -89,6 +91,7 @@ impl WapcInstance {
         state.guest_request = Some((operation.as_bytes().to_vec(), payload));
         state.guest_response = None;
         state.guest_error = None;
+        state.turns.reset();
         // The deadline counts from now, not from this instance's last yield: a pooled instance
         // idle across a tick would otherwise yield to the scheduler as soon as its call began.
         self.store.set_epoch_deadline(1);
@@ -98,6 +101,8 @@ impl WapcInstance {
             .await
             .map_err(CallError::trap)?;
         let state = self.store.data_mut();
+        // An idle instance holds no turn (one that trapped is dropped, and its turn with it).
+        state.turns.reset();
         if succeeded == 1 {
             Ok(state.guest_response.take().unwrap_or_default())
         } else {
@@ -120,6 +125,7 @@ struct CallState {
     host_error: Option<String>,
     /// The actor's exported linear memory, once instantiated.
     memory: Option<Memory>,
+    turns: Turns,
 }
 
 fn abi_len(len: usize) -> Result<i32> {
@@ -221,6 +227,7 @@ fn define_abi(linker: &mut Linker<CallState>) -> Result<()> {
                 let operation = text(read(&mut caller, op_ptr, op_len)?)?;
                 let payload = read(&mut caller, ptr, len)?;
                 let (identity, host) = (caller.data().identity.clone(), caller.data().host.clone());
+                caller.data_mut().turns.waiting();
                 let (result, waited) =
                     call_host(&host, &identity, binding, namespace, operation, payload).await;
                 if waited {
