@@ -1,7 +1,7 @@
 //! The api-gateway actor's logic as a WebAssembly component (world `mcchat:actors/api-gateway`):
-//! the module build's `intake`, `requests`, `answer`, `channels` and `relay`, with the
-//! accounts, the chat log, the channels, ids and the log as plain WIT imports and the api and chatlog contracts as its
-//! exports. Nothing here speaks wasmbus: `cargo xtask
+//! the module build's `intake`, `guests`, `requests`, `payload`, `answer`, `channels` and
+//! `relay`, with the accounts, the chat log, the channels, ids and the log as plain WIT imports
+//! and the api and chatlog contracts as its exports. Nothing here speaks wasmbus: `cargo xtask
 //! build` composes it with its adapters into `build/api_gateway_component_s.wasm`.
 #![cfg(target_arch = "wasm32")]
 
@@ -13,6 +13,7 @@ wit_bindgen::generate!({
 
 pub mod answer;
 pub mod channels;
+pub mod guests;
 pub mod intake;
 pub mod payload;
 pub mod relay;
@@ -143,6 +144,7 @@ use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::Chatlog;
 use crate::bindings::outbound::OutboundMessage;
 use crate::exports::mcchat::chatlog::chatlog as api;
+use crate::guests::RecentGuests;
 use crate::intake::{Clock, Ids, Log, Services};
 use crate::mcchat::chatlog::chatlog as store;
 use crate::relay::Outbound;
@@ -235,8 +237,11 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
     }
 }
 
+/// The guests this instance was recently told may write.
+static GUESTS: RecentGuests = RecentGuests::new();
+
 /// What the intake and the chat log's writes call: all imports.
-const SERVICES: Services<
+static SERVICES: Services<
     'static,
     NumberGen,
     ClockImport,
@@ -251,6 +256,7 @@ const SERVICES: Services<
     chatlog: &ChatlogImport,
     channels: &Channels,
     log: &HostLog,
+    guests: &GUESTS,
 };
 
 struct ApiGateway;

@@ -10,6 +10,7 @@ use crate::bindings::accounts::{Accounts, IdentifyRequest};
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::channels::{channel, Answers, Subjects};
+use crate::guests::RecentGuests;
 use crate::payload;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
@@ -62,6 +63,8 @@ pub struct Services<'a, I, T, A, C, O, L> {
     pub chatlog: &'a C,
     pub channels: &'a O,
     pub log: &'a L,
+    /// The instance's own, kept between calls.
+    pub guests: &'a RecentGuests,
 }
 
 impl<I, T, A, C, O, L> Services<'_, I, T, A, C, O, L>
@@ -97,9 +100,14 @@ where
         mut msg: CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
         msg.verified = false;
-        match self.identify(msg.source_user.clone(), None).await {
+        let now = self.clock.now().await;
+        match self
+            .identify(msg.source_user.clone(), None, now.as_ref().ok().copied())
+            .await
+        {
             Ok(author) => {
                 msg.source_user = author.name;
+                msg.ts = self.stored_at(&msg.id, now).await;
                 self.write(ctx, msg).await
             }
             Err((Outcome::Unavailable | Outcome::TimedOut, reason)) => Err(RpcError::from(reason)),
@@ -113,14 +121,13 @@ where
         }
     }
 
-    /// Stores a named message with the time and relays it. A channel that could not be reached
-    /// is logged; the write stands.
+    /// Stores a named, timed message and relays it. A channel that could not be reached is
+    /// logged; the write stands.
     async fn write(
         &self,
         ctx: &Context,
-        mut msg: CanonicalChatMessage,
+        msg: CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        msg.ts = self.stored_at(&msg.id).await;
         let (response, failures) = write_and_relay(ctx, self.chatlog, self.channels, &msg).await?;
         for failure in failures {
             let text = format!(
@@ -132,11 +139,11 @@ where
         Ok(response)
     }
 
-    /// The time a message is stored at: the clock's, never a caller's. With no clock to ask
-    /// (a lattice without the link) the message is stored untimed, as before the chat had one,
-    /// and the operator is told: the chat stays up.
-    async fn stored_at(&self, id: &str) -> Option<u64> {
-        match self.clock.now().await {
+    /// The time a message is stored with: the clock's when it arrived, never a caller's.
+    /// With no clock to ask (a lattice without the link) the message is stored untimed, as
+    /// before the chat had one, and the operator is told: the chat stays up.
+    async fn stored_at(&self, id: &str, now: RpcResult<u64>) -> Option<u64> {
+        match now {
             Ok(now) => Some(now),
             Err(e) => {
                 let text =
@@ -184,7 +191,11 @@ where
                 format!("{EXPECTED}: missing field `user_name`"),
             );
         };
-        let author = match self.identify(user_name, token).await {
+        let now = self.clock.now().await;
+        let author = match self
+            .identify(user_name, token, now.as_ref().ok().copied())
+            .await
+        {
             Ok(author) => author,
             Err((Outcome::TimedOut, _)) => {
                 return refused(Outcome::TimedOut, answer::timed_out(answers).into())
@@ -207,7 +218,7 @@ where
             // The transport's own key (an HTTP header) wins over the payload's.
             client_id: received.idempotency_key.clone().or(incoming.client_id),
             index: None,
-            ts: None,
+            ts: self.stored_at(&id, now).await,
             verified: author.verified,
         };
         match self.write(&Context::default(), msg).await {
@@ -234,12 +245,21 @@ where
     }
 
     /// Who writes under `user_name`: the token's user, verified, or a guest under a name
-    /// nobody registered; otherwise the refusal.
+    /// nobody registered (as this instance was told less than `GUEST_ANSWER_MS` ago, or as
+    /// the accounts answer now); otherwise the refusal.
     async fn identify(
         &self,
         user_name: String,
         token: Option<String>,
+        now: Option<u64>,
     ) -> Result<Author, (Outcome, String)> {
+        let recent_guest = |now| token.is_none() && self.guests.welcome(&user_name, now);
+        if now.is_some_and(recent_guest) {
+            return Ok(Author {
+                name: user_name,
+                verified: false,
+            });
+        }
         let req = IdentifyRequest { user_name, token };
         let answer = match self.accounts.identify(&Context::default(), &req).await {
             Ok(answer) => answer,
@@ -256,6 +276,9 @@ where
             }
         };
         let reason = || answer.reason.clone().unwrap_or_default();
+        if let (true, "guest", Some(now)) = (answer.accepted, answer.outcome.as_str(), now) {
+            self.guests.remember(&req.user_name, now);
+        }
         match answer.outcome.as_str() {
             "verified" | "guest" if answer.accepted => Ok(Author {
                 name: answer.user_name.clone().unwrap_or(req.user_name),

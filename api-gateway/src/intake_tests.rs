@@ -16,6 +16,7 @@ use crate::bindings::chatlog::{
     MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
 };
 use crate::bindings::outbound::OutboundMessage;
+use crate::guests::RecentGuests;
 
 const ID: &str = "0b1c7c8e-5a55-4b55-9a55-000000000042";
 
@@ -283,6 +284,7 @@ fn run_full(
         chatlog: &store,
         channels: &relayed,
         log: &log,
+        guests: &RecentGuests::new(),
     };
     let ack = block_on(services.accept(&received));
     Run {
@@ -578,6 +580,7 @@ fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
         chatlog: &store,
         channels: &Unreachable,
         log: &log,
+        guests: &RecentGuests::new(),
     };
     let ack = block_on(services.accept(&received(
         "http",
@@ -605,6 +608,7 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
         chatlog: &store,
         channels: &Relayed::default(),
         log: &log,
+        guests: &RecentGuests::new(),
     };
     // Chatlog.WriteMessage from another actor, claiming a time of its own.
     let claimed = CanonicalChatMessage {
@@ -943,6 +947,7 @@ fn the_seeds_write_message_keeps_registered_names_to_their_owners() {
         chatlog: &store,
         channels: &Relayed::default(),
         log: &Lines::default(),
+        guests: &RecentGuests::new(),
     };
     let as_alice = CanonicalChatMessage {
         id: ID.into(),
@@ -982,6 +987,7 @@ fn the_seeds_write_message_fails_when_the_accounts_cannot_say_who_wrote() {
             chatlog: &store,
             channels: &Relayed::default(),
             log: &Lines::default(),
+            guests: &RecentGuests::new(),
         };
         let msg = CanonicalChatMessage {
             id: ID.into(),
@@ -997,4 +1003,59 @@ fn the_seeds_write_message_fails_when_the_accounts_cannot_say_who_wrote() {
         assert!(failed.to_string().contains(error), "{failed}");
         assert!(store.written.lock().unwrap().is_empty());
     }
+}
+
+/// A clock the test moves.
+struct Ticking(Mutex<u64>);
+
+#[async_trait]
+impl Clock for Ticking {
+    async fn now(&self) -> RpcResult<u64> {
+        Ok(*self.0.lock().unwrap())
+    }
+}
+
+#[test]
+fn a_guests_name_is_asked_about_once_in_a_while_and_a_token_every_time() {
+    let (store, accounts, log) = (Store::default(), TestAccounts::default(), Lines::default());
+    let clock = Ticking(Mutex::new(NOW));
+    let services = Services {
+        ids: &FixedIds,
+        clock: &clock,
+        accounts: &accounts,
+        chatlog: &store,
+        channels: &Relayed::default(),
+        log: &log,
+        guests: &RecentGuests::new(),
+    };
+    let send = |payload: &str| {
+        let received = received("nats", "chat.in", payload.as_bytes());
+        block_on(services.accept(&received)).accepted
+    };
+    for _ in 0..3 {
+        assert!(send(r#"{"user_name":"gus","body":"hi"}"#));
+    }
+    for _ in 0..2 {
+        assert!(send(r#"{"body":"hi","token":"good-token"}"#));
+        // A registered name is refused every time, never remembered.
+        assert!(!send(r#"{"user_name":"alice","body":"hi"}"#));
+    }
+    *clock.0.lock().unwrap() += crate::guests::GUEST_ANSWER_MS;
+    assert!(send(r#"{"user_name":"gus","body":"hi"}"#));
+    let token = r#"identify  Some("good-token")"#;
+    assert_eq!(
+        *accounts.requests.lock().unwrap(),
+        [
+            "identify gus None",
+            token,
+            "identify alice None",
+            token,
+            "identify alice None",
+            "identify gus None"
+        ]
+    );
+    // Every message was stored with its own time.
+    let times: Vec<_> = store.written.lock().unwrap().iter().map(|m| m.ts).collect();
+    assert_eq!(times.len(), 6);
+    assert_eq!(times[5], Some(NOW + crate::guests::GUEST_ANSWER_MS));
 }
