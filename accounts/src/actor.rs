@@ -81,7 +81,9 @@ impl Store for LinkedStore {
     }
 
     async fn set_members(&self, key: &str) -> RpcResult<Vec<String>> {
-        KeyValueSender::new().set_query(&Context::default(), key).await
+        KeyValueSender::new()
+            .set_query(&Context::default(), key)
+            .await
     }
 }
 

@@ -25,7 +25,10 @@ impl Memory {
     }
 
     pub fn signing_key(&self) -> Option<Vec<u8>> {
-        self.signing_key.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.signing_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn keep_signing_key(&self, key: &[u8]) {

@@ -297,7 +297,10 @@ where
     /// sign-offs. One read of the store (the signing key is kept once read).
     async fn verify(&self, token: &str, now: u64) -> Step<(Claims, Revocations)> {
         let unauthorized = |reason: &str| Failure::from(refused("unauthorized", reason));
-        let kept = self.memory.signing_key().map(|key| token::read(&key, token));
+        let kept = self
+            .memory
+            .signing_key()
+            .map(|key| token::read(&key, token));
         let claims = match kept {
             Some(Ok(claims)) => claims,
             Some(Err(e)) if e != Unreadable::Forged => return Err(unauthorized(e.reason())),
@@ -321,7 +324,9 @@ where
 
     async fn revocations(&self, name: &str) -> Step<Revocations> {
         let members = self.store.set_members(&store::revocations_key(name)).await;
-        Ok(Revocations::new(members.map_err(down("reading sign-offs"))?))
+        Ok(Revocations::new(
+            members.map_err(down("reading sign-offs"))?,
+        ))
     }
 
     /// Whether guests may write: the operator's setting, read at most once a

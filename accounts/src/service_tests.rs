@@ -62,7 +62,9 @@ impl Store for InMemory {
     async fn set_members(&self, key: &str) -> RpcResult<Vec<String>> {
         self.check()?;
         let sets = self.sets.lock().unwrap();
-        Ok(sets.get(key).map_or_else(Vec::new, |s| s.iter().cloned().collect()))
+        Ok(sets
+            .get(key)
+            .map_or_else(Vec::new, |s| s.iter().cloned().collect()))
     }
 }
 
@@ -413,10 +415,7 @@ fn an_instance_that_kept_a_replaced_key_reads_the_stores_again() {
     let fresh = fresh.token.unwrap();
     assert_eq!(world.identify("olga", Some(&fresh)).outcome, "verified");
     let refused = world.identify("olga", Some(&old));
-    assert_eq!(
-        refused.reason.as_deref(),
-        Some(Unreadable::Forged.reason())
-    );
+    assert_eq!(refused.reason.as_deref(), Some(Unreadable::Forged.reason()));
 }
 
 #[test]
