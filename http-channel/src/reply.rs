@@ -44,6 +44,9 @@ pub fn with_header(mut response: HttpResponse, name: &str, value: String) -> Htt
     response
 }
 
+/// The page's Content-Security-Policy, made by build.rs from the page itself.
+const PAGE_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/page_policy.txt"));
+
 /// The chat page: one static HTML file, built into the actor.
 pub fn chat_page() -> HttpResponse {
     let mut header = HeaderMap::new();
@@ -53,6 +56,8 @@ pub fn chat_page() -> HttpResponse {
     );
     // Pages change with the actor; a browser revalidates rather than keep a stale one.
     header.insert("Cache-Control".into(), vec!["no-cache".into()]);
+    // The page keeps a sign-on token: no script but its own may run beside it.
+    header.insert("Content-Security-Policy".into(), vec![PAGE_POLICY.into()]);
     HttpResponse {
         status_code: 200,
         header,
