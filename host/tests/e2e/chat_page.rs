@@ -207,3 +207,179 @@ async fn a_dropped_connection_is_reconnected_with_no_gap_and_no_duplicate() {
     page.close().await;
     chat.stop().await;
 }
+
+/// The page's sign-on: the header, and what the page kept.
+const SIGNED_ON_AS: &str = "return document.getElementById('who').hasAttribute('data-signed-on') \
+     ? document.getElementById('me').textContent : null";
+const KEPT_SESSION: &str = "return JSON.parse(localStorage.getItem('mcchat.session'))";
+
+/// Signs on in the page's dialog (creating the account with `create`).
+async fn sign_on_in_page(page: &Page, name: &str, password: &str, create: bool) {
+    page.click("#account-open").await;
+    page.type_into("#account-name", name).await;
+    page.type_into("#account-password", password).await;
+    page.click(if create { "#signup" } else { "#signon" }).await;
+}
+
+/// `[user, verified mark shown, set apart as mine]` for each message shown.
+async fn marks(page: &Page) -> Vec<(String, bool, bool)> {
+    let rows = page
+        .eval(
+            "return [...document.querySelectorAll('#list .msg')].map(m => \
+             [m.querySelector('.user').textContent, !!m.querySelector('.verified'), \
+              m.classList.contains('mine')])",
+        )
+        .await;
+    serde_json::from_value(rows).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_up_chats_verified_stays_signed_on_refreshes_and_signs_off() {
+    let chat = TestChat::start(true).await;
+    let driver = Chromedriver::start();
+    let url = printed_page_url(&chat);
+    let page = driver.page().await;
+    page.open(&url).await;
+    page.wait_until_live().await;
+    let password = "correct horse battery";
+
+    // A wrong password is refused in the dialog, without saying which half was wrong.
+    sign_on_in_page(&page, "hana", password, false).await;
+    page.wait_for(
+        "the dialog explains the refusal",
+        "return document.getElementById('account-error').textContent",
+        json!("wrong name or password"),
+    )
+    .await;
+    page.click("#account-cancel").await;
+
+    // Sign up (which signs on), then chat: the message is hana's, verified, and set apart.
+    sign_on_in_page(&page, "hana", password, true).await;
+    page.wait_for("hana is signed on", SIGNED_ON_AS, json!("hana ✓"))
+        .await;
+    let kept = page.eval(KEPT_SESSION).await;
+    assert_eq!(kept["user_name"], "hana");
+    assert!(
+        kept["token"].as_str().unwrap().starts_with("mc1."),
+        "{kept}"
+    );
+    assert!(page
+        .eval("return document.body.innerText")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("hana ✓"));
+    page.say("signed on and verified").await;
+    let response = post(&chat.base, r#"{"user_name":"ivan","body":"a guest"}"#).await;
+    assert_eq!(response.status(), 201);
+    // Nobody else may write as hana now.
+    let response = post(&chat.base, r#"{"user_name":"hana","body":"an impostor"}"#).await;
+    assert_eq!(response.status(), 401);
+    let count = "return document.querySelectorAll('#list .msg').length";
+    page.wait_for("both messages are shown", count, json!(2))
+        .await;
+    let stored = all_messages(&chat.base, 10).await;
+    assert_eq!(stored[0]["sourceUser"], "hana");
+    assert_eq!(stored[0]["verified"], true);
+    assert_eq!(stored[1].get("verified"), None);
+    let expected = vec![
+        ("hana".to_string(), true, true),
+        ("ivan".to_string(), false, false),
+    ];
+    assert_eq!(marks(&page).await, expected);
+    let shot = page.screenshot("chat-page-signed-on.png").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    // With a token in the page, no script but the page's own may run: one injected into it
+    // (as a cross-site script would be) is refused by its Content-Security-Policy.
+    let served = reqwest::get(format!("{}/", chat.base)).await.unwrap();
+    let policy = served.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("script-src 'sha256-"), "{policy}");
+    page.eval(
+        "const s = document.createElement('script'); s.textContent = 'window.injected = true';          document.body.append(s); return null",
+    )
+    .await;
+    assert_eq!(
+        page.eval("return window.injected === true").await,
+        json!(false)
+    );
+
+    // A reload stays signed on; a token close to expiry is refreshed at once.
+    let refreshed_from = kept["token"].as_str().unwrap().to_string();
+    let soon = now_ms() + 60_000;
+    page.eval(&format!(
+        "const s = JSON.parse(localStorage.getItem('mcchat.session')); s.expires_at = {soon}; \
+         localStorage.setItem('mcchat.session', JSON.stringify(s)); return null"
+    ))
+    .await;
+    page.open(&url).await;
+    page.wait_until_live().await;
+    page.wait_for(
+        "the page refreshed the token",
+        "return JSON.parse(localStorage.getItem('mcchat.session')).expires_at > Date.now() + 30 * 60 * 1000",
+        json!(true),
+    )
+    .await;
+    assert_eq!(page.eval(SIGNED_ON_AS).await, json!("hana ✓"));
+    let token = page.eval(KEPT_SESSION).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(token, refreshed_from);
+    assert_eq!(marks(&page).await, expected);
+    page.say("after a reload").await;
+    page.wait_for("the third message is shown", count, json!(3))
+        .await;
+    assert_eq!(all_messages(&chat.base, 10).await[2]["verified"], true);
+
+    // Signing off ends the session here and on the server: its token is refused from now on.
+    page.click("#signoff").await;
+    page.wait_for("hana is signed off", SIGNED_ON_AS, json!(null))
+        .await;
+    assert_eq!(page.eval(KEPT_SESSION).await, json!(null));
+    let retry = reqwest::Client::new()
+        .post(format!("{}/messages", chat.base))
+        .bearer_auth(&token)
+        .body(r#"{"body":"with a signed-off token"}"#);
+    until_async("the signed-off token is refused", || async {
+        retry.try_clone().unwrap().send().await.unwrap().status() == 401
+    })
+    .await;
+    assert_eq!(marks(&page).await[0], ("hana".to_string(), true, false));
+
+    // Signed off everywhere from elsewhere, the page learns it on its next message.
+    sign_on_in_page(&page, "hana", password, false).await;
+    page.wait_for("hana is signed on again", SIGNED_ON_AS, json!("hana ✓"))
+        .await;
+    let token = page.eval(KEPT_SESSION).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let everywhere = reqwest::Client::new()
+        .delete(format!("{}/sessions?everywhere=true", chat.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 200);
+    page.say("too late").await;
+    page.wait_for("the page signs off", SIGNED_ON_AS, json!(null))
+        .await;
+    let error = page
+        .eval("return document.getElementById('error').textContent")
+        .await;
+    assert_eq!(
+        error,
+        json!("Not sent, and you were signed off: the token was signed off")
+    );
+    assert_eq!(
+        page.eval("return document.getElementById('body').value")
+            .await,
+        json!("too late")
+    );
+    assert_eq!(all_messages(&chat.base, 10).await.len(), 3);
+    page.close().await;
+    chat.stop().await;
+}
