@@ -8,20 +8,26 @@
 //! the rounds' latencies merged. Every run checks that nothing was lost: acked = stored, and
 //! every HTTP write fanned out once.
 //!
+//! Then, on an mcchat of its own, signed-on users against guests (`signed_on`).
+//!
 //! `cargo xtask bench [-- --seconds N --rounds R --connections C --history N]`; `--smoke` is a
 //! few seconds with a small history. `--components` compares mcchat with every actor a component
-//! (`build/wadm.components.yaml`) against mcchat with modules, in place of the reference.
+//! (`build/wadm.components.yaml`) against mcchat with modules, in place of the reference;
+//! `--against M` compares mcchat with mcchat under the manifest M (a baseline build's actors).
 //! Timing is reported, never asserted.
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+
+#[path = "load/signed_on.rs"]
+mod signed_on;
 
 struct Settings {
     connections: usize,
@@ -31,6 +37,8 @@ struct Settings {
     history: usize,
     /// Components against modules, rather than mcchat against the native reference.
     components: bool,
+    /// mcchat under wadm.yaml against mcchat under this manifest (a baseline build).
+    against: Option<PathBuf>,
 }
 
 impl Settings {
@@ -41,6 +49,7 @@ impl Settings {
             rounds: 3,
             history: 1_000_000,
             components: false,
+            against: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -55,6 +64,10 @@ impl Settings {
                 "--rounds" => settings.rounds = value().max(1),
                 "--history" => settings.history = value() as usize,
                 "--components" => settings.components = true,
+                "--against" => {
+                    let manifest = args.next().expect("--against needs a manifest");
+                    settings.against = Some(PathBuf::from(manifest));
+                }
                 "--smoke" => {
                     settings.seconds = 2;
                     settings.rounds = 2;
@@ -79,6 +92,8 @@ enum System {
     Mcchat,
     /// mcchat with every actor a component.
     McchatComponents,
+    /// mcchat under the `--against` manifest.
+    McchatBaseline,
 }
 
 impl System {
@@ -87,6 +102,7 @@ impl System {
             System::Native => "native reference",
             System::Mcchat => "mcchat",
             System::McchatComponents => "mcchat, components",
+            System::McchatBaseline => "mcchat, baseline",
         }
     }
 }
@@ -109,6 +125,15 @@ impl Load {
         for (us, count) in round.latency_us {
             *self.latency_us.entry(us).or_default() += count;
         }
+    }
+
+    /// One request answered as hoped, after `latency`.
+    fn record(&mut self, latency: Duration) {
+        self.ok += 1;
+        *self
+            .latency_us
+            .entry(latency.as_micros() as u64)
+            .or_default() += 1;
     }
 
     fn per_second(&self) -> f64 {
@@ -145,12 +170,21 @@ impl Compared {
         F: Fn(&Running) -> Fut,
         Fut: std::future::Future<Output = Load>,
     {
+        Compared::alternate(rounds, |i| load(&systems[i])).await
+    }
+
+    /// Runs `rounds` rounds of two loads, `load(0)` and `load(1)`, taking turns.
+    async fn alternate<F, Fut>(rounds: u64, load: F) -> Compared
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = Load>,
+    {
         let mut compared = Compared::default();
         for round in 0..rounds {
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             let mut this_round: [Load; 2] = Default::default();
             for i in order {
-                this_round[i] = load(&systems[i]).await;
+                this_round[i] = load(i).await;
             }
             compared
                 .round_ratios
@@ -200,14 +234,20 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The servers stop when `systems` is dropped, at the end of the block, before any exit.
     let lossless = runtime.block_on(async {
-        let (baseline, subject) = if settings.components {
-            (System::Mcchat, System::McchatComponents)
-        } else {
-            (System::Native, System::Mcchat)
+        let (baseline, subject) = match (&settings.against, settings.components) {
+            (Some(_), _) => (System::McchatBaseline, System::Mcchat),
+            (None, true) => (System::Mcchat, System::McchatComponents),
+            (None, false) => (System::Native, System::Mcchat),
+        };
+        let manifest = |system| match system {
+            System::Native => None,
+            System::Mcchat => Some(root.join("wadm.yaml")),
+            System::McchatComponents => Some(root.join("build/wadm.components.yaml")),
+            System::McchatBaseline => settings.against.clone(),
         };
         let systems = [
-            Running::start(baseline, &root).await,
-            Running::start(subject, &root).await,
+            Running::start(baseline, &root, manifest(baseline)).await,
+            Running::start(subject, &root, manifest(subject)).await,
         ];
         let (rounds, connections) = (settings.rounds, settings.connections);
         let write_seconds = settings.round_seconds(settings.seconds);
@@ -215,7 +255,7 @@ fn main() {
         let post = Compared::run(rounds, &systems, post_round).await;
         let nats = Compared::run(rounds, &systems, |system| {
             let url = system.nats_url.clone();
-            async move { nats_requests(&url, connections, write_seconds).await }
+            async move { nats_requests(&url, connections, write_seconds, &[]).await }
         })
         .await;
         let mut counts = Vec::new();
@@ -247,7 +287,18 @@ fn main() {
         }
         let baseline_lossless = baseline == System::Native
             || (counts[0].lossless(&settings) && get.loads[0].failed == 0);
-        baseline_lossless && counts[1].lossless(&settings) && get.loads[1].failed == 0
+        let lossless =
+            baseline_lossless && counts[1].lossless(&settings) && get.loads[1].failed == 0;
+        drop(systems);
+        // Signed-on users against guests, on one mcchat of its own: in the standard run only.
+        let signed_on_lossless = baseline != System::Native
+            || signed_on::run(
+                &settings,
+                &root,
+                Running::start(System::Mcchat, &root, manifest(System::Mcchat)).await,
+            )
+            .await;
+        lossless && signed_on_lossless
     });
     if !lossless {
         eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
@@ -271,7 +322,7 @@ struct Running {
 }
 
 impl Running {
-    async fn start(system: System, root: &Path) -> Running {
+    async fn start(system: System, root: &Path, manifest: Option<PathBuf>) -> Running {
         let data = tempfile::tempdir().unwrap();
         let nats = Process::start_quiet(
             "nats-server",
@@ -315,18 +366,13 @@ impl Running {
         let http_port = free_port();
         let http_addr = format!("127.0.0.1:{http_port}");
         let release = release_dir();
-        let mut command = match system {
-            System::Native => {
+        let mut command = match manifest {
+            None => {
                 let mut c = Command::new(release.join("native-reference"));
                 c.args([&http_addr, &redis_url, &nats_url, &mqtt_addr]);
                 c
             }
-            System::Mcchat | System::McchatComponents => {
-                let manifest = if system == System::Mcchat {
-                    root.join("wadm.yaml")
-                } else {
-                    root.join("build/wadm.components.yaml")
-                };
+            Some(manifest) => {
                 let mut c = Command::new(release.join("mcchat"));
                 c.current_dir(root)
                     .arg("up")
@@ -458,20 +504,32 @@ fn release_dir() -> std::path::PathBuf {
 }
 
 /// `connections` clients each sending `chat.in` requests back to back for `seconds`.
-async fn nats_requests(nats_url: &str, connections: usize, seconds: u64) -> Load {
+/// As guests, or with `users` (name, token) as signed-on users, each worker as one of them.
+async fn nats_requests(
+    nats_url: &str,
+    connections: usize,
+    seconds: u64,
+    users: &[(String, String)],
+) -> Load {
     let client = async_nats::connect(nats_url).await.unwrap();
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|worker| {
             let client = client.clone();
+            let user = (!users.is_empty()).then(|| users[worker % users.len()].clone());
             tokio::spawn(async move {
                 let (mut latencies, mut failed, mut n) = (Vec::new(), 0u64, 0u64);
                 while Instant::now() < until {
                     n += 1;
-                    let body = format!(
-                        r#"{{"user_name":"nats{worker}","body":"request {n} from worker {worker}"}}"#
-                    );
+                    let body = match &user {
+                        None => format!(
+                            r#"{{"user_name":"nats{worker}","body":"request {n} from worker {worker}"}}"#
+                        ),
+                        Some((name, token)) => format!(
+                            r#"{{"user_name":"{name}","body":"request {n} from worker {worker}","token":"{token}"}}"#
+                        ),
+                    };
                     let sent = Instant::now();
                     let reply = tokio::time::timeout(
                         Duration::from_secs(10),
@@ -514,12 +572,19 @@ fn wrk_round<'a>(
     connections: usize,
     seconds: u64,
 ) -> impl Fn(&Running) -> std::future::Ready<Load> + 'a {
-    move |system| std::future::ready(wrk(root, &system.base, script, connections, seconds))
+    move |system| std::future::ready(wrk(root, &system.base, script, &[], connections, seconds))
 }
 
 /// wrk with one of `bench/`'s scripts; its `BENCH` line carries the counts and its `LATENCY`
 /// lines every latency seen.
-fn wrk(root: &Path, base: &str, script: &str, connections: usize, seconds: u64) -> Load {
+fn wrk(
+    root: &Path,
+    base: &str,
+    script: &str,
+    script_args: &[String],
+    connections: usize,
+    seconds: u64,
+) -> Load {
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -531,6 +596,8 @@ fn wrk(root: &Path, base: &str, script: &str, connections: usize, seconds: u64) 
         ])
         .arg(root.join("bench").join(script))
         .arg(format!("{base}/messages"))
+        .arg("--")
+        .args(script_args)
         .output()
         .expect("running wrk (`cargo xtask bench` installs it)");
     let text = String::from_utf8_lossy(&output.stdout);
