@@ -13,6 +13,7 @@ pub mod events;
 pub mod host;
 pub mod host_calls;
 pub mod links;
+pub mod log_filter;
 pub mod manifest;
 pub mod mask;
 pub mod nats_cli;

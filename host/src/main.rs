@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use tracing_subscriber::prelude::*;
 
 use mcchat_host::capacity::BoundsChecks;
 use mcchat_host::{host::DEFAULT_NATS_URL, nats_cli, precompile, shutdown, HostConfig};
@@ -59,12 +60,16 @@ fn main() -> Result<()> {
 }
 
 async fn run() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,async_nats=warn".into()),
+    let asked = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,async_nats=warn".into());
+    let written = tracing_subscriber::filter::filter_fn(mcchat_host::log_filter::may_write);
+    tracing_subscriber::registry()
+        .with(asked)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(written),
         )
-        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Up(mut config) => {
