@@ -164,6 +164,16 @@ struct Compared {
 }
 
 impl Compared {
+    /// The throughput ratio of each round, as the tables print it.
+    fn per_round(&self) -> String {
+        let ratios: Vec<String> = self
+            .round_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect();
+        ratios.join(" ")
+    }
+
     /// Runs `rounds` rounds of `load` on both systems, taking turns.
     async fn run<F, Fut>(rounds: u64, systems: &[Running; 2], load: F) -> Compared
     where
@@ -648,11 +658,6 @@ fn print_table(
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, compared: &Compared| {
         let [n, m] = &compared.loads;
-        let rounds: Vec<String> = compared
-            .round_ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect();
         println!(
             "| {name} | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | {:.2} | {:.2} | {} |",
             m.per_second(),
@@ -663,7 +668,7 @@ fn print_table(
             n.percentile_ms(99.0),
             m.per_second() / n.per_second().max(1.0),
             m.percentile_ms(99.0) / n.percentile_ms(99.0).max(0.001),
-            rounds.join(" ")
+            compared.per_round()
         )
     };
     row("`POST /messages`", post);

@@ -89,17 +89,12 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
         ("NATS request `chat.in`", &nats),
     ] {
         let [guests, signed_on] = &compared.loads;
-        let rounds: Vec<String> = compared
-            .round_ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect();
         println!(
             "| {name} | {} | {} | {:.2} | {} |",
             summary(signed_on),
             summary(guests),
             signed_on.per_second() / guests.per_second().max(f64::EPSILON),
-            rounds.join(" ")
+            compared.per_round()
         );
     }
     println!(

@@ -217,16 +217,7 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
         }
     });
     let base = format!("http://127.0.0.1:{http_port}");
-    until_async_within(
-        "mcchat serves",
-        std::time::Duration::from_secs(30),
-        || async {
-            reqwest::get(format!("{base}/messages"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )
-    .await;
+    until_serving(&base, std::time::Duration::from_secs(30)).await;
 
     let refused = post(&base, r#"{"user_name":" ","body":"no name"}"#).await;
     assert_eq!(refused.status(), 400);

@@ -50,16 +50,7 @@ async fn start_host_with_mqtt(
         .expect("starting mcchat");
     let base = format!("http://127.0.0.1:{http_port}");
     // The first start of a run compiles the actors.
-    until_async_within(
-        "mcchat serves its history",
-        Duration::from_secs(30),
-        || async {
-            reqwest::get(format!("{base}/messages"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )
-    .await;
+    until_serving(&base, Duration::from_secs(30)).await;
     HostProcess { child, base }
 }
 

@@ -686,16 +686,7 @@ async fn no_password_token_or_key_reaches_the_hosts_log_dashboard_or_metrics() {
         .spawn()
         .expect("starting mcchat");
     let base = format!("http://127.0.0.1:{http_port}");
-    until_async_within(
-        "mcchat serves its history",
-        std::time::Duration::from_secs(90),
-        || async {
-            reqwest::get(format!("{base}/messages"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        },
-    )
-    .await;
+    until_serving(&base, std::time::Duration::from_secs(90)).await;
 
     // Every request that carries a secret, answered and refused.
     assert_eq!(sign_up(&base, "quinn").await.status, 201);

@@ -426,6 +426,17 @@ fn log_to_test_output() {
         .try_init();
 }
 
+/// Waits until the `mcchat` process at `base` serves its history (a process's first start
+/// compiles the actors).
+pub async fn until_serving(base: &str, within: Duration) {
+    until_async_within("mcchat serves its history", within, || async {
+        reqwest::get(format!("{base}/messages"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
 pub async fn start(config: HostConfig) -> (RunningHost, String) {
     log_to_test_output();
     let host = mcchat_host::start(config).await.expect("host starts");
