@@ -70,7 +70,8 @@ enum Task {
         /// A few seconds with a small history: checks for loss, measures nothing worth keeping.
         #[arg(long)]
         smoke: bool,
-        /// Extra arguments for the load driver: --connections C, --seconds N, --history N.
+        /// Extra arguments for the load driver: --connections C, --seconds N, --history N,
+        /// --against MANIFEST (mcchat under another manifest in place of the reference).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         load_args: Vec<String>,
     },
