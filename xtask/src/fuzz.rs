@@ -54,16 +54,23 @@ fn cargo_fuzz(fuzz_dir: &std::path::Path, subcommand: &str) -> Command {
     command
 }
 
-/// Runs each target for `seconds`; a crash fails with the input saved under `fuzz/artifacts/`.
+/// Builds each target and runs it for `seconds`; a crash fails with the input saved under
+/// `fuzz/artifacts/`.
 pub fn run(targets: &[&str], seconds: u64) -> Result<()> {
+    build(targets)?;
+    run_built(targets, seconds)
+}
+
+/// Installs cargo-fuzz if missing and builds `targets`, in `fuzz/target` (nothing shared with
+/// the workspace's build, so it may run beside it).
+pub fn build(targets: &[&str]) -> Result<()> {
     ensure_cargo_fuzz()?;
     if let Some(unknown) = targets.iter().find(|target| !TARGETS.contains(target)) {
         bail!("no fuzz target {unknown}; there are {}", TARGETS.join(", "));
     }
-    let fuzz_dir = workspace_root().join("fuzz");
     // One build for every target: cargo compiles and links them side by side, where each
     // `cargo fuzz run` would build its own in turn.
-    let mut build = cargo_fuzz(&fuzz_dir, "build");
+    let mut build = cargo_fuzz(&workspace_root().join("fuzz"), "build");
     if targets.len() == 1 {
         build.arg(targets[0]);
     }
@@ -71,6 +78,12 @@ pub fn run(targets: &[&str], seconds: u64) -> Result<()> {
     if !status.success() {
         bail!("cargo fuzz build failed ({status})");
     }
+    Ok(())
+}
+
+/// Runs each target of a finished [`build`] for `seconds`.
+pub fn run_built(targets: &[&str], seconds: u64) -> Result<()> {
+    let fuzz_dir = workspace_root().join("fuzz");
     // As many targets at once as there are cores: each libFuzzer process uses one.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let queue = std::sync::Mutex::new(targets.iter());

@@ -121,10 +121,28 @@ fn main() -> Result<()> {
         Task::PackProviders => pack_providers(),
         Task::Components => build_components(),
         Task::Test { cargo_test_args } => {
-            build_with_actors(&phases, TEST_PROGRAMS, true, build_native)?;
+            let fuzzing = cargo_test_args.is_empty();
+            // The fuzz targets build beside the host once the actors are built: the host's
+            // long serial stretches (cranelift-codegen, the links) leave a core idle.
+            let build_fuzz_targets = || {
+                if fuzzing {
+                    phases.run("fuzz build", || fuzz::build(fuzz::TARGETS))
+                } else {
+                    Ok(())
+                }
+            };
+            build_with_actors_then(
+                &phases,
+                TEST_PROGRAMS,
+                true,
+                build_native,
+                build_fuzz_targets,
+            )?;
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
-            if cargo_test_args.is_empty() {
-                phases.run("fuzz", || fuzz::run(fuzz::TARGETS, FUZZ_SMOKE_SECONDS))?;
+            if fuzzing {
+                phases.run("fuzz", || {
+                    fuzz::run_built(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)
+                })?;
             }
             phases.run("tests", || run_tests(&cargo_test_args))?;
             if cargo_test_args.is_empty() {
@@ -251,10 +269,24 @@ fn build_with_actors(
     with_components: bool,
     native: impl FnOnce() -> Result<()> + Send,
 ) -> Result<()> {
+    build_with_actors_then(phases, programs, with_components, native, || Ok(()))
+}
+
+/// [`build_with_actors`], and `then` after the actors, still beside the native build.
+fn build_with_actors_then(
+    phases: &Phases,
+    programs: &[(&str, &str)],
+    with_components: bool,
+    native: impl FnOnce() -> Result<()> + Send,
+    then: impl FnOnce() -> Result<()> + Send,
+) -> Result<()> {
     // The native build itself needs make, for jemalloc's C sources.
     toolchain::ensure_programs(&[MAKE])?;
     std::thread::scope(|scope| {
-        let actors = scope.spawn(|| install_and_build_actors(phases, programs, with_components));
+        let actors = scope.spawn(|| {
+            install_and_build_actors(phases, programs, with_components)?;
+            then()
+        });
         let native = phases.run("host", native);
         let actors = actors.join().expect("the actors' build does not panic");
         native.and(actors)

@@ -270,12 +270,16 @@ async fn the_page_signs_up_chats_verified_stays_signed_on_refreshes_and_signs_of
         .unwrap()
         .contains("hana ✓"));
     page.say("signed on and verified").await;
+    // The frame is sent without waiting for its ack: wait until it is stored and shown, so
+    // the guest's message comes after it.
+    let count = "return document.querySelectorAll('#list .msg').length";
+    page.wait_for("hana's message is shown", count, json!(1))
+        .await;
     let response = post(&chat.base, r#"{"user_name":"ivan","body":"a guest"}"#).await;
     assert_eq!(response.status(), 201);
     // Nobody else may write as hana now.
     let response = post(&chat.base, r#"{"user_name":"hana","body":"an impostor"}"#).await;
     assert_eq!(response.status(), 401);
-    let count = "return document.querySelectorAll('#list .msg').length";
     page.wait_for("both messages are shown", count, json!(2))
         .await;
     let stored = all_messages(&chat.base, 10).await;
