@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::bindings::accounts::AccountAnswer;
 use crate::bindings::api::Acknowledgement;
 use crate::channels::Answers;
+use crate::sealing::Sealed;
 
 /// What became of a message, as `Acknowledgement.outcome` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,8 +106,9 @@ pub fn refused(answers: Answers, outcome: Outcome, reason: String) -> Acknowledg
 }
 
 /// The answer to an account request (`requests`): the accounts' outcome as it is, with the
-/// name, the token and its expiry when there are, or the reason and the wait.
-pub fn account(answers: Answers, answer: AccountAnswer) -> Acknowledgement {
+/// name, the token (or the token `sealed` to the requester's key) and its expiry when there
+/// are, or the reason and the wait.
+pub fn account(answers: Answers, answer: AccountAnswer, sealed: Option<Sealed>) -> Acknowledgement {
     #[derive(Serialize)]
     struct Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +117,8 @@ pub fn account(answers: Answers, answer: AccountAnswer) -> Acknowledgement {
         user_name: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<&'a str>,
+        #[serde(flatten)]
+        sealed: Option<Sealed>,
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,7 +129,8 @@ pub fn account(answers: Answers, answer: AccountAnswer) -> Acknowledgement {
     let body = Body {
         accepted: matches!(answers, Answers::Ack { .. }).then_some(answer.accepted),
         user_name: answer.user_name.as_deref().filter(|_| answer.accepted),
-        token: answer.token.as_deref(),
+        token: answer.token.as_deref().filter(|_| sealed.is_none()),
+        sealed,
         expires_at: answer.expires_at,
         reason: answer.reason.as_deref(),
         retry_after_ms: answer.retry_after_ms,

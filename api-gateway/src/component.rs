@@ -18,6 +18,7 @@ pub mod intake;
 pub mod payload;
 pub mod relay;
 pub mod requests;
+pub mod sealing;
 
 /// The call context and errors the logic takes. An import's error arrives as text.
 pub mod rpc {

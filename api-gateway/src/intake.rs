@@ -15,6 +15,7 @@ use crate::payload;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
 use crate::rpc::{timed_out, Context, RpcError, RpcResult};
+use crate::sealing;
 
 /// Largest payload taken on any channel (NATS itself takes 1 MB); the field limits themselves
 /// are the chat log's.
@@ -302,33 +303,47 @@ where
     ) -> Acknowledgement {
         let ctx = Context::default();
         let accounts = self.accounts;
-        let answered = match request {
+        let (answered, reply_key) = match request {
             Request::SignUp => match requests::credentials(text) {
-                Ok(req) => accounts.sign_up(&ctx, &req).await,
+                Ok(p) => (accounts.sign_up(&ctx, &p.request).await, p.reply_key),
                 Err(reason) => return answer::refused(answers, Outcome::Invalid, reason),
             },
             Request::SignOn => match requests::credentials(text) {
-                Ok(req) => accounts.sign_on(&ctx, &req).await,
+                Ok(p) => (accounts.sign_on(&ctx, &p.request).await, p.reply_key),
                 Err(reason) => return answer::refused(answers, Outcome::Invalid, reason),
             },
             Request::Refresh => match requests::token_request(received, text) {
-                Ok(req) => accounts.refresh(&ctx, &req).await,
+                Ok(p) => (accounts.refresh(&ctx, &p.request).await, p.reply_key),
                 Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
             },
             Request::SignOff => match requests::sign_off_request(received, text) {
-                Ok(req) => accounts.sign_off(&ctx, &req).await,
+                Ok(req) => (accounts.sign_off(&ctx, &req).await, None),
                 Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
             },
             Request::Message => unreachable!("messages are stored, not sent to the accounts"),
         };
-        match answered {
-            Ok(answered) => answer::account(answers, answered),
+        let answered = match answered {
+            Ok(answered) => answered,
             Err(e) => {
                 let detail = format!("mcchat/accounts did not answer a {request:?}: {e}");
                 self.log.write("error", detail).await;
-                answer::refused(answers, Outcome::Unavailable, ACCOUNTS_UNAVAILABLE.into())
+                return answer::refused(answers, Outcome::Unavailable, ACCOUNTS_UNAVAILABLE.into());
             }
-        }
+        };
+        let sealed = match (&answered.token, reply_key) {
+            (Some(token), Some(key)) => match sealing::seal(token, &key, self.ids).await {
+                Ok(sealed) => Some(sealed),
+                Err(e) => {
+                    // The token is not sent in the clear in its place; it expires unused.
+                    let detail = format!("sealing a token for a {request:?}: {e}");
+                    self.log.write("error", detail).await;
+                    let reason = SEALING_UNAVAILABLE.into();
+                    return answer::refused(answers, Outcome::Unavailable, reason);
+                }
+            },
+            _ => None,
+        };
+        answer::account(answers, answered, sealed)
     }
 }
 
@@ -340,6 +355,8 @@ struct Author {
 
 /// What a client is told when the accounts did not answer.
 pub const ACCOUNTS_UNAVAILABLE: &str = "accounts are unavailable; try again";
+/// What a client is told when its token could not be sealed to its `reply_key`.
+pub const SEALING_UNAVAILABLE: &str = "the token could not be sealed to reply_key; try again";
 
 #[cfg(test)]
 #[path = "intake_tests.rs"]

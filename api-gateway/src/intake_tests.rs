@@ -834,6 +834,60 @@ fn sign_on_is_the_same_request_on_every_channel_answered_in_each_ones_format() {
 }
 
 #[test]
+fn a_token_asked_for_sealed_is_answered_sealed_to_the_reply_key_and_never_in_the_clear() {
+    let requester = nkeys::XKey::new_from_raw([5; 32]);
+    let key = requester.public_key();
+    for (channel, subject, payload) in [
+        (
+            "nats",
+            "chat.signon",
+            format!(r#"{{"user_name":"alice","password":"pw","reply_key":"{key}"}}"#),
+        ),
+        (
+            "mqtt",
+            "chat/signon",
+            format!(r#"{{"user_name":"alice","password":"pw","reply_key":"{key}"}}"#),
+        ),
+        (
+            "nats",
+            "chat.refresh",
+            format!(r#"{{"token":"old","reply_key":"{key}"}}"#),
+        ),
+        (
+            "mqtt",
+            "chat/refresh",
+            format!(r#"{{"token":"old","reply_key":"{key}"}}"#),
+        ),
+    ] {
+        let accounts = TestAccounts::answering(signed_on());
+        let run = through_accounts(&accounts, received(channel, subject, payload.as_bytes()));
+        let ack = run.ack_json();
+        assert_eq!(ack["accepted"], true, "{ack}");
+        assert_eq!(ack.get("token"), None, "{ack}");
+        assert!(
+            !String::from_utf8_lossy(&run.ack.ack).contains("mc1."),
+            "{ack}"
+        );
+        let sealed_by = nkeys::XKey::from_public_key(ack["sealed_by"].as_str().unwrap()).unwrap();
+        let sealed = data_encoding::BASE64
+            .decode(ack["sealed_token"].as_str().unwrap().as_bytes())
+            .unwrap();
+        let token = requester.open(&sealed, &sealed_by).unwrap();
+        assert_eq!(token, b"mc1.t.s");
+        assert_eq!(ack["expires_at"], NOW + 3_600_000);
+    }
+    // A key that is not a curve key is refused before the accounts see the request.
+    let accounts = TestAccounts::answering(signed_on());
+    let payload = br#"{"user_name":"alice","password":"pw","reply_key":"UABC"}"#;
+    let run = through_accounts(&accounts, received("nats", "chat.signon", payload));
+    assert_eq!(
+        run.ack_json(),
+        serde_json::json!({"accepted": false, "reason": crate::sealing::BAD_REPLY_KEY})
+    );
+    assert!(accounts.requests.lock().unwrap().is_empty());
+}
+
+#[test]
 fn each_account_request_reaches_its_operation_with_its_token() {
     for (subject, payload, token, expected) in [
         (

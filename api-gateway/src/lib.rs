@@ -6,9 +6,10 @@
 //! sign-on, refresh, sign-off) come the same way, on their own subjects. It also serves the
 //! Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
 //!
-//! `intake`, `guests`, `requests`, `payload`, `answer`, `channels` and `relay` are plain Rust that native tests
-//! drive; `actor` is the wasmbus glue (wasm32 only). The same modules also build as a
-//! WebAssembly component, with `component.rs` as its root (the `api-gateway-component` crate).
+//! `intake`, `guests`, `requests`, `sealing`, `payload`, `answer`, `channels` and `relay` are
+//! plain Rust that native tests drive; `actor` is the wasmbus glue (wasm32 only). The same
+//! modules also build as a WebAssembly component, with `component.rs` as its root (the
+//! `api-gateway-component` crate).
 
 pub mod bindings {
     pub mod accounts {
@@ -47,6 +48,7 @@ pub mod intake;
 pub mod payload;
 pub mod relay;
 pub mod requests;
+pub mod sealing;
 
 #[cfg(target_arch = "wasm32")]
 mod actor;

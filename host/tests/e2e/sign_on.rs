@@ -372,6 +372,13 @@ async fn over_nats_and_websocket_the_token_travels_in_the_payload() {
         wrong,
         json!({"accepted": false, "reason": "wrong name or password"})
     );
+    // A reply key must be a curve key (the zones' test opens a sealed token).
+    let mut bad_key = credentials.clone();
+    bad_key["reply_key"] = json!("UABCDEF");
+    assert_eq!(
+        nats_request(&nats, "chat.signon", bad_key).await,
+        json!({"accepted": false, "reason": "reply_key is not a curve25519 public key (an nkeys xkey, beginning with X)"})
+    );
     let signed_on = nats_request(&nats, "chat.signon", credentials.clone()).await;
     assert_eq!(signed_on["accepted"], true, "{signed_on}");
     let token = signed_on["token"].as_str().unwrap().to_string();
