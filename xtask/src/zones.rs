@@ -4,14 +4,16 @@
 //! owner only).
 //!
 //! - **The chat's NATS** (config mode): a client with no credential is `guest`, who may publish
-//!   `chat.in` and subscribe to `rtchat.messages` and `_INBOX.>` (its replies); the host's
-//!   messaging link is an nkey user who takes `chat.in` and publishes live copies and replies.
+//!   `chat.in` and the account requests (`chat.signon`, …) and subscribe to `rtchat.messages`
+//!   and `_INBOX.>` (its replies); the host's messaging link is an nkey user who takes those
+//!   subjects and publishes live copies and replies.
 //! - **The lattice's NATS**, a server of its own on loopback, in operator mode: every client
 //!   needs a user JWT signed by the lattice's account (`lattice.creds`), the form wash, wadm and
 //!   wasmCloud hosts take (`--ctl-credsfile`, `--nats-creds-file`, `--ctl-jwt`/`--ctl-seed`).
 //!   Nothing the chat's clients reach is on it: the control interface, the WebSocket relay and
 //!   wadm's streams.
-//! - **MQTT** (mosquitto): a device with no credential may publish `chat/in`, read
+//! - **MQTT** (mosquitto): a device with no credential may publish `chat/in` (and `chat/signon`,
+//!   …), read
 //!   `rtchat/messages` and use response topics under `replies/`; only the host's link (user
 //!   `chat`, with a password) may subscribe to `chat/in`, shared or not.
 
@@ -25,9 +27,17 @@ use base64::Engine as _;
 use nkeys::KeyPair;
 use serde_json::json;
 
-/// What a client with no credential may do on the chat's NATS.
-pub const GUEST_PUBLISH: &[&str] = &["chat.in"];
+/// What a client with no credential may do on the chat's NATS: chat, and the account requests.
+pub const GUEST_PUBLISH: &[&str] = &[
+    "chat.in",
+    "chat.signup",
+    "chat.signon",
+    "chat.refresh",
+    "chat.signoff",
+];
 pub const GUEST_SUBSCRIBE: &[&str] = &["rtchat.messages", "_INBOX.>"];
+/// What the host's messaging link takes: what guests publish.
+const SERVICE_SUBSCRIBE: &[&str] = GUEST_PUBLISH;
 /// The MQTT user of the host's link.
 const MQTT_USER: &str = "chat";
 
@@ -148,7 +158,7 @@ accounts {{
         nkey: {service}
         permissions: {{
           publish: {{ allow: ["rtchat.messages", "_INBOX.>"] }}
-          subscribe: {{ allow: ["chat.in", "_INBOX.>"] }}
+          subscribe: {{ allow: [{service_subscribe}, "_INBOX.>"] }}
           allow_responses: true
         }}
       }}
@@ -161,6 +171,7 @@ no_auth_user: guest
             guest_password = uuid_token(),
             guest_publish = quoted(GUEST_PUBLISH),
             guest_subscribe = quoted(GUEST_SUBSCRIBE),
+            service_subscribe = quoted(SERVICE_SUBSCRIBE),
         ))
     }
 
@@ -277,8 +288,12 @@ jetstream {{
 
 /// Devices may chat; only the chat's own user reads what they send.
 const MOSQUITTO_ACL: &str = "\
-# Clients with no credential (devices).
+# Clients with no credential (devices): chat, and the account requests.
 topic write chat/in
+topic write chat/signup
+topic write chat/signon
+topic write chat/refresh
+topic write chat/signoff
 topic read rtchat/messages
 topic readwrite replies/#
 

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::{Event, ServerError};
+use base64::Engine as _;
 use xtask::up::{free_port_from, Brokers, OwnBrokers};
 use xtask::workspace_root;
 use xtask::zones::Zones;
@@ -141,7 +142,7 @@ async fn assert_refused(refused: &mut tokio::sync::mpsc::UnboundedReceiver<Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guest_can_chat_and_nothing_more_and_wash_reaches_the_lattice() {
+async fn a_guest_can_chat_and_sign_on_and_nothing_more_and_wash_reaches_the_lattice() {
     let data = tempfile::tempdir().unwrap();
     let zones = Zones::prepare(data.path(), free_port(), free_port(), free_port()).unwrap();
     let own = OwnBrokers {
@@ -197,6 +198,81 @@ async fn a_guest_can_chat_and_nothing_more_and_wash_reaches_the_lattice() {
         let ack = chat.request("chat.in", body.into()).await.unwrap();
         assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
     }
+
+    // A guest signs up and on over NATS and over MQTT, as the README's journey does. Another
+    // guest listening on every inbox sees the sign-on's reply, but the token in it is sealed
+    // to the requester's key: only the requester can write with it.
+    let (listener, mut listener_refused) = guest(&zones.chat_nats_url()).await;
+    let mut inboxes = listener.subscribe("_INBOX.>").await.unwrap();
+    listener.flush().await.unwrap();
+    let password = "correct horse battery";
+    let signed_up = chat
+        .request(
+            "chat.signup",
+            format!(r#"{{"user_name":"gina","password":"{password}"}}"#).into(),
+        )
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&signed_up.payload).contains(r#""accepted":true"#));
+    let mine = nkeys::XKey::new();
+    let ask = serde_json::json!({"user_name": "gina", "password": password, "reply_key": mine.public_key()});
+    let reply = chat
+        .request("chat.signon", ask.to_string().into())
+        .await
+        .unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(reply["accepted"], true, "{reply}");
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(reply["sealed_token"].as_str().unwrap())
+        .unwrap();
+    let sealed_by = nkeys::XKey::from_public_key(reply["sealed_by"].as_str().unwrap()).unwrap();
+    let token = String::from_utf8(mine.open(&sealed, &sealed_by).unwrap()).unwrap();
+    let mut overheard = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(
+        Duration::from_secs(1),
+        futures::StreamExt::next(&mut inboxes),
+    )
+    .await
+    {
+        overheard.push(String::from_utf8_lossy(&message.payload).into_owned());
+    }
+    assert!(
+        overheard.iter().any(|m| m.contains("sealed_token")),
+        "the listener saw the reply: {overheard:?}"
+    );
+    assert!(
+        overheard
+            .iter()
+            .all(|m| !m.contains(&token) && !m.contains("mc1.")),
+        "{overheard:?}"
+    );
+    let verified = serde_json::json!({"body": "signed on in the zone", "token": token});
+    let ack = chat
+        .request("chat.in", verified.to_string().into())
+        .await
+        .unwrap();
+    assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
+    // Nor can it take the sign-ons themselves, passwords and all.
+    let _sign_ons = listener.subscribe("chat.signon").await.unwrap();
+    assert_refused(&mut listener_refused, "chat.signon").await;
+    let device = Command::new("mosquitto_rr")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &zones.mqtt_port.to_string(),
+            "-W",
+            "10",
+        ])
+        .args(["-t", "chat/signup", "-e", "replies/sensor-9"])
+        .args([
+            "-m",
+            r#"{"user_name":"sensor-9","password":"a device password"}"#,
+        ])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&device.stdout);
+    assert!(answer.contains(r#""accepted":true"#), "{answer}");
 
     // The lattice's NATS takes no client without its credentials, and wash's creds reach it.
     let anonymous = async_nats::connect(zones.lattice_nats_url()).await;
