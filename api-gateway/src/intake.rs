@@ -15,7 +15,7 @@ use crate::payload;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
 use crate::rpc::{timed_out, Context, RpcError, RpcResult};
-use crate::sealing;
+use crate::sealing::{self, ReplyKey, Sealed};
 
 /// Largest payload taken on any channel (NATS itself takes 1 MB); the field limits themselves
 /// are the chat log's.
@@ -331,7 +331,7 @@ where
             }
         };
         let sealed = match (&answered.token, reply_key) {
-            (Some(token), Some(key)) => match sealing::seal(token, &key, self.ids).await {
+            (Some(token), Some(key)) => match self.seal(token, &key).await {
                 Ok(sealed) => Some(sealed),
                 Err(e) => {
                     // The token is not sent in the clear in its place; it expires unused.
@@ -344,6 +344,21 @@ where
             _ => None,
         };
         answer::account(answers, answered, sealed)
+    }
+}
+
+impl<I, T, A, C, O, L> Services<'_, I, T, A, C, O, L>
+where
+    I: Ids + Sync,
+{
+    /// `token` sealed to `key`, with random bits from the host.
+    async fn seal(&self, token: &str, key: &ReplyKey) -> RpcResult<Sealed> {
+        let mut uuids = Vec::with_capacity(sealing::UUIDS);
+        for _ in 0..sealing::UUIDS {
+            uuids.push(self.ids.new_id().await?);
+        }
+        let random = sealing::Random::from_uuids(&uuids).map_err(RpcError::from)?;
+        Ok(sealing::seal(token, key, &random))
     }
 }
 

@@ -7,9 +7,6 @@
 use nkeys::XKey;
 use serde::Serialize;
 
-use crate::intake::Ids;
-use crate::rpc::RpcResult;
-
 /// How a refusal of a malformed `reply_key` begins.
 pub const BAD_REPLY_KEY: &str =
     "reply_key is not a curve25519 public key (an nkeys xkey, beginning with X)";
@@ -37,30 +34,39 @@ pub struct Sealed {
 /// Random bytes a seal takes: a one-time secret key and a nonce.
 const SECRET: usize = 32;
 const NONCE: usize = 24;
+/// How many version 4 UUIDs (`generate_guid`, from the host's CSPRNG: 122 random bits in each
+/// 16 bytes) a seal's random bytes are drawn from.
+pub const UUIDS: usize = (SECRET + NONCE).div_ceil(16);
 
-/// Seals `token` to `to`, with random bits from the host (`generate_guid`: version 4 UUIDs from
-/// the host's CSPRNG, 122 random bits in each 16 bytes).
-pub async fn seal(token: &str, to: &ReplyKey, ids: &impl Ids) -> RpcResult<Sealed> {
-    let mut random = Vec::with_capacity(64);
-    while random.len() < SECRET + NONCE {
-        let guid = ids.new_id().await?;
-        random.extend(uuid_bytes(&guid)?);
+/// A seal's random bytes, drawn from the host.
+pub struct Random(Vec<u8>);
+
+impl Random {
+    pub fn from_uuids(uuids: &[String]) -> Result<Random, String> {
+        let mut bytes = Vec::with_capacity(UUIDS * 16);
+        for uuid in uuids {
+            let hex: String = uuid.chars().filter(|c| *c != '-').collect();
+            let decoded = data_encoding::HEXLOWER_PERMISSIVE
+                .decode(hex.as_bytes())
+                .map_err(|e| format!("numbergen gave no UUID: {e}"))?;
+            bytes.extend(decoded);
+        }
+        match bytes.len() >= SECRET + NONCE {
+            true => Ok(Random(bytes)),
+            false => Err(format!(
+                "{} random bytes, not {}",
+                bytes.len(),
+                SECRET + NONCE
+            )),
+        }
     }
-    Ok(seal_with(token, to, &random))
 }
 
-fn uuid_bytes(guid: &str) -> RpcResult<Vec<u8>> {
-    let hex: String = guid.chars().filter(|c| *c != '-').collect();
-    data_encoding::HEXLOWER_PERMISSIVE
-        .decode(hex.as_bytes())
-        .map_err(|e| crate::rpc::RpcError::from(format!("numbergen gave no UUID: {e}")))
-}
-
-fn seal_with(token: &str, to: &ReplyKey, random: &[u8]) -> Sealed {
-    let secret: [u8; SECRET] = random[..SECRET].try_into().expect("enough random bytes");
-    let nonce: [u8; NONCE] = random[SECRET..SECRET + NONCE]
-        .try_into()
-        .expect("enough random bytes");
+/// Seals `token` to `to`, from a one-time key.
+pub fn seal(token: &str, to: &ReplyKey, random: &Random) -> Sealed {
+    let (secret, nonce) = random.0.split_at(SECRET);
+    let secret: [u8; SECRET] = secret.try_into().expect("checked when drawn");
+    let nonce: [u8; NONCE] = nonce[..NONCE].try_into().expect("checked when drawn");
     let one_time = XKey::new_from_raw(secret);
     let sealed = one_time
         .seal_with_nonce(token.as_bytes(), &to.0, nonce.into())
@@ -84,11 +90,15 @@ mod tests {
         Some(String::from_utf8(token).unwrap())
     }
 
+    fn random(byte: u8) -> Random {
+        Random(vec![byte; 64])
+    }
+
     #[test]
     fn only_the_holder_of_the_reply_key_opens_the_token() {
         let recipient = XKey::new_from_raw([7; 32]);
         let to = ReplyKey::parse(&recipient.public_key()).unwrap();
-        let sealed = seal_with("mc1.claims.mac", &to, &[1; 64]);
+        let sealed = seal("mc1.claims.mac", &to, &random(1));
         assert!(!sealed.sealed_token.contains("mc1"));
         assert!(sealed.sealed_by.starts_with('X'), "{}", sealed.sealed_by);
         assert_eq!(
@@ -102,8 +112,8 @@ mod tests {
     #[test]
     fn each_seal_is_from_a_key_of_its_own() {
         let to = ReplyKey::parse(&XKey::new_from_raw([7; 32]).public_key()).unwrap();
-        let first = seal_with("t", &to, &[1; 64]);
-        let second = seal_with("t", &to, &[2; 64]);
+        let first = seal("t", &to, &random(1));
+        let second = seal("t", &to, &random(2));
         assert_ne!(first.sealed_by, second.sealed_by);
         assert_ne!(first.sealed_token, second.sealed_token);
     }
@@ -127,10 +137,12 @@ mod tests {
     }
 
     #[test]
-    fn uuids_give_their_sixteen_bytes() {
-        let bytes = uuid_bytes("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0ff").unwrap();
-        assert_eq!(bytes.len(), 16);
-        assert_eq!(bytes[0], 0x0f);
-        assert!(uuid_bytes("not-a-uuid").is_err());
+    fn a_seals_random_bytes_come_from_enough_uuids() {
+        let uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0ff".to_string();
+        let random = Random::from_uuids(&vec![uuid.clone(); UUIDS]).unwrap();
+        assert_eq!(random.0.len(), 64);
+        assert_eq!(random.0[..2], [0x0f, 0x1e]);
+        assert!(Random::from_uuids(&vec![uuid; UUIDS - 1]).is_err());
+        assert!(Random::from_uuids(&vec!["not-a-uuid".to_string(); UUIDS]).is_err());
     }
 }
