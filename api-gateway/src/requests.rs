@@ -121,13 +121,13 @@ pub fn sign_off_request(
 }
 
 fn token_in(received: &ReceivedMessage, payload: &str) -> Result<(String, TokenIn), String> {
-    let parsed: TokenIn = match matches!(payload.trim(), "" | "null") {
+    let mut parsed: TokenIn = match matches!(payload.trim(), "" | "null") {
         true => TokenIn::default(),
         false => crate::payload::parse_object(payload).map_err(|e| {
             format!(r#"expected JSON {{"token"?,"everywhere"?,"reply_key"?}}: {e}"#)
         })?,
     };
-    let token = received.token.clone().or(parsed.token.clone());
+    let token = received.token.clone().or(parsed.token.take());
     let token = token.filter(|t| !t.is_empty()).ok_or(TOKEN_REQUIRED)?;
     Ok((token, parsed))
 }

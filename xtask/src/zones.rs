@@ -77,7 +77,7 @@ impl Zones {
             &zones.lattice_nats_config(),
             &zones.lattice_nats_config_text()?,
         )?;
-        write_private(&zones.dir.join("mosquitto.acl"), MOSQUITTO_ACL)?;
+        write_private(&zones.dir.join("mosquitto.acl"), &mosquitto_acl())?;
         zones.write_mosquitto_passwords()?;
         write_private(&zones.mosquitto_config(), &zones.mosquitto_config_text())?;
         Ok(zones)
@@ -286,20 +286,23 @@ jetstream {{
     }
 }
 
-/// Devices may chat; only the chat's own user reads what they send.
-const MOSQUITTO_ACL: &str = "\
-# Clients with no credential (devices): chat, and the account requests.
-topic write chat/in
-topic write chat/signup
-topic write chat/signon
-topic write chat/refresh
-topic write chat/signoff
-topic read rtchat/messages
-topic readwrite replies/#
-
-user chat
-topic readwrite #
-";
+/// Devices may chat and make the account requests, on the topics that mirror the guests' NATS
+/// subjects; only the chat's own user reads what they send.
+fn mosquitto_acl() -> String {
+    let writes: String = GUEST_PUBLISH
+        .iter()
+        .map(|subject| format!("topic write {}\n", subject.replace('.', "/")))
+        .collect();
+    format!(
+        "# Clients with no credential (devices): chat, and the account requests.\n\
+         {writes}\
+         topic read rtchat/messages\n\
+         topic readwrite replies/#\n\
+         \n\
+         user chat\n\
+         topic readwrite #\n"
+    )
+}
 
 /// A NATS JWT (`ed25519-nkey`): `nats` claims about `subject`, signed by `issuer`.
 fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> Result<String> {
