@@ -1,5 +1,5 @@
 -- wrk script for `cargo xtask bench`: POST /messages as signed-on users, each request with a
--- token in `Authorization: Bearer`, so the chat verifies every one. The harness passes the
+-- token in `Authorization: Bearer`, so every message is stored verified. The harness passes the
 -- users after `--` as NAME=TOKEN.
 local counter = 0
 local users = {}

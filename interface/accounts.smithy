@@ -93,7 +93,8 @@ structure AccountAnswer {
     userName: String
     /// A new token (sign-on, refresh).
     token: String
-    /// When the token expires: UTC milliseconds since the Unix epoch.
+    /// When the token expires (sign-on, refresh, and identify for `verified`): UTC
+    /// milliseconds since the Unix epoch.
     expiresAt: U64
     /// How long to wait before trying again (`limited`).
     retryAfterMs: U64

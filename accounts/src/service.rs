@@ -170,7 +170,11 @@ where
                     let reason = "the token was issued for another name than user_name";
                     return Err(refused("unauthorized", reason).into());
                 }
-                return Ok(accepted("verified", &claims.sub));
+                // The caller may take it again until then (and no longer than it chooses).
+                return Ok(AccountAnswer {
+                    expires_at: Some(claims.exp),
+                    ..accepted("verified", &claims.sub)
+                });
             }
             if self.account(name).await?.is_some() {
                 let reason = format!("{name} is a registered name: sign on and send its token");

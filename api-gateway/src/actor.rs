@@ -14,7 +14,7 @@ use crate::bindings::chatlog::{
 };
 use crate::bindings::clock::{Clock as _, ClockSender};
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
-use crate::guests::RecentGuests;
+use crate::recent::RecentAnswers;
 use crate::intake::{Clock, Ids, Log, Services};
 use crate::relay::Outbound;
 
@@ -94,8 +94,8 @@ fn actors() -> Actors {
     }
 }
 
-/// The guests this instance was recently told may write.
-static GUESTS: RecentGuests = RecentGuests::new();
+/// The accounts' answers this instance was recently given.
+static RECENT: RecentAnswers = RecentAnswers::new();
 
 /// What the intake and the chat log's writes call.
 fn services(actors: &Actors) -> ActorServices<'_> {
@@ -106,7 +106,7 @@ fn services(actors: &Actors) -> ActorServices<'_> {
         chatlog: &actors.chatlog,
         channels: &ChannelActors,
         log: &HostLog,
-        guests: &GUESTS,
+        recent: &RECENT,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The api-gateway actor's logic as a WebAssembly component (world `mcchat:actors/api-gateway`):
-//! the module build's `intake`, `guests`, `requests`, `payload`, `answer`, `channels` and
+//! the module build's `intake`, `recent`, `requests`, `payload`, `answer`, `channels` and
 //! `relay`, with the accounts, the chat log, the channels, ids and the log as plain WIT imports
 //! and the api and chatlog contracts as its exports. Nothing here speaks wasmbus: `cargo xtask
 //! build` composes it with its adapters into `build/api_gateway_component_s.wasm`.
@@ -13,9 +13,9 @@ wit_bindgen::generate!({
 
 pub mod answer;
 pub mod channels;
-pub mod guests;
 pub mod intake;
 pub mod payload;
+pub mod recent;
 pub mod relay;
 pub mod requests;
 pub mod sealing;
@@ -145,7 +145,7 @@ use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::Chatlog;
 use crate::bindings::outbound::OutboundMessage;
 use crate::exports::mcchat::chatlog::chatlog as api;
-use crate::guests::RecentGuests;
+use crate::recent::RecentAnswers;
 use crate::intake::{Clock, Ids, Log, Services};
 use crate::mcchat::chatlog::chatlog as store;
 use crate::relay::Outbound;
@@ -238,8 +238,8 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
     }
 }
 
-/// The guests this instance was recently told may write.
-static GUESTS: RecentGuests = RecentGuests::new();
+/// The accounts' answers this instance was recently given.
+static RECENT: RecentAnswers = RecentAnswers::new();
 
 /// What the intake and the chat log's writes call: all imports.
 static SERVICES: Services<
@@ -257,7 +257,7 @@ static SERVICES: Services<
     chatlog: &ChatlogImport,
     channels: &Channels,
     log: &HostLog,
-    guests: &GUESTS,
+    recent: &RECENT,
 };
 
 struct ApiGateway;

@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::answer::{self, Outcome, EXPECTED, UNAVAILABLE};
-use crate::bindings::accounts::{Accounts, IdentifyRequest};
+use crate::bindings::accounts::{AccountAnswer, Accounts, IdentifyRequest, SignOffRequest};
 use crate::bindings::api::{Acknowledgement, ReceivedMessage};
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, WriteMessageResponse};
 use crate::channels::{channel, Answers, Subjects};
-use crate::guests::RecentGuests;
 use crate::payload;
+use crate::recent::RecentAnswers;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
 use crate::rpc::{timed_out, Context, RpcError, RpcResult};
@@ -64,8 +64,8 @@ pub struct Services<'a, I, T, A, C, O, L> {
     pub chatlog: &'a C,
     pub channels: &'a O,
     pub log: &'a L,
-    /// The instance's own, kept between calls.
-    pub guests: &'a RecentGuests,
+    /// The accounts' recent answers, the instance's own, kept between calls.
+    pub recent: &'a RecentAnswers,
 }
 
 impl<I, T, A, C, O, L> Services<'_, I, T, A, C, O, L>
@@ -246,20 +246,23 @@ where
     }
 
     /// Who writes under `user_name`: the token's user, verified, or a guest under a name
-    /// nobody registered (as this instance was told less than `GUEST_ANSWER_MS` ago, or as
-    /// the accounts answer now); otherwise the refusal.
+    /// nobody registered; otherwise the refusal. The accounts answer, or this instance's
+    /// memory of their answer less than `recent::ANSWER_MS` ago.
     async fn identify(
         &self,
         user_name: String,
         token: Option<String>,
         now: Option<u64>,
     ) -> Result<Author, (Outcome, String)> {
-        let recent_guest = |now| token.is_none() && self.guests.welcome(&user_name, now);
-        if now.is_some_and(recent_guest) {
-            return Ok(Author {
-                name: user_name,
-                verified: false,
-            });
+        if let Some(now) = now {
+            let recent = match &token {
+                Some(token) => self.recent.verified(token, &user_name, now),
+                None => self.recent.guest(&user_name, now).then(|| user_name.clone()),
+            };
+            if let Some(name) = recent {
+                let verified = token.is_some();
+                return Ok(Author { name, verified });
+            }
         }
         let req = IdentifyRequest { user_name, token };
         let answer = match self.accounts.identify(&Context::default(), &req).await {
@@ -276,10 +279,10 @@ where
                 return Err((Outcome::Unavailable, UNAVAILABLE.into()));
             }
         };
-        let reason = || answer.reason.clone().unwrap_or_default();
-        if let (true, "guest", Some(now)) = (answer.accepted, answer.outcome.as_str(), now) {
-            self.guests.remember(&req.user_name, now);
+        if let Some(now) = now {
+            self.remember(&req, &answer, now);
         }
+        let reason = || answer.reason.clone().unwrap_or_default();
         match answer.outcome.as_str() {
             "verified" | "guest" if answer.accepted => Ok(Author {
                 name: answer.user_name.clone().unwrap_or(req.user_name),
@@ -317,7 +320,13 @@ where
                 Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
             },
             Request::SignOff => match requests::sign_off_request(received, text) {
-                Ok(req) => (accounts.sign_off(&ctx, &req).await, None),
+                Ok(req) => {
+                    let answered = accounts.sign_off(&ctx, &req).await;
+                    if let Ok(answer) = &answered {
+                        self.forget_signed_off(&req, answer);
+                    }
+                    (answered, None)
+                }
                 Err(reason) => return answer::refused(answers, Outcome::Unauthorized, reason),
             },
             Request::Message => unreachable!("messages are stored, not sent to the accounts"),
@@ -344,6 +353,39 @@ where
             _ => None,
         };
         answer::account(answers, answered, sealed)
+    }
+}
+
+impl<I, T, A, C, O, L> Services<'_, I, T, A, C, O, L> {
+    /// Keeps what the accounts answered for `req`, when it is a guest's name or a token that
+    /// holds: the next message under them does not ask.
+    fn remember(&self, req: &IdentifyRequest, answer: &AccountAnswer, now: u64) {
+        if !answer.accepted {
+            return;
+        }
+        match (answer.outcome.as_str(), &req.token) {
+            ("guest", None) => self.recent.remember_guest(&req.user_name, now),
+            ("verified", Some(token)) => {
+                // Without its expiry (an older accounts actor), a token is asked about each time.
+                if let (Some(user), Some(expires_at)) = (&answer.user_name, answer.expires_at) {
+                    self.recent
+                        .remember_verified(token, &req.user_name, user, expires_at, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A sign-off holds on this instance at once, and on the others within
+    /// `recent::ANSWER_MS`.
+    fn forget_signed_off(&self, req: &SignOffRequest, answer: &AccountAnswer) {
+        if !answer.accepted {
+            return;
+        }
+        match (req.everywhere, &answer.user_name) {
+            (true, Some(user)) => self.recent.forget_user(user),
+            _ => self.recent.forget_token(&req.token),
+        }
     }
 }
 

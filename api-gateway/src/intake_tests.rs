@@ -16,7 +16,7 @@ use crate::bindings::chatlog::{
     MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
 };
 use crate::bindings::outbound::OutboundMessage;
-use crate::guests::RecentGuests;
+use crate::recent::RecentAnswers;
 
 const ID: &str = "0b1c7c8e-5a55-4b55-9a55-000000000042";
 
@@ -143,6 +143,9 @@ impl Outbound for Relayed {
     }
 }
 
+/// How long `good-token` has left at `NOW`.
+const TOKEN_LEFT_MS: u64 = 60_000;
+
 /// The accounts, as the tests need them: `alice` is registered (as `Alice`) and `good-token`
 /// is hers; every other token is refused. Every request is kept, and each account request is
 /// answered as `answer` says.
@@ -211,7 +214,10 @@ impl Accounts for TestAccounts {
         };
         Ok(
             match (req.token.as_deref(), req.user_name.to_lowercase().as_str()) {
-                (Some("good-token"), "alice" | "") => answer(true, "verified", None, Some("Alice")),
+                (Some("good-token"), "alice" | "") => AccountAnswer {
+                    expires_at: Some(NOW + TOKEN_LEFT_MS),
+                    ..answer(true, "verified", None, Some("Alice"))
+                },
                 (Some("good-token"), _) => answer(
                     false,
                     "unauthorized",
@@ -284,7 +290,7 @@ fn run_full(
         chatlog: &store,
         channels: &relayed,
         log: &log,
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
     let ack = block_on(services.accept(&received));
     Run {
@@ -580,7 +586,7 @@ fn a_channel_that_cannot_be_reached_is_logged_and_the_message_stays_stored() {
         chatlog: &store,
         channels: &Unreachable,
         log: &log,
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
     let ack = block_on(services.accept(&received(
         "http",
@@ -608,7 +614,7 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
         chatlog: &store,
         channels: &Relayed::default(),
         log: &log,
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
     // Chatlog.WriteMessage from another actor, claiming a time of its own.
     let claimed = CanonicalChatMessage {
@@ -1001,7 +1007,7 @@ fn the_seeds_write_message_keeps_registered_names_to_their_owners() {
         chatlog: &store,
         channels: &Relayed::default(),
         log: &Lines::default(),
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
     let as_alice = CanonicalChatMessage {
         id: ID.into(),
@@ -1041,7 +1047,7 @@ fn the_seeds_write_message_fails_when_the_accounts_cannot_say_who_wrote() {
             chatlog: &store,
             channels: &Relayed::default(),
             log: &Lines::default(),
-            guests: &RecentGuests::new(),
+            recent: &RecentAnswers::new(),
         };
         let msg = CanonicalChatMessage {
             id: ID.into(),
@@ -1070,8 +1076,15 @@ impl Clock for Ticking {
 }
 
 #[test]
-fn a_guests_name_is_asked_about_once_in_a_while_and_a_token_every_time() {
-    let (store, accounts, log) = (Store::default(), TestAccounts::default(), Lines::default());
+fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_once() {
+    let (store, log) = (Store::default(), Lines::default());
+    let signed_off = AccountAnswer {
+        accepted: true,
+        outcome: "signed-off".into(),
+        user_name: Some("Alice".into()),
+        ..Default::default()
+    };
+    let accounts = TestAccounts::answering(signed_off);
     let clock = Ticking(Mutex::new(NOW));
     let services = Services {
         ids: &FixedIds,
@@ -1080,36 +1093,71 @@ fn a_guests_name_is_asked_about_once_in_a_while_and_a_token_every_time() {
         chatlog: &store,
         channels: &Relayed::default(),
         log: &log,
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
-    let send = |payload: &str| {
+    let send = |subject: &str, payload: &str| {
+        let received = received("nats", subject, payload.as_bytes());
+        block_on(services.accept(&received)).accepted
+    };
+    let asked = || accounts.requests.lock().unwrap().drain(..).collect::<Vec<_>>();
+    for _ in 0..3 {
+        assert!(send("chat.in", r#"{"user_name":"gus","body":"hi"}"#));
+        assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
+        // A registered name is refused every time, never remembered.
+        assert!(!send("chat.in", r#"{"user_name":"alice","body":"hi"}"#));
+    }
+    let token = r#"identify  Some("good-token")"#;
+    let alice = "identify alice None";
+    assert_eq!(
+        asked(),
+        ["identify gus None", token, alice, alice, alice]
+    );
+    // The token under another name is asked about, and refused.
+    assert!(!send("chat.in", r#"{"user_name":"bob","body":"hi","token":"good-token"}"#));
+    assert_eq!(asked(), [r#"identify bob Some("good-token")"#]);
+
+    *clock.0.lock().unwrap() += crate::recent::ANSWER_MS;
+    assert!(send("chat.in", r#"{"user_name":"gus","body":"hi"}"#));
+    assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
+    assert_eq!(asked(), ["identify gus None", token], "the answers ran out");
+
+    assert!(send("chat.signoff", r#"{"token":"good-token"}"#));
+    assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
+    assert_eq!(
+        asked(),
+        ["sign-off good-token false", token],
+        "a sign-off holds on this instance at once"
+    );
+    assert!(send("chat.signoff", r#"{"token":"good-token","everywhere":true}"#));
+    assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
+    assert_eq!(asked(), ["sign-off good-token true", token]);
+
+    // Every message was stored with its own time.
+    let times: Vec<_> = store.written.lock().unwrap().iter().map(|m| m.ts).collect();
+    assert_eq!(times.len(), 10);
+    assert_eq!(times[9], Some(NOW + crate::recent::ANSWER_MS));
+}
+
+#[test]
+fn a_token_is_not_taken_again_past_its_expiry() {
+    let (store, log, accounts) = (Store::default(), Lines::default(), TestAccounts::default());
+    let clock = Ticking(Mutex::new(NOW + TOKEN_LEFT_MS - 1));
+    let services = Services {
+        ids: &FixedIds,
+        clock: &clock,
+        accounts: &accounts,
+        chatlog: &store,
+        channels: &Relayed::default(),
+        log: &log,
+        recent: &RecentAnswers::new(),
+    };
+    let send = || {
+        let payload = r#"{"body":"hi","token":"good-token"}"#;
         let received = received("nats", "chat.in", payload.as_bytes());
         block_on(services.accept(&received)).accepted
     };
-    for _ in 0..3 {
-        assert!(send(r#"{"user_name":"gus","body":"hi"}"#));
-    }
-    for _ in 0..2 {
-        assert!(send(r#"{"body":"hi","token":"good-token"}"#));
-        // A registered name is refused every time, never remembered.
-        assert!(!send(r#"{"user_name":"alice","body":"hi"}"#));
-    }
-    *clock.0.lock().unwrap() += crate::guests::GUEST_ANSWER_MS;
-    assert!(send(r#"{"user_name":"gus","body":"hi"}"#));
-    let token = r#"identify  Some("good-token")"#;
-    assert_eq!(
-        *accounts.requests.lock().unwrap(),
-        [
-            "identify gus None",
-            token,
-            "identify alice None",
-            token,
-            "identify alice None",
-            "identify gus None"
-        ]
-    );
-    // Every message was stored with its own time.
-    let times: Vec<_> = store.written.lock().unwrap().iter().map(|m| m.ts).collect();
-    assert_eq!(times.len(), 6);
-    assert_eq!(times[5], Some(NOW + crate::guests::GUEST_ANSWER_MS));
+    assert!(send());
+    *clock.0.lock().unwrap() += 1;
+    send();
+    assert_eq!(accounts.requests.lock().unwrap().len(), 2, "asked again at the expiry");
 }

@@ -6,7 +6,7 @@
 //! sign-on, refresh, sign-off) come the same way, on their own subjects. It also serves the
 //! Chatlog service (`Chatlog.WriteMessage` as the seed defines it, and the history).
 //!
-//! `intake`, `guests`, `requests`, `sealing`, `payload`, `answer`, `channels` and `relay` are
+//! `intake`, `recent`, `requests`, `sealing`, `payload`, `answer`, `channels` and `relay` are
 //! plain Rust that native tests drive; `actor` is the wasmbus glue (wasm32 only). The same
 //! modules also build as a WebAssembly component, with `component.rs` as its root (the
 //! `api-gateway-component` crate).
@@ -43,9 +43,9 @@ pub mod rpc {
 }
 pub mod answer;
 pub mod channels;
-pub mod guests;
 pub mod intake;
 pub mod payload;
+pub mod recent;
 pub mod relay;
 pub mod requests;
 pub mod sealing;

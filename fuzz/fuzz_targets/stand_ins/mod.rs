@@ -12,7 +12,7 @@ use api_gateway::bindings::chatlog::{
     WriteMessageResponse,
 };
 use api_gateway::bindings::outbound::OutboundMessage;
-use api_gateway::guests::RecentGuests;
+use api_gateway::recent::RecentAnswers;
 use api_gateway::intake::{Clock, Ids, Log, Services};
 use api_gateway::relay::Outbound;
 use wasmbus_rpc::common::Context;
@@ -152,7 +152,7 @@ pub fn accept(channel: &str, payload: &[u8]) -> Acknowledgement {
         chatlog: &ValidatingChatlog,
         channels: &EveryChannel,
         log: &NoFailures,
-        guests: &RecentGuests::new(),
+        recent: &RecentAnswers::new(),
     };
     futures::executor::block_on(services.accept(&received))
 }

@@ -84,6 +84,14 @@ async fn setting_read_again() {
     tokio::time::sleep(std::time::Duration::from_millis(kept)).await;
 }
 
+/// Waits until no api-gateway instance answers from its memory of a token verified before a
+/// sign-off sent at `signing_off` (`recent::ANSWER_MS`; the instance that relayed the sign-off
+/// forgets the token at once).
+async fn recent_answers_run_out(signing_off: tokio::time::Instant) {
+    let kept = std::time::Duration::from_millis(api_gateway::recent::ANSWER_MS);
+    tokio::time::sleep_until(signing_off + kept).await;
+}
+
 /// A request on a NATS subject, answered as JSON.
 async fn nats_request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
     let reply = tokio::time::timeout(
@@ -275,12 +283,14 @@ async fn over_http_a_token_proves_who_wrote_and_every_refusal_says_why() {
     let second = refreshed.body["token"].as_str().unwrap().to_string();
     assert_ne!(second, token);
     let third = token_for(base, "alice").await;
+    let signing_off = tokio::time::Instant::now();
     let off = sign_off(base, &token, false).await;
     assert_eq!(
         (off.status, off.body.clone()),
         (200, json!({"user_name": "alice"}))
     );
     let as_alice = json!({"body": "after signing off"});
+    recent_answers_run_out(signing_off).await;
     let refused = post_json(base, "/messages", as_alice.clone(), Some(&token)).await;
     assert_eq!(
         (refused.status, refused.body.clone()),
@@ -298,7 +308,9 @@ async fn over_http_a_token_proves_who_wrote_and_every_refusal_says_why() {
             .status,
         201
     );
+    let signing_off = tokio::time::Instant::now();
     assert_eq!(sign_off(base, &second, true).await.status, 200);
+    recent_answers_run_out(signing_off).await;
     for signed_off in [&second, &third] {
         let refused = post_json(base, "/messages", as_alice.clone(), Some(signed_off)).await;
         assert_eq!(refused.status, 401);
@@ -454,8 +466,10 @@ async fn over_nats_and_websocket_the_token_travels_in_the_payload() {
     assert!(!serde_json::to_string(&history).unwrap().contains(&token));
 
     // Signing off on the broker.
+    let signing_off = tokio::time::Instant::now();
     let off = nats_request(&nats, "chat.signoff", json!({"token": token})).await;
     assert_eq!(off, json!({"accepted": true, "user_name": "carol"}));
+    recent_answers_run_out(signing_off).await;
     let ack = chat_in(&nats, &with_token.to_string()).await;
     assert_eq!(
         ack,
@@ -727,7 +741,9 @@ async fn no_password_token_or_key_reaches_the_hosts_log_dashboard_or_metrics() {
     );
     let refreshed = post_json(&base, "/sessions/refresh", Value::Null, Some(&token)).await;
     let refreshed = refreshed.body["token"].as_str().unwrap().to_string();
+    let signing_off = tokio::time::Instant::now();
     assert_eq!(sign_off(&base, &token, false).await.status, 200);
+    recent_answers_run_out(signing_off).await;
     assert_eq!(
         post_json(&base, "/messages", message, Some(&token))
             .await
