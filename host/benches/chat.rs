@@ -3,7 +3,7 @@
 //!
 //!     cargo xtask build && cargo bench -p mcchat-host --bench chat
 
-#[path = "../tests/e2e/support/mod.rs"]
+#[path = "../../e2e/tests/e2e/support/mod.rs"]
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion};

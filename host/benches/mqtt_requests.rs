@@ -7,7 +7,7 @@
 //! `cargo bench -p mcchat-host --bench mqtt_requests` (release build; needs nats-server,
 //! redis-server and mosquitto).
 
-#[path = "../tests/e2e/support/mod.rs"]
+#[path = "../../e2e/tests/e2e/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 //! `cargo bench -p mcchat-host --bench ws_fanout` (release build; needs nats-server and
 //! redis-server).
 
-#[path = "../tests/e2e/support/mod.rs"]
+#[path = "../../e2e/tests/e2e/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

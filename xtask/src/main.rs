@@ -15,8 +15,9 @@ use xtask::{
     toolchain, up, wasm, workspace_root,
 };
 
-/// How long the test command fuzzes each target.
+/// How long the test command fuzzes each target, and how it builds them for that.
 const FUZZ_SMOKE_SECONDS: u64 = 10;
+const SMOKE_BUILD: fuzz::Build = fuzz::Build::Quick;
 
 #[derive(Parser)]
 #[command(about = "mcchat build helpers")]
@@ -126,7 +127,7 @@ fn main() -> Result<()> {
             // long serial stretches (cranelift-codegen, the links) leave a core idle.
             let build_fuzz_targets = || {
                 if fuzzing {
-                    phases.run("fuzz build", || fuzz::build(fuzz::TARGETS))
+                    phases.run("fuzz build", || fuzz::build(fuzz::TARGETS, SMOKE_BUILD))
                 } else {
                     Ok(())
                 }
@@ -141,7 +142,7 @@ fn main() -> Result<()> {
             // The fuzz smoke runs first, so the run ends with cargo test's own summary.
             if fuzzing {
                 phases.run("fuzz", || {
-                    fuzz::run_built(fuzz::TARGETS, FUZZ_SMOKE_SECONDS)
+                    fuzz::run_built(fuzz::TARGETS, FUZZ_SMOKE_SECONDS, SMOKE_BUILD)
                 })?;
             }
             phases.run("tests", || run_tests(&cargo_test_args))?;
@@ -443,8 +444,9 @@ fn run_component_tests() -> Result<()> {
             "test",
             "--release",
             "--locked",
-            "-p",
-            "mcchat-host",
+            // The whole workspace, as the build resolved its features: `-p mcchat-e2e` alone
+            // resolves them otherwise, and rebuilds the host.
+            "--workspace",
             "--test",
             "e2e",
             "--",

@@ -184,7 +184,7 @@ async fn logs_the_refusal(manifest: &Path, nats: &Server, redis: &Server, data: 
 
     let http_port = free_port();
     let mut host = KilledOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_mcchat"))
+        std::process::Command::new(support::mcchat_binary())
             .args(["up", "--manifest"])
             .arg(manifest)
             .args(["--ws-addr", "127.0.0.1:0", "--dashboard-addr", "off"])

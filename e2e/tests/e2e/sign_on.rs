@@ -682,7 +682,7 @@ async fn no_password_token_or_key_reaches_the_hosts_log_dashboard_or_metrics() {
     let (http_port, dashboard_port) = (free_port(), free_port());
     let log_path = data.path().join("host.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcchat"))
+    let mut child = std::process::Command::new(support::mcchat_binary())
         .current_dir(workspace_root())
         .args(["up", "--manifest", "wadm.yaml", "--ws-addr", "127.0.0.1:0"])
         .args(["--http-addr", &format!("127.0.0.1:{http_port}")])

@@ -124,11 +124,6 @@ async fn a_second_start_runs_the_actors_compiled_by_the_first() {
     );
 }
 
-/// The `mcchat` binary, whose `compile-actors` subcommand compiles for `mcchat up`.
-fn mcchat_binary() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_mcchat"))
-}
-
 /// The child compiles what the host's engine then loads without compiling, for either kind of
 /// memory: it keys the cache on the same settings, though it reserves no instances.
 #[test]
@@ -143,7 +138,7 @@ fn a_child_process_compiles_actors_into_the_cache_the_host_loads() {
         };
         let capacity = Capacity::plan(&[shape], limits).unwrap();
         let bounds_checks = capacity.bounds_checks;
-        precompile::in_child(mcchat_binary(), cache.path(), bounds_checks, &[&chatlog]).unwrap();
+        precompile::in_child(&support::mcchat_binary(), cache.path(), bounds_checks, &[&chatlog]).unwrap();
         let compiled = modules_with_times(cache.path());
         assert_eq!(compiled.len(), 1, "the child cached nothing");
         Runtime::with_compile_cache(cache.path(), capacity)
@@ -164,7 +159,7 @@ fn a_module_the_child_cannot_compile_is_reported() {
     // A real actor after the bad one: the child stops reading at the first, mid-stream.
     let chatlog = std::fs::read(workspace_root().join("build/chatlog_s.wasm")).unwrap();
     let error = precompile::in_child(
-        mcchat_binary(),
+        &support::mcchat_binary(),
         cache.path(),
         BoundsChecks::Elided,
         &[b"not wasm", &chatlog],

@@ -36,7 +36,7 @@ async fn start_host_with_mqtt(
     http_port: u16,
     mqtt_url: &str,
 ) -> HostProcess {
-    let child = Command::new(env!("CARGO_BIN_EXE_mcchat"))
+    let child = Command::new(support::mcchat_binary())
         .current_dir(workspace_root())
         .args(["up", "--manifest", "wadm.yaml", "--ws-addr", "127.0.0.1:0"])
         .args(["--dashboard-addr", "127.0.0.1:0"])

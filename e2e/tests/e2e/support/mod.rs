@@ -22,6 +22,40 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The `mcchat` binary of this build, `target/<profile>/mcchat` beside this test's `deps`
+/// folder, for the tests that run it as a user does. `cargo xtask test` builds it with the
+/// tests; `cargo test -p mcchat-e2e` alone does not (it is another package's), so one older
+/// than the host's sources is refused rather than tested.
+pub fn mcchat_binary() -> PathBuf {
+    let test = std::env::current_exe().unwrap();
+    let profile_dir = test.parent().and_then(Path::parent).unwrap();
+    let binary = profile_dir.join("mcchat");
+    let built = std::fs::metadata(&binary).and_then(|m| m.modified());
+    let root = workspace_root();
+    let sources = ["host/src", "providers"].map(|dir| root.join(dir));
+    let newest_source = sources.iter().filter_map(|dir| newest_file(dir)).max();
+    match built {
+        Ok(built) if newest_source.is_none_or(|source| source <= built) => binary,
+        _ => panic!(
+            "{} is missing or older than the host's sources: build it first \
+             (`cargo build --release -p mcchat-host --bin mcchat`; `cargo xtask test` does)",
+            binary.display()
+        ),
+    }
+}
+
+/// When the newest file under `dir` was written.
+fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| match entry.file_type().ok()?.is_dir() {
+            true => newest_file(&entry.path()),
+            false => entry.metadata().ok()?.modified().ok(),
+        })
+        .max()
+}
+
 /// The manifest the tests run: `wadm.yaml`, or the one `MCCHAT_TEST_MANIFEST` names
 /// (`cargo xtask test` runs the chat's tests again on `build/wadm.components.yaml`, every actor
 /// a component).
