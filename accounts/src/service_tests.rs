@@ -172,7 +172,10 @@ fn a_signed_on_user_writes_verified_and_its_name_is_protected_whatever_the_case(
         let who = world.identify(name, Some(&token));
         assert_eq!(who.outcome, "verified", "{name:?}");
         assert_eq!(who.user_name.as_deref(), Some("Alice"));
-        assert_eq!(who.expires_at, signed_on.expires_at, "until the token expires");
+        assert_eq!(
+            who.expires_at, signed_on.expires_at,
+            "until the token expires"
+        );
     }
     for name in ["Alice", "ALICE"] {
         let who = world.identify(name, None);

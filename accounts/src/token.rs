@@ -161,7 +161,7 @@ mod tests {
             "mc1.x",
             "mc2.a.b",
             &format!("mc2.{body}"),
-            &format!("{body}"),
+            body,
             &format!("mc1.{body}.extra"),
             &none,
             "mc1.e30.!!!",

@@ -14,8 +14,8 @@ use crate::bindings::chatlog::{
 };
 use crate::bindings::clock::{Clock as _, ClockSender};
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
-use crate::recent::RecentAnswers;
 use crate::intake::{Clock, Ids, Log, Services};
+use crate::recent::RecentAnswers;
 use crate::relay::Outbound;
 
 const CHATLOG_ALIAS: &str = "mcchat/chatlog";

@@ -257,7 +257,10 @@ where
         if let Some(now) = now {
             let recent = match &token {
                 Some(token) => self.recent.verified(token, &user_name, now),
-                None => self.recent.guest(&user_name, now).then(|| user_name.clone()),
+                None => self
+                    .recent
+                    .guest(&user_name, now)
+                    .then(|| user_name.clone()),
             };
             if let Some(name) = recent {
                 let verified = token.is_some();

@@ -1099,7 +1099,14 @@ fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_o
         let received = received("nats", subject, payload.as_bytes());
         block_on(services.accept(&received)).accepted
     };
-    let asked = || accounts.requests.lock().unwrap().drain(..).collect::<Vec<_>>();
+    let asked = || {
+        accounts
+            .requests
+            .lock()
+            .unwrap()
+            .drain(..)
+            .collect::<Vec<_>>()
+    };
     for _ in 0..3 {
         assert!(send("chat.in", r#"{"user_name":"gus","body":"hi"}"#));
         assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
@@ -1108,12 +1115,12 @@ fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_o
     }
     let token = r#"identify  Some("good-token")"#;
     let alice = "identify alice None";
-    assert_eq!(
-        asked(),
-        ["identify gus None", token, alice, alice, alice]
-    );
+    assert_eq!(asked(), ["identify gus None", token, alice, alice, alice]);
     // The token under another name is asked about, and refused.
-    assert!(!send("chat.in", r#"{"user_name":"bob","body":"hi","token":"good-token"}"#));
+    assert!(!send(
+        "chat.in",
+        r#"{"user_name":"bob","body":"hi","token":"good-token"}"#
+    ));
     assert_eq!(asked(), [r#"identify bob Some("good-token")"#]);
 
     *clock.0.lock().unwrap() += crate::recent::ANSWER_MS;
@@ -1128,7 +1135,10 @@ fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_o
         ["sign-off good-token false", token],
         "a sign-off holds on this instance at once"
     );
-    assert!(send("chat.signoff", r#"{"token":"good-token","everywhere":true}"#));
+    assert!(send(
+        "chat.signoff",
+        r#"{"token":"good-token","everywhere":true}"#
+    ));
     assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
     assert_eq!(asked(), ["sign-off good-token true", token]);
 
@@ -1159,5 +1169,9 @@ fn a_token_is_not_taken_again_past_its_expiry() {
     assert!(send());
     *clock.0.lock().unwrap() += 1;
     send();
-    assert_eq!(accounts.requests.lock().unwrap().len(), 2, "asked again at the expiry");
+    assert_eq!(
+        accounts.requests.lock().unwrap().len(),
+        2,
+        "asked again at the expiry"
+    );
 }

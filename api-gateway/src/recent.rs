@@ -77,7 +77,14 @@ impl RecentAnswers {
     }
 
     /// The accounts' answer that `token` holds for `user` under `name` until `expires_at`.
-    pub fn remember_verified(&self, token: &str, name: &str, user: &str, expires_at: u64, now: u64) {
+    pub fn remember_verified(
+        &self,
+        token: &str,
+        name: &str,
+        user: &str,
+        expires_at: u64,
+        now: u64,
+    ) {
         let verified = &mut self.kept().verified;
         let key = (digest(token), name.to_string());
         make_room(verified, &key, |v| v.holds(now));
@@ -99,6 +106,12 @@ impl RecentAnswers {
     /// Forgets every token of `user`: they were all signed off.
     pub fn forget_user(&self, user: &str) {
         self.kept().verified.retain(|_, v| v.user != user);
+    }
+}
+
+impl Default for RecentAnswers {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -150,16 +163,36 @@ mod tests {
     fn a_token_answer_holds_for_its_name_its_time_and_never_past_the_tokens_expiry() {
         let answers = RecentAnswers::new();
         answers.remember_verified("mc1.t", "ann", "Ann", 1_000_000, 1000);
-        assert_eq!(answers.verified("mc1.t", "ann", 1000).as_deref(), Some("Ann"));
-        assert_eq!(answers.verified("mc1.t", "ann", 1000 + ANSWER_MS - 1).as_deref(), Some("Ann"));
+        assert_eq!(
+            answers.verified("mc1.t", "ann", 1000).as_deref(),
+            Some("Ann")
+        );
+        assert_eq!(
+            answers
+                .verified("mc1.t", "ann", 1000 + ANSWER_MS - 1)
+                .as_deref(),
+            Some("Ann")
+        );
         assert_eq!(answers.verified("mc1.t", "ann", 1000 + ANSWER_MS), None);
-        assert_eq!(answers.verified("mc1.t", "", 1000), None, "another name asks again");
+        assert_eq!(
+            answers.verified("mc1.t", "", 1000),
+            None,
+            "another name asks again"
+        );
         assert_eq!(answers.verified("mc1.u", "ann", 1000), None);
-        assert_eq!(answers.verified("mc1.t", "ann", 999), None, "a clock set back forgets it");
+        assert_eq!(
+            answers.verified("mc1.t", "ann", 999),
+            None,
+            "a clock set back forgets it"
+        );
 
         answers.remember_verified("mc1.soon", "", "Ann", 1500, 1000);
         assert!(answers.verified("mc1.soon", "", 1499).is_some());
-        assert_eq!(answers.verified("mc1.soon", "", 1500), None, "the token expired");
+        assert_eq!(
+            answers.verified("mc1.soon", "", 1500),
+            None,
+            "the token expired"
+        );
     }
 
     #[test]
@@ -201,6 +234,10 @@ mod tests {
         for n in 0..MOST_ANSWERS + 1 {
             answers.remember_verified(&format!("mc1.{n}"), "", "ann", u64::MAX, ANSWER_MS);
         }
-        assert_eq!(answers.kept().verified.len(), 1, "none had run out: all went");
+        assert_eq!(
+            answers.kept().verified.len(),
+            1,
+            "none had run out: all went"
+        );
     }
 }

@@ -121,7 +121,7 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
     // A body declared too large is refused at once, before it is sent (not after the 10 s a
     // body may take to arrive).
     let head = "POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
-    let answer = raw_exchange(&base, head.as_bytes()).await;
+    let answer = raw_exchange(base, head.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.contains(r#"{"reason":"request body is larger than"#),
@@ -140,7 +140,7 @@ async fn bad_input_gets_a_reason_and_the_host_stays_up() {
             "431",
         ),
     ] {
-        let answer = raw_exchange(&base, request.as_bytes()).await;
+        let answer = raw_exchange(base, request.as_bytes()).await;
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}")),
             "{answer}"

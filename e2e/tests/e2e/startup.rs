@@ -138,7 +138,13 @@ fn a_child_process_compiles_actors_into_the_cache_the_host_loads() {
         };
         let capacity = Capacity::plan(&[shape], limits).unwrap();
         let bounds_checks = capacity.bounds_checks;
-        precompile::in_child(&support::mcchat_binary(), cache.path(), bounds_checks, &[&chatlog]).unwrap();
+        precompile::in_child(
+            &support::mcchat_binary(),
+            cache.path(),
+            bounds_checks,
+            &[&chatlog],
+        )
+        .unwrap();
         let compiled = modules_with_times(cache.path());
         assert_eq!(compiled.len(), 1, "the child cached nothing");
         Runtime::with_compile_cache(cache.path(), capacity)
