@@ -1075,38 +1075,60 @@ impl Clock for Ticking {
     }
 }
 
+/// One instance's intake, kept from message to message, whose clock the test moves.
+struct Instance {
+    clock: Ticking,
+    accounts: TestAccounts,
+    store: Store,
+    log: Lines,
+    recent: RecentAnswers,
+}
+
+impl Instance {
+    fn new(accounts: TestAccounts, now: u64) -> Instance {
+        Instance {
+            clock: Ticking(Mutex::new(now)),
+            accounts,
+            store: Store::default(),
+            log: Lines::default(),
+            recent: RecentAnswers::new(),
+        }
+    }
+
+    /// Whether a NATS message on `subject` was accepted.
+    fn send(&self, subject: &str, payload: &str) -> bool {
+        let services = Services {
+            ids: &FixedIds,
+            clock: &self.clock,
+            accounts: &self.accounts,
+            chatlog: &self.store,
+            channels: &Relayed::default(),
+            log: &self.log,
+            recent: &self.recent,
+        };
+        let received = received("nats", subject, payload.as_bytes());
+        block_on(services.accept(&received)).accepted
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.accounts.requests.lock().unwrap().drain(..).collect()
+    }
+
+    fn wait(&self, ms: u64) {
+        *self.clock.0.lock().unwrap() += ms;
+    }
+}
+
 #[test]
 fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_once() {
-    let (store, log) = (Store::default(), Lines::default());
     let signed_off = AccountAnswer {
         accepted: true,
         outcome: "signed-off".into(),
         user_name: Some("Alice".into()),
         ..Default::default()
     };
-    let accounts = TestAccounts::answering(signed_off);
-    let clock = Ticking(Mutex::new(NOW));
-    let services = Services {
-        ids: &FixedIds,
-        clock: &clock,
-        accounts: &accounts,
-        chatlog: &store,
-        channels: &Relayed::default(),
-        log: &log,
-        recent: &RecentAnswers::new(),
-    };
-    let send = |subject: &str, payload: &str| {
-        let received = received("nats", subject, payload.as_bytes());
-        block_on(services.accept(&received)).accepted
-    };
-    let asked = || {
-        accounts
-            .requests
-            .lock()
-            .unwrap()
-            .drain(..)
-            .collect::<Vec<_>>()
-    };
+    let instance = Instance::new(TestAccounts::answering(signed_off), NOW);
+    let send = |subject: &str, payload: &str| instance.send(subject, payload);
     for _ in 0..3 {
         assert!(send("chat.in", r#"{"user_name":"gus","body":"hi"}"#));
         assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
@@ -1115,23 +1137,30 @@ fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_o
     }
     let token = r#"identify  Some("good-token")"#;
     let alice = "identify alice None";
-    assert_eq!(asked(), ["identify gus None", token, alice, alice, alice]);
+    assert_eq!(
+        instance.asked(),
+        ["identify gus None", token, alice, alice, alice]
+    );
     // The token under another name is asked about, and refused.
     assert!(!send(
         "chat.in",
         r#"{"user_name":"bob","body":"hi","token":"good-token"}"#
     ));
-    assert_eq!(asked(), [r#"identify bob Some("good-token")"#]);
+    assert_eq!(instance.asked(), [r#"identify bob Some("good-token")"#]);
 
-    *clock.0.lock().unwrap() += crate::recent::ANSWER_MS;
+    instance.wait(crate::recent::ANSWER_MS);
     assert!(send("chat.in", r#"{"user_name":"gus","body":"hi"}"#));
     assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
-    assert_eq!(asked(), ["identify gus None", token], "the answers ran out");
+    assert_eq!(
+        instance.asked(),
+        ["identify gus None", token],
+        "the answers ran out"
+    );
 
     assert!(send("chat.signoff", r#"{"token":"good-token"}"#));
     assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
     assert_eq!(
-        asked(),
+        instance.asked(),
         ["sign-off good-token false", token],
         "a sign-off holds on this instance at once"
     );
@@ -1140,38 +1169,21 @@ fn a_guests_name_and_a_token_are_asked_about_once_in_a_while_and_a_sign_off_at_o
         r#"{"token":"good-token","everywhere":true}"#
     ));
     assert!(send("chat.in", r#"{"body":"hi","token":"good-token"}"#));
-    assert_eq!(asked(), ["sign-off good-token true", token]);
+    assert_eq!(instance.asked(), ["sign-off good-token true", token]);
 
     // Every message was stored with its own time.
-    let times: Vec<_> = store.written.lock().unwrap().iter().map(|m| m.ts).collect();
+    let written = instance.store.written.lock().unwrap();
+    let times: Vec<_> = written.iter().map(|m| m.ts).collect();
     assert_eq!(times.len(), 10);
     assert_eq!(times[9], Some(NOW + crate::recent::ANSWER_MS));
 }
 
 #[test]
 fn a_token_is_not_taken_again_past_its_expiry() {
-    let (store, log, accounts) = (Store::default(), Lines::default(), TestAccounts::default());
-    let clock = Ticking(Mutex::new(NOW + TOKEN_LEFT_MS - 1));
-    let services = Services {
-        ids: &FixedIds,
-        clock: &clock,
-        accounts: &accounts,
-        chatlog: &store,
-        channels: &Relayed::default(),
-        log: &log,
-        recent: &RecentAnswers::new(),
-    };
-    let send = || {
-        let payload = r#"{"body":"hi","token":"good-token"}"#;
-        let received = received("nats", "chat.in", payload.as_bytes());
-        block_on(services.accept(&received)).accepted
-    };
-    assert!(send());
-    *clock.0.lock().unwrap() += 1;
-    send();
-    assert_eq!(
-        accounts.requests.lock().unwrap().len(),
-        2,
-        "asked again at the expiry"
-    );
+    let instance = Instance::new(TestAccounts::default(), NOW + TOKEN_LEFT_MS - 1);
+    let payload = r#"{"body":"hi","token":"good-token"}"#;
+    assert!(instance.send("chat.in", payload));
+    instance.wait(1);
+    instance.send("chat.in", payload);
+    assert_eq!(instance.asked().len(), 2, "asked again at the expiry");
 }
