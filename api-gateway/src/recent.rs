@@ -30,16 +30,18 @@ pub struct RecentAnswers {
 struct Kept {
     /// Guest names, as given, and when each was answered.
     guests: BTreeMap<String, u64>,
-    /// Tokens with the name the message gave (a token holds only for its own user's name).
-    verified: BTreeMap<(TokenDigest, String), Verified>,
+    /// Tokens, each with the name the message gave it under (a token holds only for its own
+    /// user's name, or none): the last one answered, which is what a client sends each time.
+    verified: BTreeMap<TokenDigest, Verified>,
 }
 
 struct Verified {
+    /// The name the message gave, as given.
+    name: String,
     /// The user, as registered.
     user: String,
     answered_at: u64,
-    /// When the answer runs out: `ANSWER_MS` after it, or the token's expiry if sooner.
-    until: u64,
+    expires_at: u64,
 }
 
 impl RecentAnswers {
@@ -72,8 +74,8 @@ impl RecentAnswers {
     /// The user `token` was answered as holding for under `name`, while that answer holds.
     pub fn verified(&self, token: &str, name: &str, now: u64) -> Option<String> {
         let kept = self.kept();
-        let verified = kept.verified.get(&(digest(token), name.to_string()))?;
-        verified.holds(now).then(|| verified.user.clone())
+        let verified = kept.verified.get(&digest(token))?;
+        (verified.name == name && verified.holds(now)).then(|| verified.user.clone())
     }
 
     /// The accounts' answer that `token` holds for `user` under `name` until `expires_at`.
@@ -86,21 +88,20 @@ impl RecentAnswers {
         now: u64,
     ) {
         let verified = &mut self.kept().verified;
-        let key = (digest(token), name.to_string());
+        let key = digest(token);
         make_room(verified, &key, |v| v.holds(now));
-        let until = expires_at.min(now.saturating_add(ANSWER_MS));
         let answer = Verified {
+            name: name.to_string(),
             user: user.to_string(),
             answered_at: now,
-            until,
+            expires_at,
         };
         verified.insert(key, answer);
     }
 
     /// Forgets `token`: it was signed off.
     pub fn forget_token(&self, token: &str) {
-        let digest = digest(token);
-        self.kept().verified.retain(|(kept, _), _| *kept != digest);
+        self.kept().verified.remove(&digest(token));
     }
 
     /// Forgets every token of `user`: they were all signed off.
@@ -117,7 +118,7 @@ impl Default for RecentAnswers {
 
 impl Verified {
     fn holds(&self, now: u64) -> bool {
-        fresh(self.answered_at, now) && now < self.until
+        fresh(self.answered_at, now) && now < self.expires_at
     }
 }
 
@@ -214,7 +215,7 @@ mod tests {
         let answers = RecentAnswers::new();
         answers.remember_verified("mc1.secret", "ann", "ann", u64::MAX, 0);
         let kept = answers.kept();
-        let ((digest, _), _) = kept.verified.iter().next().unwrap();
+        let (digest, _) = kept.verified.iter().next().unwrap();
         assert_ne!(&digest[..], b"mc1.secret".as_slice());
         assert_eq!(digest, &super::digest("mc1.secret"));
     }

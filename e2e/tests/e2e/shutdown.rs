@@ -55,7 +55,7 @@ async fn start_host_with_mqtt(
 }
 
 /// What one writer saw: the bodies acknowledged, and the one whose answer never came (the
-/// connection failed), which may or may not have been stored.
+/// connection failed, or a deadline passed), which may or may not have been stored.
 type Outcome = (Vec<String>, Option<String>);
 
 /// Writers over HTTP and NATS until `stop` or until the host is gone.
