@@ -80,6 +80,9 @@ structure CanonicalChatMessage {
     /// Whether its author proved the name with a token (`interface/accounts.smithy`); false
     /// for guests. The API sets it, never a caller.
     verified: Boolean
+    /// The room it is in (`[a-z0-9][a-z0-9-]{0,63}`); absent for the default room, `general`.
+    /// The history keeps each room under its own key, so it is never stored in the message.
+    room: String
 }
 
 list MessagesList {
@@ -93,6 +96,8 @@ structure MessagesPageRequest {
 
     /// Cursor from a previous page's `nextBefore`; absent for the newest page.
     before: U64
+    /// The room to read; absent for the default room, `general`.
+    room: String
 }
 
 structure MessagesPage {
@@ -101,4 +106,6 @@ structure MessagesPage {
 
     /// Cursor for the page of older messages; absent when this page reaches the oldest.
     nextBefore: U64
+    /// Why no page was read (a bad room name); then `messages` is empty.
+    reason: String
 }

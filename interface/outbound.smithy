@@ -46,4 +46,6 @@ structure OutboundMessage {
 
     /// Whether its author proved the name with a token.
     verified: Boolean
+    /// The room it was stored in; absent for the default room, `general`.
+    room: String
 }

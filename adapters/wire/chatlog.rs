@@ -26,6 +26,8 @@ pub struct CanonicalChatMessage {
     pub ts: Option<u64>,
     #[serde(default)]
     pub verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,6 +52,8 @@ pub struct MessagesPageRequest {
     pub limit: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,6 +62,8 @@ pub struct MessagesPage {
     pub messages: Vec<CanonicalChatMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<wit::CanonicalChatMessage> for CanonicalChatMessage {
@@ -71,6 +77,7 @@ impl From<wit::CanonicalChatMessage> for CanonicalChatMessage {
             index: m.index,
             ts: m.ts,
             verified: m.verified,
+            room: m.room,
         }
     }
 }
@@ -86,6 +93,7 @@ impl From<CanonicalChatMessage> for wit::CanonicalChatMessage {
             index: m.index,
             ts: m.ts,
             verified: m.verified,
+            room: m.room,
         }
     }
 }
@@ -119,6 +127,7 @@ impl From<wit::MessagesPageRequest> for MessagesPageRequest {
         MessagesPageRequest {
             limit: r.limit,
             before: r.before,
+            room: r.room,
         }
     }
 }
@@ -128,6 +137,7 @@ impl From<MessagesPageRequest> for wit::MessagesPageRequest {
         wit::MessagesPageRequest {
             limit: r.limit,
             before: r.before,
+            room: r.room,
         }
     }
 }
@@ -137,6 +147,7 @@ impl From<wit::MessagesPage> for MessagesPage {
         MessagesPage {
             messages: p.messages.into_iter().map(Into::into).collect(),
             next_before: p.next_before,
+            reason: p.reason,
         }
     }
 }
@@ -146,6 +157,7 @@ impl From<MessagesPage> for wit::MessagesPage {
         wit::MessagesPage {
             messages: p.messages.into_iter().map(Into::into).collect(),
             next_before: p.next_before,
+            reason: p.reason,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct OutboundMessage {
     pub ts: Option<u64>,
     #[serde(default)]
     pub verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 impl From<wit::OutboundMessage> for OutboundMessage {
@@ -35,6 +37,7 @@ impl From<wit::OutboundMessage> for OutboundMessage {
             index: m.index,
             ts: m.ts,
             verified: m.verified,
+            room: m.room,
         }
     }
 }
@@ -49,6 +52,7 @@ impl From<OutboundMessage> for wit::OutboundMessage {
             index: m.index,
             ts: m.ts,
             verified: m.verified,
+            room: m.room,
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Live {
     /// Also takes its own messages back: every browser, the sender's included, shows the one
     /// conversation in the order it was stored.
     pub echoes: bool,
+    /// Its clients can follow rooms besides `general` (a subject or topic per room). A
+    /// WebSocket session gets `general` alone until sessions can subscribe to rooms.
+    pub follows_rooms: bool,
 }
 
 /// The wire format of an answer.
@@ -36,8 +39,9 @@ pub enum Answers {
 pub enum Subjects {
     /// Whatever the link subscribed it to.
     Subscribed,
-    /// This subject only: the channel's clients name a subject in each frame.
-    Only(&'static str),
+    /// The chat's own subjects only (`chat.in`, `chat.in.<room>` and the account requests'):
+    /// the channel's clients name a subject in each frame.
+    Chat,
 }
 
 pub const CHANNELS: &[Channel] = &[
@@ -52,6 +56,7 @@ pub const CHANNELS: &[Channel] = &[
         live: Some(Live {
             alias: "mcchat/nats",
             echoes: false,
+            follows_rooms: true,
         }),
         // `chat.in` acks were `{"accepted"}` before ids existed; scripts compare them whole.
         answers: Answers::Ack { with_id: false },
@@ -62,15 +67,17 @@ pub const CHANNELS: &[Channel] = &[
         live: Some(Live {
             alias: "mcchat/ws",
             echoes: true,
+            follows_rooms: false,
         }),
         answers: Answers::Ack { with_id: true },
-        subjects: Subjects::Only("chat.in"),
+        subjects: Subjects::Chat,
     },
     Channel {
         name: "mqtt",
         live: Some(Live {
             alias: "mcchat/mqtt",
             echoes: false,
+            follows_rooms: true,
         }),
         answers: Answers::Ack { with_id: true },
         subjects: Subjects::Subscribed,

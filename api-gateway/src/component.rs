@@ -18,6 +18,7 @@ pub mod payload;
 pub mod recent;
 pub mod relay;
 pub mod requests;
+pub mod rooms;
 pub mod sealing;
 
 /// The call context and errors the logic takes. An import's error arrives as text.
@@ -222,6 +223,7 @@ fn stored(m: api::CanonicalChatMessage) -> store::CanonicalChatMessage {
         index: m.index,
         ts: m.ts,
         verified: m.verified,
+        room: m.room,
     }
 }
 
@@ -235,6 +237,7 @@ fn served(m: store::CanonicalChatMessage) -> api::CanonicalChatMessage {
         index: m.index,
         ts: m.ts,
         verified: m.verified,
+        room: m.room,
     }
 }
 
@@ -288,13 +291,15 @@ impl api::Guest for ApiGateway {
     }
 
     fn get_messages_page(req: api::MessagesPageRequest) -> Result<api::MessagesPage, String> {
-        let page = store::get_messages_page(store::MessagesPageRequest {
+        let page = store::get_messages_page(&store::MessagesPageRequest {
             limit: req.limit,
             before: req.before,
+            room: req.room,
         })?;
         Ok(api::MessagesPage {
             messages: page.messages.into_iter().map(served).collect(),
             next_before: page.next_before,
+            reason: page.reason,
         })
     }
 }

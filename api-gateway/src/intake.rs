@@ -14,6 +14,7 @@ use crate::payload;
 use crate::recent::RecentAnswers;
 use crate::relay::{write_and_relay, Outbound};
 use crate::requests::{self, request, Request};
+use crate::rooms::{is_chat_subject, room_in, CHAT_IN};
 use crate::rpc::{timed_out, Context, RpcError, RpcResult};
 use crate::sealing::{self, ReplyKey, Sealed};
 
@@ -163,11 +164,14 @@ where
         let answers = channel.answers;
         let refused = |outcome, reason| answer::refused(answers, outcome, reason);
         let request = request(&received.subject);
-        if let (Request::Message, Subjects::Only(subject)) = (request, channel.subjects) {
-            if received.subject != subject {
-                let reason = format!("send chat messages on {subject}, not {}", received.subject);
-                return refused(Outcome::Invalid, reason);
-            }
+        if (request, channel.subjects) == (Request::Message, Subjects::Chat)
+            && !is_chat_subject(&received.subject)
+        {
+            let reason = format!(
+                "send chat messages on {CHAT_IN} or {CHAT_IN}.<room>, not {}",
+                received.subject
+            );
+            return refused(Outcome::Invalid, reason);
         }
         let payload = &received.payload;
         if payload.len() > MAX_PAYLOAD_BYTES {
@@ -221,6 +225,7 @@ where
             index: None,
             ts: self.stored_at(&id, now).await,
             verified: author.verified,
+            room: room_in(&received.subject).map(String::from),
         };
         match self.write(&Context::default(), msg).await {
             Ok(response) => {

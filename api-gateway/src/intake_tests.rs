@@ -325,9 +325,29 @@ fn a_nats_message_is_stored_as_from_the_nats_channel_and_acked_without_an_id() {
             index: None,
             ts: Some(NOW),
             verified: false,
+            room: None,
         }]
     );
     assert_eq!(run.relayed, ["mcchat/ws", "mcchat/mqtt"]);
+}
+
+#[test]
+fn a_message_on_a_rooms_subject_is_stored_in_that_room_on_every_channel() {
+    for (channel, subject) in [
+        ("nats", "chat.in.dev"),
+        ("ws", "chat.in.dev"),
+        ("mqtt", "chat.in.dev"),
+        ("http", "chat.in.dev"),
+    ] {
+        let run = through(channel, subject, br#"{"user_name":"fay","body":"hi dev"}"#);
+        assert_eq!(run.ack.outcome, "stored", "{channel}");
+        assert_eq!(run.written[0].room.as_deref(), Some("dev"), "{channel}");
+    }
+    let run = through("nats", "chat.in", br#"{"user_name":"fay","body":"hi all"}"#);
+    assert_eq!(run.written[0].room, None);
+    // A WebSocket session follows `general` alone for now, so it is not sent another room.
+    let run = through("nats", "chat.in.dev", br#"{"user_name":"fay","body":"x"}"#);
+    assert_eq!(run.relayed, ["mcchat/mqtt"]);
 }
 
 #[test]
@@ -421,11 +441,11 @@ fn malformed_messages_are_refused_with_a_reason_on_every_channel() {
 }
 
 #[test]
-fn a_browser_writes_on_chat_in_only() {
+fn a_browser_writes_on_the_chat_subjects_only() {
     let run = through("ws", "chat.out", br#"{"user_name":"a","body":"b"}"#);
     assert_eq!(
         run.ack_json(),
-        serde_json::json!({"accepted": false, "reason": "send chat messages on chat.in, not chat.out"})
+        serde_json::json!({"accepted": false, "reason": "send chat messages on chat.in or chat.in.<room>, not chat.out"})
     );
     assert!(run.written.is_empty());
     // The brokers' subjects are whatever the link subscribed the channel to.
@@ -626,6 +646,7 @@ fn every_write_is_timed_by_the_clock_never_by_its_caller() {
         index: None,
         ts: Some(1),
         verified: true,
+        room: None,
     };
     let response = block_on(services.write_unproven(&Context::default(), claimed)).unwrap();
     assert!(response.accepted);
@@ -1018,6 +1039,7 @@ fn the_seeds_write_message_keeps_registered_names_to_their_owners() {
         index: None,
         ts: None,
         verified: false,
+        room: None,
     };
     let response = block_on(services.write_unproven(&Context::default(), as_alice)).unwrap();
     assert!(!response.accepted);
@@ -1058,6 +1080,7 @@ fn the_seeds_write_message_fails_when_the_accounts_cannot_say_who_wrote() {
             index: None,
             ts: None,
             verified: false,
+            room: None,
         };
         let failed = block_on(services.write_unproven(&Context::default(), msg)).unwrap_err();
         assert!(failed.to_string().contains(error), "{failed}");

@@ -48,6 +48,7 @@ pub mod payload;
 pub mod recent;
 pub mod relay;
 pub mod requests;
+pub mod rooms;
 pub mod sealing;
 
 #[cfg(target_arch = "wasm32")]

@@ -20,12 +20,18 @@ pub struct RelayFailure {
     pub error: String,
 }
 
-/// The channels a message from `source` is relayed to: all but its own (no loops), unless that
-/// one echoes. Relaying never feeds back into a write, so an echo cannot loop.
-pub fn relay_targets(source: &str) -> impl Iterator<Item = Live> + '_ {
-    CHANNELS
-        .iter()
-        .filter_map(move |c| c.live.filter(|live| live.echoes || c.name != source))
+/// The channels a message from `source` in `room` (`None`: the default room) is relayed to:
+/// all but its own (no loops), unless that one echoes, and only those whose clients can follow
+/// that room. Relaying never feeds back into a write, so an echo cannot loop.
+pub fn relay_targets<'a>(
+    source: &'a str,
+    room: Option<&'a str>,
+) -> impl Iterator<Item = Live> + 'a {
+    CHANNELS.iter().filter_map(move |c| {
+        c.live.filter(|live| {
+            (live.echoes || c.name != source) && (room.is_none() || live.follows_rooms)
+        })
+    })
 }
 
 /// The relayed form of a stored message, with its position in the history when the chat log
@@ -39,6 +45,7 @@ pub fn outbound_message(msg: &CanonicalChatMessage, index: Option<u64>) -> Outbo
         index,
         ts: msg.ts,
         verified: msg.verified,
+        room: msg.room.clone(),
     }
 }
 
@@ -56,7 +63,7 @@ pub async fn write_and_relay(
     let stored_now = response.accepted && response.id.as_ref().is_none_or(|id| *id == msg.id);
     if stored_now {
         let relayed = outbound_message(msg, response.index);
-        for live in relay_targets(&msg.channel_name) {
+        for live in relay_targets(&msg.channel_name, msg.room.as_deref()) {
             if let Err(e) = outbound.publish(live.alias, &relayed).await {
                 failures.push(RelayFailure {
                     alias: live.alias,
@@ -148,23 +155,41 @@ mod tests {
             channel_name: channel.into(),
             source_user: "carol".into(),
             body: body.into(),
-            client_id: None,
-            index: None,
             ts: Some(1_796_000_000_000),
-            verified: false,
+            ..Default::default()
         }
     }
 
     #[test]
     fn relays_to_every_channel_but_the_source() {
-        let targets: Vec<_> = relay_targets("http").map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("http", None).map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("nats").map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("nats", None).map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("ws").map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("ws", None).map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("mqtt").map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("mqtt", None).map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws"]);
+    }
+
+    #[test]
+    fn another_room_reaches_only_the_channels_whose_clients_follow_rooms() {
+        let targets: Vec<_> = relay_targets("http", Some("dev"))
+            .map(|c| c.alias)
+            .collect();
+        assert_eq!(targets, ["mcchat/nats", "mcchat/mqtt"]);
+        let targets: Vec<_> = relay_targets("ws", Some("dev")).map(|c| c.alias).collect();
+        assert_eq!(targets, ["mcchat/nats", "mcchat/mqtt"]);
+    }
+
+    #[test]
+    fn the_relayed_form_says_its_room() {
+        let msg = CanonicalChatMessage {
+            room: Some("dev".into()),
+            ..message("nats", "in dev")
+        };
+        assert_eq!(outbound_message(&msg, Some(3)).room.as_deref(), Some("dev"));
+        assert_eq!(outbound_message(&message("nats", "x"), None).room, None);
     }
 
     #[test]

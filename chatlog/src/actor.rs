@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use wasmbus_rpc::actor::prelude::*;
 use wasmcloud_interface_keyvalue::{
-    IncrementRequest, KeyValue, KeyValueSender, ListAddRequest, ListRangeRequest, SetRequest,
+    IncrementRequest, KeyValue, KeyValueSender, ListAddRequest, ListRangeRequest, SetAddRequest,
+    SetDelRequest, SetRequest,
 };
 use wasmcloud_interface_logging::log;
 
@@ -11,21 +12,40 @@ use crate::bindings::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, MessagesList, MessagesPage,
     MessagesPageRequest, WriteMessageResponse,
 };
-use crate::history::{self, MessageList, LENGTH_HINT_KEY, MESSAGES_KEY};
-use crate::idempotency::{write_once, KeyStore};
+use crate::history::{self, MessageList};
+use crate::idempotency::KeyStore;
+use crate::rooms::{self, KnownRooms, Room, RoomSet, ROOMS_KEY};
 
 #[derive(Debug, Default, Actor, HealthResponder)]
 #[services(Actor, Chatlog)]
 struct ChatlogActor {}
 
-/// The history list in the linked key-value store.
-struct KeyValueList;
+/// The rooms this instance has seen in the store's set.
+static KNOWN_ROOMS: KnownRooms = KnownRooms::new();
+
+/// A room's history list in the linked key-value store.
+struct KeyValueList {
+    list: String,
+    length_hint: String,
+}
+
+impl KeyValueList {
+    fn of(room: &Room) -> Self {
+        KeyValueList {
+            list: room.messages_key.clone(),
+            length_hint: room.length_hint_key.clone(),
+        }
+    }
+}
+
+/// The linked key-value store's keys, counters and the set of rooms.
+struct KeyValueStore;
 
 #[async_trait]
 impl MessageList for KeyValueList {
     async fn append(&self, value: String) -> RpcResult<u32> {
         let req = ListAddRequest {
-            list_name: MESSAGES_KEY.to_string(),
+            list_name: self.list.clone(),
             value,
         };
         KeyValueSender::new()
@@ -35,7 +55,7 @@ impl MessageList for KeyValueList {
 
     async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
         let req = ListRangeRequest {
-            list_name: MESSAGES_KEY.to_string(),
+            list_name: self.list.clone(),
             start,
             stop,
         };
@@ -46,7 +66,7 @@ impl MessageList for KeyValueList {
 
     async fn length_hint(&self) -> RpcResult<Option<u64>> {
         let found = KeyValueSender::new()
-            .get(&Context::default(), LENGTH_HINT_KEY)
+            .get(&Context::default(), &self.length_hint)
             .await?;
         // An unreadable hint is as good as none: the page falls back to the search.
         Ok(found.exists.then(|| found.value.parse().ok()).flatten())
@@ -54,7 +74,7 @@ impl MessageList for KeyValueList {
 
     async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
         let req = SetRequest {
-            key: LENGTH_HINT_KEY.to_string(),
+            key: self.length_hint.clone(),
             value: length.to_string(),
             expires: 0,
         };
@@ -63,7 +83,7 @@ impl MessageList for KeyValueList {
 }
 
 #[async_trait]
-impl KeyStore for KeyValueList {
+impl KeyStore for KeyValueStore {
     async fn increment(&self, key: &str) -> RpcResult<i32> {
         let req = IncrementRequest {
             key: key.to_string(),
@@ -96,6 +116,37 @@ impl KeyStore for KeyValueList {
     }
 }
 
+#[async_trait]
+impl RoomSet for KeyValueStore {
+    async fn add(&self, room: &str) -> RpcResult<bool> {
+        let req = SetAddRequest {
+            set_name: ROOMS_KEY.to_string(),
+            value: room.to_string(),
+        };
+        let added = KeyValueSender::new()
+            .set_add(&Context::default(), &req)
+            .await?;
+        Ok(added > 0)
+    }
+
+    async fn remove(&self, room: &str) -> RpcResult<()> {
+        let req = SetDelRequest {
+            set_name: ROOMS_KEY.to_string(),
+            value: room.to_string(),
+        };
+        KeyValueSender::new()
+            .set_del(&Context::default(), &req)
+            .await
+            .map(drop)
+    }
+
+    async fn members(&self) -> RpcResult<Vec<String>> {
+        KeyValueSender::new()
+            .set_query(&Context::default(), ROOMS_KEY)
+            .await
+    }
+}
+
 /// Logging must never fail a request, so its own errors are dropped.
 async fn report_unreadable(entries: &[String]) {
     for entry in entries {
@@ -114,7 +165,7 @@ impl Chatlog for ChatlogActor {
         _ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let response = write_once(&KeyValueList, &KeyValueList, msg).await?;
+        let response = rooms::write(KeyValueList::of, &KeyValueStore, &KNOWN_ROOMS, msg).await?;
         if let Some(reason) = &response.reason {
             let _ = log("debug", format!("refused message {}: {reason}", msg.id)).await;
         }
@@ -122,7 +173,7 @@ impl Chatlog for ChatlogActor {
     }
 
     async fn get_messages(&self, _ctx: &Context) -> RpcResult<MessagesList> {
-        let decoded = history::all(&KeyValueList).await?;
+        let decoded = history::all(&KeyValueList::of(&Room::general())).await?;
         report_unreadable(&decoded.unreadable).await;
         Ok(decoded.messages)
     }
@@ -132,7 +183,7 @@ impl Chatlog for ChatlogActor {
         _ctx: &Context,
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
-        let (page, unreadable) = history::page(&KeyValueList, req).await?;
+        let (page, unreadable) = rooms::page(KeyValueList::of, req).await?;
         report_unreadable(&unreadable).await;
         Ok(page)
     }

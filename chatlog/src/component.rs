@@ -15,6 +15,7 @@ wit_bindgen::generate!({
 
 pub mod history;
 pub mod idempotency;
+pub mod rooms;
 pub mod validate;
 
 /// The contract's records under the names the logic modules use.
@@ -63,41 +64,60 @@ use crate::bindings::{
     CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
 };
 use crate::exports::mcchat::chatlog::chatlog::Guest;
-use crate::history::{MessageList, LENGTH_HINT_KEY, MESSAGES_KEY};
-use crate::idempotency::{write_once, KeyStore};
+use crate::history::MessageList;
+use crate::idempotency::KeyStore;
+use crate::rooms::{KnownRooms, Room, RoomSet, ROOMS_KEY};
 use crate::rpc::RpcResult;
 use crate::wasmcloud::keyvalue::keyvalue as kv;
 use crate::wasmcloud::logging::logging::{write_log, LogEntry};
 
-/// The history list in the key-value store the component imports.
-struct KeyValueList;
+/// The rooms this instance has seen in the store's set.
+static KNOWN_ROOMS: KnownRooms = KnownRooms::new();
+
+/// A room's history list in the key-value store the component imports.
+struct KeyValueList {
+    list: String,
+    length_hint: String,
+}
+
+impl KeyValueList {
+    fn of(room: &Room) -> Self {
+        KeyValueList {
+            list: room.messages_key.clone(),
+            length_hint: room.length_hint_key.clone(),
+        }
+    }
+}
+
+/// The key-value store's keys, counters and the set of rooms.
+struct KeyValueStore;
 
 #[async_trait]
 impl MessageList for KeyValueList {
     async fn append(&self, value: String) -> RpcResult<u32> {
         Ok(kv::list_add(&kv::ListAddRequest {
-            list_name: MESSAGES_KEY.to_string(),
+            list_name: self.list.clone(),
             value,
         })?)
     }
 
     async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
         Ok(kv::list_range(&kv::ListRangeRequest {
-            list_name: MESSAGES_KEY.to_string(),
+            list_name: self.list.clone(),
             start,
             stop,
         })?)
     }
 
     async fn length_hint(&self) -> RpcResult<Option<u64>> {
-        let found = kv::get(LENGTH_HINT_KEY)?;
+        let found = kv::get(&self.length_hint)?;
         // An unreadable hint is as good as none: the page falls back to the search.
         Ok(found.exists.then(|| found.value.parse().ok()).flatten())
     }
 
     async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
         Ok(kv::set(&kv::SetRequest {
-            key: LENGTH_HINT_KEY.to_string(),
+            key: self.length_hint.clone(),
             value: length.to_string(),
             expires: 0,
         })?)
@@ -105,7 +125,7 @@ impl MessageList for KeyValueList {
 }
 
 #[async_trait]
-impl KeyStore for KeyValueList {
+impl KeyStore for KeyValueStore {
     async fn increment(&self, key: &str) -> RpcResult<i32> {
         Ok(kv::increment(&kv::IncrementRequest {
             key: key.to_string(),
@@ -131,6 +151,28 @@ impl KeyStore for KeyValueList {
     }
 }
 
+fn room_member(room: &str) -> kv::SetMemberRequest {
+    kv::SetMemberRequest {
+        set_name: ROOMS_KEY.to_string(),
+        value: room.to_string(),
+    }
+}
+
+#[async_trait]
+impl RoomSet for KeyValueStore {
+    async fn add(&self, room: &str) -> RpcResult<bool> {
+        Ok(kv::set_add(&room_member(room))? > 0)
+    }
+
+    async fn remove(&self, room: &str) -> RpcResult<()> {
+        Ok(kv::set_del(&room_member(room)).map(drop)?)
+    }
+
+    async fn members(&self) -> RpcResult<Vec<String>> {
+        Ok(kv::set_query(ROOMS_KEY)?)
+    }
+}
+
 /// Logging must never fail a request, so its own errors are dropped.
 fn log(level: &str, text: String) {
     let _ = write_log(&LogEntry {
@@ -153,8 +195,13 @@ export!(Chatlog);
 
 impl Guest for Chatlog {
     fn write_message(msg: CanonicalChatMessage) -> Result<WriteMessageResponse, String> {
-        let response =
-            block_on(write_once(&KeyValueList, &KeyValueList, &msg)).map_err(|e| e.to_string())?;
+        let response = block_on(rooms::write(
+            KeyValueList::of,
+            &KeyValueStore,
+            &KNOWN_ROOMS,
+            &msg,
+        ))
+        .map_err(|e| e.to_string())?;
         if let Some(reason) = &response.reason {
             log("debug", format!("refused message {}: {reason}", msg.id));
         }
@@ -162,14 +209,15 @@ impl Guest for Chatlog {
     }
 
     fn get_messages() -> Result<MessagesList, String> {
-        let decoded = block_on(history::all(&KeyValueList)).map_err(|e| e.to_string())?;
+        let general = KeyValueList::of(&Room::general());
+        let decoded = block_on(history::all(&general)).map_err(|e| e.to_string())?;
         report_unreadable(&decoded.unreadable);
         Ok(decoded.messages)
     }
 
     fn get_messages_page(req: MessagesPageRequest) -> Result<MessagesPage, String> {
         let (page, unreadable) =
-            block_on(history::page(&KeyValueList, &req)).map_err(|e| e.to_string())?;
+            block_on(rooms::page(KeyValueList::of, &req)).map_err(|e| e.to_string())?;
         report_unreadable(&unreadable);
         Ok(page)
     }

@@ -130,6 +130,7 @@ pub async fn page(
     let page = MessagesPage {
         messages: decoded.messages,
         next_before: (start > 0).then_some(start),
+        reason: None,
     };
     Ok((page, decoded.unreadable))
 }
@@ -191,6 +192,7 @@ fn decode(start: u64, entries: Vec<String>) -> Decoded {
                 index: Some(index),
                 ts: stored.ts,
                 verified: stored.verified,
+                room: None,
             }),
             Err(e) => decoded.unreadable.push(format!("{e}: {entry:.80}")),
         }
@@ -236,10 +238,7 @@ mod tests {
             channel_name: "nats".into(),
             source_user: "bob".into(),
             body: format!("message {n}"),
-            client_id: None,
-            index: None,
-            ts: None,
-            verified: false,
+            ..Default::default()
         }
     }
 
@@ -342,12 +341,14 @@ mod tests {
         let request = MessagesPageRequest {
             limit: 2,
             before: Some(3),
+            room: None,
         };
         let (older, _) = block_on(page(&list, &request)).unwrap();
         assert_eq!(indexes(&older.messages), [Some(1), Some(2)]);
         let newest = MessagesPageRequest {
             limit: 2,
             before: None,
+            room: None,
         };
         let (newest, _) = block_on(page(&list, &newest)).unwrap();
         assert_eq!(indexes(&newest.messages), [Some(4)]);
@@ -361,6 +362,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: 3,
                 before: None,
+                room: None,
             },
         ))
         .unwrap();
@@ -377,7 +379,15 @@ mod tests {
         let mut seen = Vec::new();
         let mut before = None;
         loop {
-            let (p, _) = block_on(page(&list, &MessagesPageRequest { limit: 4, before })).unwrap();
+            let (p, _) = block_on(page(
+                &list,
+                &MessagesPageRequest {
+                    limit: 4,
+                    before,
+                    room: None,
+                },
+            ))
+            .unwrap();
             // A message arriving mid-walk must not shift older pages.
             block_on(write(&list, &message(100 + seen.len()))).unwrap();
             seen.splice(0..0, bodies(&p.messages));
@@ -400,6 +410,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: 50,
                 before: None,
+                room: None,
             },
         ))
         .unwrap();
@@ -415,6 +426,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: 0,
                 before: None,
+                room: None,
             },
         ))
         .unwrap();
@@ -424,6 +436,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: u32::MAX,
                 before: None,
+                room: None,
             },
         ))
         .unwrap();
@@ -439,6 +452,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: 10,
                 before: Some(5),
+                room: None,
             },
         ))
         .unwrap();
@@ -451,6 +465,7 @@ mod tests {
             &MessagesPageRequest {
                 limit: 10,
                 before: Some(1_000_000),
+                room: None,
             },
         ))
         .unwrap();
@@ -464,6 +479,7 @@ mod tests {
             &MessagesPageRequest {
                 limit,
                 before: None,
+                room: None,
             },
         ))
         .unwrap()

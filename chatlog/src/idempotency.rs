@@ -6,9 +6,10 @@
 //! nothing; a retry that arrives while the first write is still running is told so
 //! (`inProgress`) and retries. A first write that fails releases its claim.
 //!
-//! Claims and ids live under separate prefixes (`chatlog:idempotency:claim:<channel>:<key>` and
-//! `…:id:<channel>:<key>`), and a channel name holds no `:`, so no key's claim or id is ever
-//! another key's: whatever its bytes, a key cannot read or overwrite another's bookkeeping.
+//! Claims and ids live under separate prefixes (`<room's prefix>:claim:<channel>:<key>` and
+//! `…:id:<channel>:<key>`; the default room's prefix is `chatlog:idempotency`), and a channel
+//! name holds no `:`, so no key's claim or id is ever another key's: whatever its bytes, a key
+//! cannot read or overwrite another's bookkeeping.
 
 use crate::rpc::RpcResult;
 use async_trait::async_trait;
@@ -19,7 +20,6 @@ use crate::validate::check_message;
 
 /// Longest idempotency key taken.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
-const KEY_PREFIX: &str = "chatlog:idempotency";
 
 /// The key-value operations a claim needs (Redis `INCR`, `GET`, `SET`, `DEL`).
 #[async_trait]
@@ -62,15 +62,17 @@ fn check_client_id(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Where a key's claim (`claim`) or stored id (`id`) is kept.
-fn store_key(kind: &str, channel: &str, key: &str) -> String {
-    format!("{KEY_PREFIX}:{kind}:{channel}:{key}")
+/// Where a key's claim (`claim`) or stored id (`id`) is kept, under the room's `prefix`.
+fn store_key(prefix: &str, kind: &str, channel: &str, key: &str) -> String {
+    format!("{prefix}:{kind}:{channel}:{key}")
 }
 
-/// Stores `msg` once per idempotency key (or simply stores it when it has none).
+/// Stores `msg` once per idempotency key (or simply stores it when it has none); the keys'
+/// bookkeeping is kept under `prefix`.
 pub async fn write_once(
     list: &(impl MessageList + Sync),
     store: &(impl KeyStore + Sync),
+    prefix: &str,
     msg: &CanonicalChatMessage,
 ) -> RpcResult<WriteMessageResponse> {
     let Some(key) = msg.client_id.as_deref() else {
@@ -82,8 +84,8 @@ pub async fn write_once(
     if msg.channel_name.contains(':') {
         return Ok(refused("channelName must not contain `:`".into()));
     }
-    let claim = store_key("claim", &msg.channel_name, key);
-    let id_key = store_key("id", &msg.channel_name, key);
+    let claim = store_key(prefix, "claim", &msg.channel_name, key);
+    let id_key = store_key(prefix, "id", &msg.channel_name, key);
     if let Some(id) = store.get(&id_key).await? {
         return Ok(stored(id));
     }
@@ -127,6 +129,9 @@ mod tests {
     use crate::memory::{MemoryStore, VecList};
     use futures::executor::block_on;
 
+    /// The default room's.
+    const PREFIX: &str = "chatlog:idempotency";
+
     fn keyed(id: &str, key: Option<&str>, body: &str) -> CanonicalChatMessage {
         CanonicalChatMessage {
             id: id.into(),
@@ -134,9 +139,7 @@ mod tests {
             source_user: "rex".into(),
             body: body.into(),
             client_id: key.map(String::from),
-            index: None,
-            ts: None,
-            verified: false,
+            ..Default::default()
         }
     }
 
@@ -146,6 +149,7 @@ mod tests {
         let first = block_on(write_once(
             &list,
             &store,
+            PREFIX,
             &keyed("id-1", Some("k1"), "once"),
         ))
         .unwrap();
@@ -153,6 +157,7 @@ mod tests {
         let retry = block_on(write_once(
             &list,
             &store,
+            PREFIX,
             &keyed("id-2", Some("k1"), "once"),
         ))
         .unwrap();
@@ -160,6 +165,7 @@ mod tests {
         let other = block_on(write_once(
             &list,
             &store,
+            PREFIX,
             &keyed("id-3", Some("k2"), "twice"),
         ))
         .unwrap();
@@ -180,7 +186,13 @@ mod tests {
         let (list, store) = (VecList::default(), MemoryStore::default());
         // The first write has claimed the key but not finished.
         block_on(store.increment("chatlog:idempotency:claim:http:k1")).unwrap();
-        let retry = block_on(write_once(&list, &store, &keyed("id-2", Some("k1"), "x"))).unwrap();
+        let retry = block_on(write_once(
+            &list,
+            &store,
+            PREFIX,
+            &keyed("id-2", Some("k1"), "x"),
+        ))
+        .unwrap();
         assert!(!retry.accepted);
         assert!(retry.in_progress);
         assert!(list.items.lock().unwrap().is_empty());
@@ -190,9 +202,21 @@ mod tests {
     fn a_failed_write_frees_the_key_for_the_retry() {
         let (list, store) = (VecList::default(), MemoryStore::default());
         *list.down.lock().unwrap() = true;
-        assert!(block_on(write_once(&list, &store, &keyed("id-1", Some("k1"), "x"))).is_err());
+        assert!(block_on(write_once(
+            &list,
+            &store,
+            PREFIX,
+            &keyed("id-1", Some("k1"), "x")
+        ))
+        .is_err());
         *list.down.lock().unwrap() = false;
-        let retry = block_on(write_once(&list, &store, &keyed("id-2", Some("k1"), "x"))).unwrap();
+        let retry = block_on(write_once(
+            &list,
+            &store,
+            PREFIX,
+            &keyed("id-2", Some("k1"), "x"),
+        ))
+        .unwrap();
         assert_eq!((retry.accepted, retry.id.as_deref()), (true, Some("id-2")));
         assert_eq!(list.items.lock().unwrap().len(), 1);
     }
@@ -208,8 +232,13 @@ mod tests {
             ("a\u{fffd}b", "x"),
             ("good", " "),
         ] {
-            let answer =
-                block_on(write_once(&list, &store, &keyed("id", Some(key), body))).unwrap();
+            let answer = block_on(write_once(
+                &list,
+                &store,
+                PREFIX,
+                &keyed("id", Some(key), body),
+            ))
+            .unwrap();
             assert!(
                 !answer.accepted && !answer.in_progress,
                 "{key:?}: {answer:?}"
@@ -223,7 +252,8 @@ mod tests {
     fn without_a_key_every_write_is_stored() {
         let (list, store) = (VecList::default(), MemoryStore::default());
         for id in ["a", "b"] {
-            let answer = block_on(write_once(&list, &store, &keyed(id, None, "same"))).unwrap();
+            let answer =
+                block_on(write_once(&list, &store, PREFIX, &keyed(id, None, "same"))).unwrap();
             assert_eq!(answer.id.as_deref(), Some(id));
         }
         assert_eq!(list.items.lock().unwrap().len(), 2);
@@ -238,7 +268,8 @@ mod tests {
             .enumerate()
             .map(|(n, key)| {
                 let msg = keyed(&format!("id-{n}"), Some(key), &format!("body {n}"));
-                let write = || block_on(write_once(&list, &store, &msg)).expect("no store error");
+                let write =
+                    || block_on(write_once(&list, &store, PREFIX, &msg)).expect("no store error");
                 [write(), write()]
             })
             .collect();

@@ -1,7 +1,7 @@
 //! The `chatlog` actor (call alias `mcchat/chatlog`): keeps every channel's messages, in order,
-//! as JSON under one key-value list, and serves them back whole or a page at a time.
+//! as JSON under one key-value list per room, and serves them back whole or a page at a time.
 //!
-//! The logic (`validate`, `history`, `idempotency`) is plain Rust that native tests drive;
+//! The logic (`validate`, `history`, `idempotency`, `rooms`) is plain Rust that native tests drive;
 //! `actor` is the thin wasmbus glue, compiled only for wasm32. The same logic modules also build
 //! as a WebAssembly component, with `component.rs` as its root (the `chatlog-component` crate).
 
@@ -16,6 +16,7 @@ pub mod history;
 pub mod idempotency;
 #[cfg(test)]
 mod memory;
+pub mod rooms;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]

@@ -50,10 +50,7 @@ mod tests {
             channel_name: "http".into(),
             source_user: user.into(),
             body: body.into(),
-            client_id: None,
-            index: None,
-            ts: None,
-            verified: false,
+            ..Default::default()
         }
     }
 

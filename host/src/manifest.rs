@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(nats.links[0].contract, "wasmcloud:messaging");
         assert_eq!(
             nats.links[0].value("subscription"),
-            Some("chat.in,chat.signup,chat.signon,chat.refresh,chat.signoff")
+            Some("chat.in,chat.in.>,chat.signup,chat.signon,chat.refresh,chat.signoff")
         );
         assert!(nats.links[0].provider_image.contains("nats_messaging"));
         let chatlog = &app.actors[0];

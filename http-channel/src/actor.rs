@@ -47,7 +47,7 @@ impl HttpServer for HttpChannelActor {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
             Ok(Route::Api { subject, body }) => {
                 let posted = Posted {
-                    subject,
+                    subject: &subject,
                     body: body.unwrap_or(&req.body),
                     idempotency_key: header(req, "idempotency-key"),
                     authorization: header(req, "authorization"),
@@ -55,9 +55,9 @@ impl HttpServer for HttpChannelActor {
                 let api = ApiSender::to_actor(API_ALIAS);
                 post(posted, &api, &HostLog).await
             }
-            Ok(Route::GetMessages) => {
+            Ok(Route::GetMessages { room }) => {
                 let history = ChatlogSender::to_actor(API_ALIAS);
-                get_messages(&req.query_string, &history, &HostLog).await
+                get_messages(room.as_deref(), &req.query_string, &history, &HostLog).await
             }
             Err(response) => response,
         };

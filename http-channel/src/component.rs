@@ -154,7 +154,7 @@ impl Chatlog for ApiImport {
         _ctx: &Context,
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
-        Ok(crate::mcchat::chatlog::chatlog::get_messages_page(*req)?)
+        Ok(crate::mcchat::chatlog::chatlog::get_messages_page(req)?)
     }
 }
 
@@ -188,14 +188,16 @@ fn handle(req: HttpRequest) -> HttpResponse {
             Ok(Route::ChatPage) => crate::reply::chat_page(),
             Ok(Route::Api { subject, body }) => {
                 let posted = Posted {
-                    subject,
+                    subject: &subject,
                     body: body.unwrap_or(&req.body),
                     idempotency_key: header(&req, "idempotency-key"),
                     authorization: header(&req, "authorization"),
                 };
                 post(posted, &ApiImport, &HostLog).await
             }
-            Ok(Route::GetMessages) => get_messages(&req.query_string, &ApiImport, &HostLog).await,
+            Ok(Route::GetMessages { room }) => {
+                get_messages(room.as_deref(), &req.query_string, &ApiImport, &HostLog).await
+            }
             Err(response) => response,
         }
     })

@@ -1,9 +1,10 @@
-//! `GET /messages[?limit=N&before=CURSOR]`: one page of history, oldest first, and a
-//! `Link: </messages?limit=N&before=CURSOR>; rel="next"` header while older messages exist.
+//! `GET /messages[?limit=N&before=CURSOR]` (the default room) and
+//! `GET /rooms/<room>/messages[?…]`: one page of a room's history, oldest first, and a
+//! `Link: <PATH?limit=N&before=CURSOR>; rel="next"` header while older messages exist.
 
 use serde::Serialize;
 
-use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, MessagesPageRequest};
+use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, MessagesPage, MessagesPageRequest};
 use crate::http::HttpResponse;
 use crate::reply::{self, Report};
 use crate::routes::MESSAGES_PATH;
@@ -50,13 +51,21 @@ pub fn parse_query(query_string: &str) -> Result<PageQuery, String> {
     Ok(query)
 }
 
-/// The `Link` header value that fetches the page before this one.
-pub fn next_link(limit: u32, next_before: u64) -> String {
-    format!("<{MESSAGES_PATH}?limit={limit}&before={next_before}>; rel=\"next\"")
+/// The room a message without one is in.
+const DEFAULT_ROOM: &str = "general";
+
+/// The `Link` header value that fetches the page before this one, of the room that was asked
+/// for by its path (`None`: `/messages`).
+pub fn next_link(room: Option<&str>, limit: u32, next_before: u64) -> String {
+    let path = match room {
+        Some(room) => format!("/rooms/{room}{MESSAGES_PATH}"),
+        None => MESSAGES_PATH.to_string(),
+    };
+    format!("<{path}?limit={limit}&before={next_before}>; rel=\"next\"")
 }
 
 /// A message as `GET /messages` lists it:
-/// `{"body","channelName","id","index","sourceUser","ts","verified"?}`
+/// `{"body","channelName","id","index","room","sourceUser","ts","verified"?}`
 /// (and `clientId`, never set on a stored message), this channel's own format whichever bindings
 /// (the module's or the component's) carried the page.
 #[derive(Serialize)]
@@ -69,6 +78,7 @@ struct HistoryEntry<'a> {
     id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<u64>,
+    room: &'a str,
     source_user: &'a str,
     /// When it was stored (UTC milliseconds); absent on messages from before the chat had a clock.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +96,7 @@ impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
             client_id: msg.client_id.as_deref(),
             id: &msg.id,
             index: msg.index,
+            room: msg.room.as_deref().unwrap_or(DEFAULT_ROOM),
             source_user: &msg.source_user,
             ts: msg.ts,
             verified: msg.verified,
@@ -94,6 +105,7 @@ impl<'a> From<&'a CanonicalChatMessage> for HistoryEntry<'a> {
 }
 
 pub async fn get_messages(
+    room: Option<&str>,
     query_string: &str,
     api: &(impl Chatlog + Sync),
     report: &(impl Report + Sync),
@@ -105,13 +117,20 @@ pub async fn get_messages(
     let req = MessagesPageRequest {
         limit: query.limit,
         before: query.before,
+        room: room.map(String::from),
     };
     match api.get_messages_page(&Context::default(), &req).await {
+        Ok(MessagesPage {
+            reason: Some(reason),
+            ..
+        }) => reply::error(400, reason),
         Ok(page) => {
             let entries: Vec<HistoryEntry> = page.messages.iter().map(HistoryEntry::from).collect();
             let response = reply::json(200, &entries);
             match page.next_before {
-                Some(next) => reply::with_header(response, "Link", next_link(query.limit, next)),
+                Some(next) => {
+                    reply::with_header(response, "Link", next_link(room, query.limit, next))
+                }
                 None => response,
             }
         }
@@ -180,6 +199,12 @@ mod tests {
             _: &Context,
             req: &MessagesPageRequest,
         ) -> RpcResult<MessagesPage> {
+            if req.room.as_deref() == Some("Bad") {
+                return Ok(MessagesPage {
+                    reason: Some("a room name is …".into()),
+                    ..Default::default()
+                });
+            }
             let end = req.before.unwrap_or(self.count).min(self.count);
             let start = end.saturating_sub(u64::from(req.limit));
             let messages = (start..end)
@@ -194,11 +219,13 @@ mod tests {
                     ts: (n > 0).then_some(1_796_000_000_000 + n),
                     // Only the second was written with a token.
                     verified: n == 1,
+                    room: req.room.clone(),
                 })
                 .collect();
             Ok(MessagesPage {
                 messages,
                 next_before: (start > 0).then_some(start),
+                reason: None,
             })
         }
     }
@@ -240,7 +267,7 @@ mod tests {
         ] {
             assert!(parse_query(query).is_err(), "{query}");
         }
-        let response = block_on(get_messages("limit=0", &History { count: 1 }, &Quiet));
+        let response = block_on(get_messages(None, "limit=0", &History { count: 1 }, &Quiet));
         assert_eq!(response.status_code, 400);
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert!(json["reason"]
@@ -251,17 +278,37 @@ mod tests {
 
     #[test]
     fn answers_the_documented_array_format() {
-        let response = block_on(get_messages("", &History { count: 2 }, &Quiet));
+        let response = block_on(get_messages(None, "", &History { count: 2 }, &Quiet));
         assert_eq!(response.status_code, 200);
         let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(
             json,
             serde_json::json!([
-                {"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "sourceUser": "gina"},
-                {"body": "message 1", "channelName": "http", "id": "id-1", "index": 1, "sourceUser": "gina", "ts": 1_796_000_000_001u64, "verified": true}
+                {"body": "message 0", "channelName": "http", "id": "id-0", "index": 0, "room": "general", "sourceUser": "gina"},
+                {"body": "message 1", "channelName": "http", "id": "id-1", "index": 1, "room": "general", "sourceUser": "gina", "ts": 1_796_000_000_001u64, "verified": true}
             ])
         );
         assert!(!response.header.contains_key("Link"));
+    }
+
+    #[test]
+    fn a_room_is_read_by_its_path_and_a_bad_name_is_the_clients_error() {
+        let response = block_on(get_messages(
+            Some("dev"),
+            "limit=1",
+            &History { count: 2 },
+            &Quiet,
+        ));
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(json[0]["room"], "dev");
+        assert_eq!(
+            response.header["Link"],
+            ["</rooms/dev/messages?limit=1&before=1>; rel=\"next\""]
+        );
+        let response = block_on(get_messages(Some("Bad"), "", &History { count: 2 }, &Quiet));
+        assert_eq!(response.status_code, 400);
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(json["reason"], "a room name is …");
     }
 
     #[test]
@@ -270,7 +317,7 @@ mod tests {
         let mut query = "limit=3".to_string();
         let mut pages = Vec::new();
         loop {
-            let response = block_on(get_messages(&query, &history, &Quiet));
+            let response = block_on(get_messages(None, &query, &history, &Quiet));
             let json: Vec<serde_json::Value> = serde_json::from_slice(&response.body).unwrap();
             pages.push(
                 json.iter()

@@ -1,31 +1,77 @@
 //! Routing: which request is which, decided in one place.
 
+use std::borrow::Cow;
+
 use crate::http::{HttpRequest, HttpResponse};
 
 use crate::reply;
 
-/// The path of the message history.
+/// The path of the default room's history.
 pub const MESSAGES_PATH: &str = "/messages";
+/// A room's history is at `/rooms/<room>/messages`.
+const ROOMS_PREFIX: &str = "/rooms/";
 /// The chat page's paths.
 const PAGE_PATHS: &[&str] = &["/", "/index.html"];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
     ChatPage,
-    GetMessages,
+    /// A page of a room's history: `None` is `/messages`, the default room.
+    GetMessages {
+        room: Option<String>,
+    },
     /// A request the API answers, under the subject a broker client would send it on: the
     /// body as received, or `body` in its place.
     Api {
-        subject: &'static str,
+        subject: Cow<'static, str>,
         body: Option<&'static [u8]>,
     },
 }
 
 /// `POST /messages`: a chat message (the API's default subject).
 pub const POST_MESSAGE: Route = Route::Api {
-    subject: "",
+    subject: Cow::Borrowed(""),
     body: None,
 };
+
+/// The room a `/rooms/<room>/messages` path names, as written: the room's rules are the chat
+/// log's, which refuses a bad name with its reason.
+fn room_of(path: &str) -> Option<&str> {
+    path.strip_prefix(ROOMS_PREFIX)?.strip_suffix(MESSAGES_PATH)
+}
+
+/// A room's history: GET reads it, POST writes on the room's subject (`chat.in.<room>`).
+fn room_route(method: &str, room: &str) -> Result<Route, HttpResponse> {
+    match method {
+        "GET" => Ok(Route::GetMessages {
+            room: Some(room.to_string()),
+        }),
+        "POST" => Ok(Route::Api {
+            subject: Cow::Owned(format!("chat.in.{room}")),
+            body: None,
+        }),
+        other => Err(not_allowed(
+            &format!("{ROOMS_PREFIX}{room}{MESSAGES_PATH}"),
+            other,
+            "GET, POST",
+        )),
+    }
+}
+
+/// 405, with the methods the path takes.
+fn not_allowed(path: &str, method: &str, allowed: &str) -> HttpResponse {
+    reply::with_header(
+        reply::error(
+            405,
+            format!(
+                "{path} takes {}, not {method}",
+                allowed.replace(", ", " or ")
+            ),
+        ),
+        "Allow",
+        allowed.into(),
+    )
+}
 
 /// The paths the API answers, with the methods each takes and the subject of each.
 const API_PATHS: &[(&str, &[(&str, &str)])] = &[
@@ -52,36 +98,31 @@ pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
         };
     }
     let path = req.path.trim_end_matches('/');
+    if let Some(room) = room_of(path) {
+        return room_route(&method, room);
+    }
     let Some((path, methods)) = API_PATHS.iter().find(|(p, _)| *p == path) else {
         return Err(reply::error(
             404,
-            format!("no such resource: {}; try {MESSAGES_PATH}", req.path),
+            format!(
+                "no such resource: {}; try {MESSAGES_PATH} or {ROOMS_PREFIX}<room>{MESSAGES_PATH}",
+                req.path
+            ),
         ));
     };
     match methods.iter().find(|(m, _)| *m == method) {
-        Some(("GET", _)) => Ok(Route::GetMessages),
+        Some(("GET", _)) => Ok(Route::GetMessages { room: None }),
         Some(("DELETE", subject)) => Ok(Route::Api {
-            subject,
+            subject: Cow::Borrowed(subject),
             body: everywhere(&req.query_string).then_some(br#"{"everywhere":true}"#),
         }),
         Some((_, subject)) => Ok(Route::Api {
-            subject,
+            subject: Cow::Borrowed(subject),
             body: None,
         }),
         None => {
             let allowed: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
-            let allowed = allowed.join(", ");
-            Err(reply::with_header(
-                reply::error(
-                    405,
-                    format!(
-                        "{path} takes {}, not {method}",
-                        allowed.replace(", ", " or ")
-                    ),
-                ),
-                "Allow",
-                allowed,
-            ))
+            Err(not_allowed(path, &method, &allowed.join(", ")))
         }
     }
 }
@@ -107,8 +148,44 @@ mod tests {
     #[test]
     fn routes_get_and_post_on_messages() {
         assert_eq!(route(&request("POST", "/messages")), Ok(POST_MESSAGE));
-        assert_eq!(route(&request("GET", "/messages")), Ok(Route::GetMessages));
-        assert_eq!(route(&request("get", "/messages/")), Ok(Route::GetMessages));
+        let general = || Ok(Route::GetMessages { room: None });
+        assert_eq!(route(&request("GET", "/messages")), general());
+        assert_eq!(route(&request("get", "/messages/")), general());
+    }
+
+    #[test]
+    fn each_room_has_its_messages_path() {
+        let dev = || {
+            Ok(Route::GetMessages {
+                room: Some("dev".into()),
+            })
+        };
+        assert_eq!(route(&request("GET", "/rooms/dev/messages")), dev());
+        assert_eq!(route(&request("GET", "/rooms/dev/messages/")), dev());
+        assert_eq!(
+            route(&request("POST", "/rooms/dev/messages")),
+            Ok(Route::Api {
+                subject: "chat.in.dev".into(),
+                body: None
+            })
+        );
+        // The name is the chat log's to refuse, with its reason.
+        assert_eq!(
+            route(&request("GET", "/rooms/a/b/messages")),
+            Ok(Route::GetMessages {
+                room: Some("a/b".into())
+            })
+        );
+        let response = route(&request("DELETE", "/rooms/dev/messages")).unwrap_err();
+        assert_eq!(response.status_code, 405);
+        assert_eq!(response.header["Allow"], ["GET, POST"]);
+        for path in ["/rooms", "/rooms/dev", "/rooms/messages"] {
+            assert_eq!(
+                route(&request("GET", path)).unwrap_err().status_code,
+                404,
+                "{path}"
+            );
+        }
     }
 
     #[test]
@@ -130,7 +207,12 @@ mod tests {
 
     #[test]
     fn the_account_routes_name_the_subjects_of_the_account_requests() {
-        let api = |subject, body| Ok(Route::Api { subject, body });
+        let api = |subject: &'static str, body| {
+            Ok(Route::Api {
+                subject: subject.into(),
+                body,
+            })
+        };
         assert_eq!(
             route(&request("POST", "/accounts")),
             api("chat.signup", None)

@@ -11,7 +11,7 @@ use wasmcloud_interface_messaging::{
 use crate::bindings::api::{Acknowledgement, Api, ApiSender};
 use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
 use crate::channel::{answer, api_unavailable, received, Answer};
-use crate::outbound::{fanout_payload, FANOUT_SUBJECT};
+use crate::outbound::{fanout_payload, fanout_subject};
 
 const API_ALIAS: &str = "mcchat/api";
 
@@ -59,7 +59,7 @@ impl MessageSubscriber for MessagingChannelActor {
 #[async_trait]
 impl Outbound for MessagingChannelActor {
     async fn publish_message(&self, ctx: &Context, msg: &OutboundMessage) -> RpcResult<bool> {
-        publish(ctx, FANOUT_SUBJECT, fanout_payload(msg)).await?;
+        publish(ctx, &fanout_subject(msg), fanout_payload(msg)).await?;
         Ok(true)
     }
 }

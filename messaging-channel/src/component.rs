@@ -32,7 +32,7 @@ use crate::bindings::outbound::OutboundMessage;
 use crate::channel::{answer, api_unavailable, received, Answer};
 use crate::exports::mcchat::outbound::outbound::Guest as Outbound;
 use crate::exports::wasmcloud::messaging::message_subscriber::{Guest as Subscriber, SubMessage};
-use crate::outbound::{fanout_payload, FANOUT_SUBJECT};
+use crate::outbound::{fanout_payload, fanout_subject};
 use crate::wasmcloud::logging::logging::{write_log, LogEntry};
 use crate::wasmcloud::messaging::messaging::{publish as broker_publish, PubMessage};
 
@@ -74,7 +74,7 @@ impl Subscriber for MessagingChannel {
 
 impl Outbound for MessagingChannel {
     fn publish_message(msg: OutboundMessage) -> Result<bool, String> {
-        publish(FANOUT_SUBJECT, fanout_payload(&msg))?;
+        publish(&fanout_subject(&msg), fanout_payload(&msg))?;
         Ok(true)
     }
 }

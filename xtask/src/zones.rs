@@ -4,18 +4,18 @@
 //! owner only).
 //!
 //! - **The chat's NATS** (config mode): a client with no credential is `guest`, who may publish
-//!   `chat.in` and the account requests (`chat.signon`, …) and subscribe to `rtchat.messages`
-//!   and `_INBOX.>` (its replies); the host's messaging link is an nkey user who takes those
-//!   subjects and publishes live copies and replies.
+//!   `chat.in`, `chat.in.<room>` and the account requests (`chat.signon`, …) and subscribe to
+//!   every room's live copies (`rtchat.>`) and `_INBOX.>` (its replies); the host's messaging
+//!   link is an nkey user who takes those subjects and publishes live copies and replies.
 //! - **The lattice's NATS**, a server of its own on loopback, in operator mode: every client
 //!   needs a user JWT signed by the lattice's account (`lattice.creds`), the form wash, wadm and
 //!   wasmCloud hosts take (`--ctl-credsfile`, `--nats-creds-file`, `--ctl-jwt`/`--ctl-seed`).
 //!   Nothing the chat's clients reach is on it: the control interface, the WebSocket relay and
 //!   wadm's streams.
-//! - **MQTT** (mosquitto): a device with no credential may publish `chat/in` (and `chat/signon`,
-//!   …), read
-//!   `rtchat/messages` and use response topics under `replies/`; only the host's link (user
-//!   `chat`, with a password) may subscribe to `chat/in`, shared or not.
+//! - **MQTT** (mosquitto): a device with no credential may publish `chat/in` and
+//!   `chat/in/<room>` (and `chat/signon`, …), read `rtchat/#` and use response topics under
+//!   `replies/`; only the host's link (user `chat`, with a password) may subscribe to
+//!   `chat/in`, shared or not.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,12 +30,13 @@ use serde_json::json;
 /// What a client with no credential may do on the chat's NATS: chat, and the account requests.
 pub const GUEST_PUBLISH: &[&str] = &[
     "chat.in",
+    "chat.in.>",
     "chat.signup",
     "chat.signon",
     "chat.refresh",
     "chat.signoff",
 ];
-pub const GUEST_SUBSCRIBE: &[&str] = &["rtchat.messages", "_INBOX.>"];
+pub const GUEST_SUBSCRIBE: &[&str] = &["rtchat.>", "_INBOX.>"];
 /// What the host's messaging link takes: what guests publish.
 const SERVICE_SUBSCRIBE: &[&str] = GUEST_PUBLISH;
 /// The MQTT user of the host's link.
@@ -157,7 +158,7 @@ accounts {{
       {{
         nkey: {service}
         permissions: {{
-          publish: {{ allow: ["rtchat.messages", "_INBOX.>"] }}
+          publish: {{ allow: ["rtchat.>", "_INBOX.>"] }}
           subscribe: {{ allow: [{service_subscribe}, "_INBOX.>"] }}
           allow_responses: true
         }}
@@ -291,17 +292,30 @@ jetstream {{
 fn mosquitto_acl() -> String {
     let writes: String = GUEST_PUBLISH
         .iter()
-        .map(|subject| format!("topic write {}\n", subject.replace('.', "/")))
+        .map(|subject| format!("topic write {}\n", mqtt_filter(subject)))
         .collect();
     format!(
         "# Clients with no credential (devices): chat, and the account requests.\n\
          {writes}\
-         topic read rtchat/messages\n\
+         topic read rtchat/#\n\
          topic readwrite replies/#\n\
          \n\
          user chat\n\
          topic readwrite #\n"
     )
+}
+
+/// The MQTT filter for a NATS subject: levels for tokens, `+` and `#` for `*` and `>`.
+fn mqtt_filter(subject: &str) -> String {
+    subject
+        .split('.')
+        .map(|token| match token {
+            "*" => "+",
+            ">" => "#",
+            token => token,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A NATS JWT (`ed25519-nkey`): `nats` claims about `subject`, signed by `issuer`.

@@ -177,6 +177,35 @@ async fn a_guest_can_chat_and_sign_on_and_nothing_more_and_wash_reaches_the_latt
         .unwrap();
     assert!(String::from_utf8_lossy(&copy.payload).contains("over http"));
 
+    // Rooms: a guest writes in one, and follows every room's live copies.
+    let mut every_room = chat.subscribe("rtchat.>").await.unwrap();
+    let ack = chat
+        .request(
+            "chat.in.dev",
+            r#"{"user_name":"guest","body":"in dev"}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
+    let posted = reqwest::Client::new()
+        .post(format!("{}/rooms/dev/messages", host.base))
+        .body(r#"{"user_name":"web","body":"dev over http"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let copy = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut every_room),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(copy.subject.as_str(), "rtchat.dev.messages");
+    assert!(String::from_utf8_lossy(&copy.payload).contains("dev over http"));
+    let _rooms = chat.subscribe("chat.in.>").await.unwrap();
+    assert_refused(&mut refused, "chat.in.>").await;
+
     // Nothing more: no taking chat.in, plain or in the host's queue group, no control
     // interface, no relay.
     let _plain = chat.subscribe("chat.in").await.unwrap();
@@ -297,7 +326,16 @@ async fn a_guest_can_chat_and_sign_on_and_nothing_more_and_wash_reaches_the_latt
     let mqtt_port = zones.mqtt_port.to_string();
     let mut rogue = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &mqtt_port, "-V", "mqttv5", "-d"])
-        .args(["-t", "$share/mcchat/chat/in", "-t", "chat/in", "-W", "5"])
+        .args([
+            "-t",
+            "$share/mcchat/chat/in",
+            "-t",
+            "chat/in",
+            "-t",
+            "chat/in/#",
+            "-W",
+            "5",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

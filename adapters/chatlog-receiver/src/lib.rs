@@ -49,7 +49,7 @@ impl Guest for Receiver {
             }
             "Chatlog.GetMessagesPage" => {
                 let req: wire::MessagesPageRequest = decode(&operation, &payload)?;
-                let page = contract::get_messages_page(req.into())?;
+                let page = contract::get_messages_page(&req.into())?;
                 encode(&operation, &wire::MessagesPage::from(page))
             }
             _ => wasmcloud::bus::fallback::receive(&operation, &payload),

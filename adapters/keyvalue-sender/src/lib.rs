@@ -11,7 +11,8 @@ wit_bindgen::generate!({
 });
 
 use exports::wasmcloud::keyvalue::keyvalue::{
-    GetResponse, Guest, IncrementRequest, ListAddRequest, ListRangeRequest, SetRequest,
+    GetResponse, Guest, IncrementRequest, ListAddRequest, ListRangeRequest, SetMemberRequest,
+    SetRequest,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wasmcloud::bus::host::send;
@@ -76,6 +77,22 @@ struct ListRange<'a> {
     stop: i32,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SetMember<'a> {
+    set_name: &'a str,
+    value: &'a str,
+}
+
+impl<'a> From<&'a SetMemberRequest> for SetMember<'a> {
+    fn from(req: &'a SetMemberRequest) -> Self {
+        SetMember {
+            set_name: &req.set_name,
+            value: &req.value,
+        }
+    }
+}
+
 impl Guest for Sender {
     fn get(key: String) -> Result<GetResponse, String> {
         let found: Found = call("KeyValue.Get", &key)?;
@@ -121,5 +138,17 @@ impl Guest for Sender {
             stop: req.stop,
         };
         call("KeyValue.ListRange", &arg)
+    }
+
+    fn set_add(req: SetMemberRequest) -> Result<u32, String> {
+        call("KeyValue.SetAdd", &SetMember::from(&req))
+    }
+
+    fn set_del(req: SetMemberRequest) -> Result<u32, String> {
+        call("KeyValue.SetDel", &SetMember::from(&req))
+    }
+
+    fn set_query(key: String) -> Result<Vec<String>, String> {
+        call("KeyValue.SetQuery", &key)
     }
 }

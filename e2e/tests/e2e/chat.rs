@@ -32,11 +32,11 @@ async fn http_posts_are_stored_and_fanned_out_to_nats() {
     assert_eq!(live["ts"], history[0]["ts"]);
     assert_eq!(
         untimed(live, since),
-        json!({"body": "hello over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
+        json!({"body": "hello over http", "id": id, "index": 0, "room": "general", "sourceChannel": "http", "sourceUser": "alice"})
     );
     assert_eq!(
         untimed(history[0].clone(), since),
-        json!({"body": "hello over http", "channelName": "http", "id": id, "index": 0, "sourceUser": "alice"})
+        json!({"body": "hello over http", "channelName": "http", "id": id, "index": 0, "room": "general", "sourceUser": "alice"})
     );
     assert_eq!(history.len(), 1);
     chat.stop().await;

@@ -216,7 +216,7 @@ async fn queries_list_the_host_its_actors_claims_and_links_as_wash_reads_them() 
         .unwrap();
     assert_eq!(
         nats_link.values["SUBSCRIPTION"],
-        "chat.in,chat.signup,chat.signon,chat.refresh,chat.signoff"
+        "chat.in,chat.in.>,chat.signup,chat.signon,chat.refresh,chat.signoff"
     );
     assert!(actor_ids.contains(&nats_link.actor_id));
     let provider_ids: BTreeSet<_> = inventory.providers.iter().map(|p| p.id.clone()).collect();

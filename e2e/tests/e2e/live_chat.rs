@@ -43,7 +43,7 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
         .expect("the ack carries the id")
         .to_string();
 
-    let expected = json!({"body": "hello from a browser", "id": id, "index": 0, "sourceChannel": "ws", "sourceUser": "fay"});
+    let expected = json!({"body": "hello from a browser", "id": id, "index": 0, "room": "general", "sourceChannel": "ws", "sourceUser": "fay"});
     let stored = all_messages(&chat.base, 50).await;
     assert_eq!(stored.len(), 1);
     let ts = stored[0]["ts"].clone();
@@ -57,7 +57,7 @@ async fn a_websocket_message_is_acked_stored_and_reaches_every_session_and_nats(
     assert_eq!(untimed(next_fanout(&mut fanout).await, since), expected);
     assert_eq!(
         untimed(stored[0].clone(), since),
-        json!({"body": "hello from a browser", "channelName": "ws", "id": id, "index": 0, "sourceUser": "fay"})
+        json!({"body": "hello from a browser", "channelName": "ws", "id": id, "index": 0, "room": "general", "sourceUser": "fay"})
     );
 
     // Refusals come back on the reply subject with the reason; nothing is stored.
@@ -97,7 +97,7 @@ async fn http_and_nats_messages_reach_websocket_sessions() {
             session.next_on("rtchat.messages").await["body"].clone(),
             since
         ),
-        json!({"body": "over http", "id": id, "index": 0, "sourceChannel": "http", "sourceUser": "alice"})
+        json!({"body": "over http", "id": id, "index": 0, "room": "general", "sourceChannel": "http", "sourceUser": "alice"})
     );
 
     assert_eq!(

@@ -24,6 +24,7 @@ mod mqtt;
 mod persistence;
 mod reconnect;
 mod registry;
+mod rooms;
 mod several_hosts;
 mod shutdown;
 mod sign_on;

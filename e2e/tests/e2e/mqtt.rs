@@ -82,6 +82,80 @@ async fn mqtt_link_connected(host: &mcchat_host::RunningHost) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_write_in_rooms_and_follow_every_room_with_a_wildcard() {
+    let chat = MqttChat::start().await;
+    let (mut device, replies) = chat.device().await;
+    device.subscribe("rtchat/#").await;
+
+    // A room's topic mirrors its subject, level by level, and is acked as chat/in is.
+    let printed = mosquitto_client(
+        "mosquitto_rr",
+        &chat.mosquitto,
+        &[
+            "-t",
+            "chat/in/greenhouse",
+            "-e",
+            &format!("replies/{}", device_id()),
+            "-m",
+            r#"{"user_name":"sensor-7","body":"21.5 C"}"#,
+            "-W",
+            "10",
+        ],
+    );
+    let ack: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(ack["accepted"], true, "{printed}");
+    let history = reqwest::get(format!("{}/rooms/greenhouse/messages", chat.base))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["id"], ack["id"]);
+    assert_eq!(history[0]["room"], "greenhouse");
+
+    // Another room's live copies reach `rtchat/#` on their own topic; general's on today's.
+    let nats = nats_client(&chat.nats).await;
+    let body = r#"{"user_name":"ops","body":"vent open"}"#;
+    nats.request("chat.in.greenhouse", body.into())
+        .await
+        .unwrap();
+    let (topic, live) = device.next_json().await;
+    assert_eq!(topic, "rtchat/greenhouse/messages");
+    assert_eq!(
+        (&live["body"], &live["room"]),
+        (&json!("vent open"), &json!("greenhouse"))
+    );
+    post_stored(&chat.base, r#"{"user_name":"ops","body":"all clear"}"#).await;
+    let (topic, live) = device.next_json().await;
+    assert_eq!(topic, "rtchat/messages");
+    assert_eq!(
+        (&live["body"], &live["room"]),
+        (&json!("all clear"), &json!("general"))
+    );
+
+    // A bad room is refused with the rule, on the device's response topic.
+    device
+        .request(
+            "chat/in/Green",
+            r#"{"user_name":"s","body":"x"}"#,
+            &replies,
+            b"c-1",
+        )
+        .await;
+    let (topic, ack) = device.next_json().await;
+    assert_eq!(topic, replies);
+    assert_eq!(ack["accepted"], false);
+    assert!(
+        ack["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("a room name is"),
+        "{ack}"
+    );
+    chat.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_chat_with_http_nats_and_browsers_and_get_no_echo() {
     let chat = MqttChat::start().await;
     let MqttChat {
@@ -421,7 +495,7 @@ fn manifest_with_mqtt_values(
     values: &[(&str, String)],
 ) -> std::path::PathBuf {
     let subscription =
-        "              SUBSCRIPTION: chat/in,chat/signup,chat/signon,chat/refresh,chat/signoff";
+        "              SUBSCRIPTION: chat/in/#,chat/signup,chat/signon,chat/refresh,chat/signoff";
     let more: String = values
         .iter()
         .map(|(key, value)| format!("\n              {key}: {value}"))

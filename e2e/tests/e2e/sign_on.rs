@@ -208,7 +208,7 @@ async fn over_http_a_token_proves_who_wrote_and_every_refusal_says_why() {
     let live = next_fanout(&mut fanout).await;
     assert_eq!(
         untimed(live, since),
-        json!({"body": "it's me", "id": stored.body["id"], "index": 0, "sourceChannel": "http", "sourceUser": "alice", "verified": true})
+        json!({"body": "it's me", "id": stored.body["id"], "index": 0, "room": "general", "sourceChannel": "http", "sourceUser": "alice", "verified": true})
     );
     let without_name = post_json(
         base,

@@ -113,8 +113,10 @@ impl Chatlog for ValidatingChatlog {
             index: None,
             ts: msg.ts,
             verified: msg.verified,
+            room: msg.room.clone(),
         };
-        let checked = chatlog::validate::check_message(&as_stored);
+        let checked = chatlog::rooms::Room::named(as_stored.room.as_deref())
+            .and_then(|_| chatlog::validate::check_message(&as_stored));
         Ok(WriteMessageResponse {
             accepted: checked.is_ok(),
             id: checked.is_ok().then(|| msg.id.clone()),
