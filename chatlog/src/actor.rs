@@ -24,19 +24,7 @@ struct ChatlogActor {}
 static KNOWN_ROOMS: KnownRooms = KnownRooms::new();
 
 /// A room's history list in the linked key-value store.
-struct KeyValueList {
-    list: String,
-    length_hint: String,
-}
-
-impl KeyValueList {
-    fn of(room: &Room) -> Self {
-        KeyValueList {
-            list: room.messages_key.clone(),
-            length_hint: room.length_hint_key.clone(),
-        }
-    }
-}
+struct KeyValueList(Room);
 
 /// The linked key-value store's keys, counters and the set of rooms.
 struct KeyValueStore;
@@ -45,7 +33,7 @@ struct KeyValueStore;
 impl MessageList for KeyValueList {
     async fn append(&self, value: String) -> RpcResult<u32> {
         let req = ListAddRequest {
-            list_name: self.list.clone(),
+            list_name: self.0.messages_key.clone(),
             value,
         };
         KeyValueSender::new()
@@ -55,7 +43,7 @@ impl MessageList for KeyValueList {
 
     async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
         let req = ListRangeRequest {
-            list_name: self.list.clone(),
+            list_name: self.0.messages_key.clone(),
             start,
             stop,
         };
@@ -66,7 +54,7 @@ impl MessageList for KeyValueList {
 
     async fn length_hint(&self) -> RpcResult<Option<u64>> {
         let found = KeyValueSender::new()
-            .get(&Context::default(), &self.length_hint)
+            .get(&Context::default(), &self.0.length_hint_key)
             .await?;
         // An unreadable hint is as good as none: the page falls back to the search.
         Ok(found.exists.then(|| found.value.parse().ok()).flatten())
@@ -74,7 +62,7 @@ impl MessageList for KeyValueList {
 
     async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
         let req = SetRequest {
-            key: self.length_hint.clone(),
+            key: self.0.length_hint_key.clone(),
             value: length.to_string(),
             expires: 0,
         };
@@ -165,7 +153,7 @@ impl Chatlog for ChatlogActor {
         _ctx: &Context,
         msg: &CanonicalChatMessage,
     ) -> RpcResult<WriteMessageResponse> {
-        let response = rooms::write(KeyValueList::of, &KeyValueStore, &KNOWN_ROOMS, msg).await?;
+        let response = rooms::write(KeyValueList, &KeyValueStore, &KNOWN_ROOMS, msg).await?;
         if let Some(reason) = &response.reason {
             let _ = log("debug", format!("refused message {}: {reason}", msg.id)).await;
         }
@@ -173,7 +161,7 @@ impl Chatlog for ChatlogActor {
     }
 
     async fn get_messages(&self, _ctx: &Context) -> RpcResult<MessagesList> {
-        let decoded = history::all(&KeyValueList::of(&Room::general())).await?;
+        let decoded = history::all(&KeyValueList(Room::general())).await?;
         report_unreadable(&decoded.unreadable).await;
         Ok(decoded.messages)
     }
@@ -183,7 +171,7 @@ impl Chatlog for ChatlogActor {
         _ctx: &Context,
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
-        let (page, unreadable) = rooms::page(KeyValueList::of, req).await?;
+        let (page, unreadable) = rooms::page(KeyValueList, req).await?;
         report_unreadable(&unreadable).await;
         Ok(page)
     }

@@ -75,19 +75,7 @@ use crate::wasmcloud::logging::logging::{write_log, LogEntry};
 static KNOWN_ROOMS: KnownRooms = KnownRooms::new();
 
 /// A room's history list in the key-value store the component imports.
-struct KeyValueList {
-    list: String,
-    length_hint: String,
-}
-
-impl KeyValueList {
-    fn of(room: &Room) -> Self {
-        KeyValueList {
-            list: room.messages_key.clone(),
-            length_hint: room.length_hint_key.clone(),
-        }
-    }
-}
+struct KeyValueList(Room);
 
 /// The key-value store's keys, counters and the set of rooms.
 struct KeyValueStore;
@@ -96,28 +84,28 @@ struct KeyValueStore;
 impl MessageList for KeyValueList {
     async fn append(&self, value: String) -> RpcResult<u32> {
         Ok(kv::list_add(&kv::ListAddRequest {
-            list_name: self.list.clone(),
+            list_name: self.0.messages_key.clone(),
             value,
         })?)
     }
 
     async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
         Ok(kv::list_range(&kv::ListRangeRequest {
-            list_name: self.list.clone(),
+            list_name: self.0.messages_key.clone(),
             start,
             stop,
         })?)
     }
 
     async fn length_hint(&self) -> RpcResult<Option<u64>> {
-        let found = kv::get(&self.length_hint)?;
+        let found = kv::get(&self.0.length_hint_key)?;
         // An unreadable hint is as good as none: the page falls back to the search.
         Ok(found.exists.then(|| found.value.parse().ok()).flatten())
     }
 
     async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
         Ok(kv::set(&kv::SetRequest {
-            key: self.length_hint.clone(),
+            key: self.0.length_hint_key.clone(),
             value: length.to_string(),
             expires: 0,
         })?)
@@ -196,7 +184,7 @@ export!(Chatlog);
 impl Guest for Chatlog {
     fn write_message(msg: CanonicalChatMessage) -> Result<WriteMessageResponse, String> {
         let response = block_on(rooms::write(
-            KeyValueList::of,
+            KeyValueList,
             &KeyValueStore,
             &KNOWN_ROOMS,
             &msg,
@@ -209,7 +197,7 @@ impl Guest for Chatlog {
     }
 
     fn get_messages() -> Result<MessagesList, String> {
-        let general = KeyValueList::of(&Room::general());
+        let general = KeyValueList(Room::general());
         let decoded = block_on(history::all(&general)).map_err(|e| e.to_string())?;
         report_unreadable(&decoded.unreadable);
         Ok(decoded.messages)
@@ -217,7 +205,7 @@ impl Guest for Chatlog {
 
     fn get_messages_page(req: MessagesPageRequest) -> Result<MessagesPage, String> {
         let (page, unreadable) =
-            block_on(rooms::page(KeyValueList::of, &req)).map_err(|e| e.to_string())?;
+            block_on(rooms::page(KeyValueList, &req)).map_err(|e| e.to_string())?;
         report_unreadable(&unreadable);
         Ok(page)
     }

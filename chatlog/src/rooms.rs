@@ -27,7 +27,7 @@ pub const MAX_ROOMS: usize = 10_000;
 pub const ROOMS_KEY: &str = "chatlog:rooms";
 
 /// A room with a valid name, and the keys its history lives under.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Room {
     /// `None` for the default room.
     name: Option<String>,
@@ -162,7 +162,7 @@ fn refused(reason: String) -> WriteMessageResponse {
 /// Stores `msg` in its room's history (`list_of` gives the list a room lives in), once per
 /// idempotency key. A bad room name or one room too many is a refusal with the reason.
 pub async fn write<L: MessageList + Sync>(
-    list_of: impl Fn(&Room) -> L,
+    list_of: impl FnOnce(Room) -> L,
     store: &(impl KeyStore + RoomSet + Sync),
     known: &KnownRooms,
     msg: &CanonicalChatMessage,
@@ -174,13 +174,14 @@ pub async fn write<L: MessageList + Sync>(
     if let Err(reason) = admit(store, known, &room).await? {
         return Ok(refused(reason));
     }
-    write_once(&list_of(&room), store, &room.idempotency_prefix, msg).await
+    let prefix = room.idempotency_prefix.clone();
+    write_once(&list_of(room), store, &prefix, msg).await
 }
 
 /// One page of a room's history, each message saying its room, and the entries that could not
 /// be read. A bad room name is answered with the reason and no messages.
 pub async fn page<L: MessageList + Sync>(
-    list_of: impl Fn(&Room) -> L,
+    list_of: impl FnOnce(Room) -> L,
     req: &MessagesPageRequest,
 ) -> RpcResult<(MessagesPage, Vec<String>)> {
     let room = match Room::named(req.room.as_deref()) {
@@ -193,10 +194,11 @@ pub async fn page<L: MessageList + Sync>(
             return Ok((page, Vec::new()));
         }
     };
-    let (mut page, unreadable) = history::page(&list_of(&room), req).await?;
-    if let Some(name) = room.name() {
+    let name = room.name().map(String::from);
+    let (mut page, unreadable) = history::page(&list_of(room), req).await?;
+    if let Some(name) = name {
         for msg in &mut page.messages {
-            msg.room = Some(name.to_string());
+            msg.room = Some(name.clone());
         }
     }
     Ok((page, unreadable))
@@ -257,7 +259,7 @@ mod tests {
         let store = MemoryStore::default();
         let known = KnownRooms::new();
         let write = |msg: &CanonicalChatMessage| {
-            block_on(write(|room| lists.list(room), &store, &known, msg)).unwrap()
+            block_on(write(|room| lists.list(&room), &store, &known, msg)).unwrap()
         };
         assert_eq!(write(&message(None, "g0")).index, Some(0));
         assert_eq!(write(&message(Some("dev"), "d0")).index, Some(0));
@@ -283,7 +285,7 @@ mod tests {
                 room: room.map(String::from),
                 ..Default::default()
             };
-            block_on(page(|room| lists.list(room), &req)).unwrap().0
+            block_on(page(|room| lists.list(&room), &req)).unwrap().0
         };
         let general = page(Some("general"));
         let bodies: Vec<_> = general.messages.iter().map(|m| m.body.as_str()).collect();
@@ -310,7 +312,7 @@ mod tests {
         let store = MemoryStore::default();
         let known = KnownRooms::new();
         let response = block_on(write(
-            |room| lists.list(room),
+            |room| lists.list(&room),
             &store,
             &known,
             &message(Some("Dev"), "x"),
@@ -323,7 +325,7 @@ mod tests {
             room: Some("a b".into()),
             ..Default::default()
         };
-        let (page, _) = block_on(page(|room| lists.list(room), &req)).unwrap();
+        let (page, _) = block_on(page(|room| lists.list(&room), &req)).unwrap();
         assert!(page.messages.is_empty());
         assert!(page.reason.unwrap().contains("a room name"));
         assert!(store.rooms().is_empty());
@@ -339,7 +341,7 @@ mod tests {
             store.add_room(&format!("r{n}"));
         }
         let write = |msg: &CanonicalChatMessage| {
-            block_on(write(|room| lists.list(room), &store, &known, msg)).unwrap()
+            block_on(write(|room| lists.list(&room), &store, &known, msg)).unwrap()
         };
         let refused = write(&message(Some("one-more"), "x"));
         assert!(!refused.accepted);
