@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+#[path = "load/rooms.rs"]
+mod rooms;
 #[path = "load/signed_on.rs"]
 mod signed_on;
 
@@ -308,7 +310,15 @@ fn main() {
                 Running::start(System::Mcchat, &root, manifest(System::Mcchat)).await,
             )
             .await;
-        lossless && signed_on_lossless
+        // Many rooms against one, on one mcchat of its own: in the standard run only.
+        let rooms_lossless = baseline != System::Native
+            || rooms::run(
+                &settings,
+                &root,
+                Running::start(System::Mcchat, &root, manifest(System::Mcchat)).await,
+            )
+            .await;
+        lossless && signed_on_lossless && rooms_lossless
     });
     if !lossless {
         eprintln!("LOSS: mcchat's acked, stored and fanned-out counts differ, or requests failed");
