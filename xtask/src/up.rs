@@ -168,7 +168,7 @@ impl Brokers {
             brokers.set_env("MCCHAT_NATS_URL", zones.chat_nats_url());
             brokers.set_env("MCCHAT_NATS_SEED", zones.chat_nats_seed().to_string());
             brokers.lines.push(format!(
-                "NATS for chat clients, no credential needed: {} (chat.in, rtchat.messages)",
+                "NATS for chat clients, no credential needed: {} (chat.in, chat.in.<room>, rtchat.messages, rtchat.>)",
                 zones.chat_nats_url()
             ));
         }
@@ -182,7 +182,7 @@ impl Brokers {
             )?);
             brokers.set_env("MCCHAT_MQTT_URL", zones.chat_mqtt_url());
             brokers.lines.push(format!(
-                "MQTT for devices, no credential needed: {} (chat/in, rtchat/messages, replies/#)",
+                "MQTT for devices, no credential needed: {} (chat/in, chat/in/<room>, rtchat/messages, rtchat/#, replies/#)",
                 zones.guest_mqtt_url()
             ));
         }
