@@ -16,7 +16,7 @@ use org.wasmcloud.model#U64
 @wasmbus(actorReceive: true)
 service Chatlog {
     version: "0.1",
-    operations: [ WriteMessage, GetMessages, GetMessagesPage ]
+    operations: [ WriteMessage, GetMessages, GetMessagesPage, ListRooms ]
 }
 
 /// Stores a message. A refusal (`accepted: false`) carries the reason.
@@ -34,6 +34,13 @@ operation GetMessages {
 operation GetMessagesPage {
     input: MessagesPageRequest
     output: MessagesPage
+}
+
+/// The rooms, `general` first and the others by name, each with its message count and the time
+/// of its newest message.
+operation ListRooms {
+    input: RoomsPageRequest
+    output: RoomsPage
 }
 
 structure WriteMessageResponse {
@@ -108,4 +115,33 @@ structure MessagesPage {
     nextBefore: U64
     /// Why no page was read (a bad room name); then `messages` is empty.
     reason: String
+}
+
+structure RoomsPageRequest {
+    /// How many rooms at most (at least 1).
+    @required
+    limit: U32
+    /// Cursor from a previous page's `nextAfter`: the rooms named after it.
+    after: String
+}
+
+structure RoomsPage {
+    @required
+    rooms: RoomSummaries
+    /// Cursor for the next page; absent on the last.
+    nextAfter: String
+}
+
+list RoomSummaries {
+    member: RoomSummary
+}
+
+structure RoomSummary {
+    @required
+    name: String
+    @required
+    messageCount: U64
+    /// When its newest message was stored (UTC milliseconds); absent for an empty room and for
+    /// one whose newest message is from before the chat had a clock.
+    lastTs: U64
 }

@@ -161,3 +161,87 @@ impl From<MessagesPage> for wit::MessagesPage {
         }
     }
 }
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomsPageRequest {
+    #[serde(default)]
+    pub limit: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomSummary {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub message_count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ts: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomsPage {
+    pub rooms: Vec<RoomSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+impl From<wit::RoomsPageRequest> for RoomsPageRequest {
+    fn from(r: wit::RoomsPageRequest) -> Self {
+        RoomsPageRequest {
+            limit: r.limit,
+            after: r.after,
+        }
+    }
+}
+
+impl From<RoomsPageRequest> for wit::RoomsPageRequest {
+    fn from(r: RoomsPageRequest) -> Self {
+        wit::RoomsPageRequest {
+            limit: r.limit,
+            after: r.after,
+        }
+    }
+}
+
+impl From<wit::RoomSummary> for RoomSummary {
+    fn from(r: wit::RoomSummary) -> Self {
+        RoomSummary {
+            name: r.name,
+            message_count: r.message_count,
+            last_ts: r.last_ts,
+        }
+    }
+}
+
+impl From<RoomSummary> for wit::RoomSummary {
+    fn from(r: RoomSummary) -> Self {
+        wit::RoomSummary {
+            name: r.name,
+            message_count: r.message_count,
+            last_ts: r.last_ts,
+        }
+    }
+}
+
+impl From<wit::RoomsPage> for RoomsPage {
+    fn from(p: wit::RoomsPage) -> Self {
+        RoomsPage {
+            rooms: p.rooms.into_iter().map(Into::into).collect(),
+            next_after: p.next_after,
+        }
+    }
+}
+
+impl From<RoomsPage> for wit::RoomsPage {
+    fn from(p: RoomsPage) -> Self {
+        wit::RoomsPage {
+            rooms: p.rooms.into_iter().map(Into::into).collect(),
+            next_after: p.next_after,
+        }
+    }
+}

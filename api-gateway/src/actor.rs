@@ -10,7 +10,7 @@ use crate::bindings::accounts::AccountsSender;
 use crate::bindings::api::{Acknowledgement, Api, ApiReceiver, ReceivedMessage};
 use crate::bindings::chatlog::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, ChatlogSender, MessagesList, MessagesPage,
-    MessagesPageRequest, WriteMessageResponse,
+    MessagesPageRequest, RoomsPage, RoomsPageRequest, WriteMessageResponse,
 };
 use crate::bindings::clock::{Clock as _, ClockSender};
 use crate::bindings::outbound::{Outbound as _, OutboundMessage, OutboundSender};
@@ -141,5 +141,9 @@ impl Chatlog for ApiGatewayActor {
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
         chatlog().get_messages_page(ctx, req).await
+    }
+
+    async fn list_rooms(&self, ctx: &Context, req: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+        chatlog().list_rooms(ctx, req).await
     }
 }

@@ -302,4 +302,20 @@ impl api::Guest for ApiGateway {
             reason: page.reason,
         })
     }
+
+    fn list_rooms(req: api::RoomsPageRequest) -> Result<api::RoomsPage, String> {
+        let page = store::list_rooms(&store::RoomsPageRequest {
+            limit: req.limit,
+            after: req.after,
+        })?;
+        let summary = |r: store::RoomSummary| api::RoomSummary {
+            name: r.name,
+            message_count: r.message_count,
+            last_ts: r.last_ts,
+        };
+        Ok(api::RoomsPage {
+            rooms: page.rooms.into_iter().map(summary).collect(),
+            next_after: page.next_after,
+        })
+    }
 }

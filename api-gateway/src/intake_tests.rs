@@ -13,7 +13,8 @@ use crate::bindings::accounts::{
     AccountAnswer, Credentials, IdentifyRequest, SignOffRequest, TokenRequest,
 };
 use crate::bindings::chatlog::{
-    MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    MessagesList, MessagesPage, MessagesPageRequest, RoomsPage, RoomsPageRequest,
+    WriteMessageResponse,
 };
 use crate::bindings::outbound::OutboundMessage;
 use crate::recent::RecentAnswers;
@@ -72,6 +73,10 @@ struct Store {
 
 #[async_trait]
 impl Chatlog for Store {
+    async fn list_rooms(&self, _: &Context, _: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+        unreachable!("the intake lists no rooms")
+    }
+
     async fn write_message(
         &self,
         _: &Context,

@@ -78,7 +78,9 @@ pub async fn write_and_relay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::chatlog::{MessagesList, MessagesPage, MessagesPageRequest};
+    use crate::bindings::chatlog::{
+        MessagesList, MessagesPage, MessagesPageRequest, RoomsPage, RoomsPageRequest,
+    };
     use futures::executor::block_on;
     use std::sync::Mutex;
     use wasmbus_rpc::error::RpcError;
@@ -91,6 +93,9 @@ mod tests {
 
     #[async_trait]
     impl Chatlog for RecordingChatlog {
+        async fn list_rooms(&self, _: &Context, _: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+            unreachable!("not used by the relay")
+        }
         async fn write_message(
             &self,
             _: &Context,

@@ -10,7 +10,7 @@ use wasmcloud_interface_logging::log;
 
 use crate::bindings::{
     CanonicalChatMessage, Chatlog, ChatlogReceiver, MessagesList, MessagesPage,
-    MessagesPageRequest, WriteMessageResponse,
+    MessagesPageRequest, RoomsPage, RoomsPageRequest, WriteMessageResponse,
 };
 use crate::history::{self, MessageList};
 use crate::idempotency::KeyStore;
@@ -174,5 +174,9 @@ impl Chatlog for ChatlogActor {
         let (page, unreadable) = rooms::page(KeyValueList, req).await?;
         report_unreadable(&unreadable).await;
         Ok(page)
+    }
+
+    async fn list_rooms(&self, _ctx: &Context, req: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+        rooms::list(KeyValueList, &KeyValueStore, req).await
     }
 }

@@ -21,7 +21,8 @@ pub mod validate;
 /// The contract's records under the names the logic modules use.
 pub mod bindings {
     pub use crate::exports::mcchat::chatlog::chatlog::{
-        CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+        CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, RoomSummary,
+        RoomsPage, RoomsPageRequest, WriteMessageResponse,
     };
 }
 
@@ -61,7 +62,8 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 
 use crate::bindings::{
-    CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    CanonicalChatMessage, MessagesList, MessagesPage, MessagesPageRequest, RoomsPage,
+    RoomsPageRequest, WriteMessageResponse,
 };
 use crate::exports::mcchat::chatlog::chatlog::Guest;
 use crate::history::MessageList;
@@ -208,5 +210,9 @@ impl Guest for Chatlog {
             block_on(rooms::page(KeyValueList, &req)).map_err(|e| e.to_string())?;
         report_unreadable(&unreadable);
         Ok(page)
+    }
+
+    fn list_rooms(req: RoomsPageRequest) -> Result<RoomsPage, String> {
+        block_on(rooms::list(KeyValueList, &KeyValueStore, &req)).map_err(|e| e.to_string())
     }
 }

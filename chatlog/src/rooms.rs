@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::bindings::{
-    CanonicalChatMessage, MessagesPage, MessagesPageRequest, WriteMessageResponse,
+    CanonicalChatMessage, MessagesPage, MessagesPageRequest, RoomSummary, RoomsPage,
+    RoomsPageRequest, WriteMessageResponse,
 };
 use crate::history::{self, MessageList, LENGTH_HINT_KEY, MESSAGES_KEY};
 use crate::idempotency::{write_once, KeyStore};
@@ -23,6 +24,8 @@ pub const DEFAULT_ROOM: &str = "general";
 pub const MAX_ROOM_NAME_LEN: usize = 64;
 /// The most rooms besides `general`.
 pub const MAX_ROOMS: usize = 10_000;
+/// The most rooms one page of the list holds, whatever the caller asks for.
+pub const MAX_ROOMS_PAGE: u32 = 100;
 /// The set of every room besides `general`.
 pub const ROOMS_KEY: &str = "chatlog:rooms";
 
@@ -204,6 +207,51 @@ pub async fn page<L: MessageList + Sync>(
     Ok((page, unreadable))
 }
 
+/// A page of the rooms, `general` first and the others by name, each with its message count
+/// and the time of its newest message: two store commands a room, as a page of its history.
+pub async fn list<L: MessageList + Sync>(
+    list_of: impl Fn(Room) -> L,
+    rooms: &(impl RoomSet + Sync),
+    req: &RoomsPageRequest,
+) -> RpcResult<RoomsPage> {
+    let mut names = rooms.members().await?;
+    names.sort_unstable();
+    let names = std::iter::once(DEFAULT_ROOM.to_string()).chain(names);
+    // `general` sorts first whatever the cursor, so the cursor compares by (not general, name).
+    let order = |name: &str| (name != DEFAULT_ROOM, name.to_string());
+    let after = req.after.as_deref().map(order);
+    let limit = req.limit.clamp(1, MAX_ROOMS_PAGE) as usize;
+    let mut page: Vec<String> = names
+        .filter(|name| after.as_ref().is_none_or(|after| order(name) > *after))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let mut summaries = Vec::with_capacity(page.len());
+    for name in page {
+        let Ok(room) = Room::named(Some(&name)) else {
+            continue; // Only the chat log adds names, and only good ones.
+        };
+        let newest = MessagesPageRequest {
+            limit: 1,
+            ..Default::default()
+        };
+        let (newest, _) = history::page(&list_of(room), &newest).await?;
+        let last = newest.messages.last();
+        summaries.push(RoomSummary {
+            message_count: last.and_then(|m| m.index).map_or(0, |index| index + 1),
+            last_ts: last.and_then(|m| m.ts),
+            name,
+        });
+    }
+    Ok(RoomsPage {
+        next_after: more
+            .then(|| summaries.last().map(|r| r.name.clone()))
+            .flatten(),
+        rooms: summaries,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +403,47 @@ mod tests {
         let asked = store.room_calls();
         assert!(write(&message(Some("r7"), "y")).accepted);
         assert_eq!(store.room_calls(), asked, "a known room costs no call");
+    }
+
+    #[test]
+    fn the_list_has_general_first_then_every_room_by_name_with_counts_and_pages() {
+        let lists = RoomLists::default();
+        let store = MemoryStore::default();
+        let known = KnownRooms::new();
+        for (room, body) in [
+            (Some("ops"), "o0"),
+            (None, "g0"),
+            (Some("dev"), "d0"),
+            (Some("dev"), "d1"),
+        ] {
+            let msg = CanonicalChatMessage {
+                ts: Some(1_796_000_000_000),
+                ..message(room, body)
+            };
+            block_on(write(|room| lists.list(&room), &store, &known, &msg)).unwrap();
+        }
+        let page = |limit, after: Option<&str>| {
+            let req = RoomsPageRequest {
+                limit,
+                after: after.map(String::from),
+            };
+            block_on(list(|room| lists.list(&room), &store, &req)).unwrap()
+        };
+        let all = page(10, None);
+        let rows: Vec<_> = all
+            .rooms
+            .iter()
+            .map(|r| (r.name.as_str(), r.message_count, r.last_ts))
+            .collect();
+        let ts = Some(1_796_000_000_000);
+        assert_eq!(rows, [("general", 1, ts), ("dev", 2, ts), ("ops", 1, ts)]);
+        assert_eq!(all.next_after, None);
+        let first = page(2, None);
+        assert_eq!(first.next_after.as_deref(), Some("dev"));
+        let rest = page(2, first.next_after.as_deref());
+        let names: Vec<_> = rest.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["ops"]);
+        assert_eq!(rest.next_after, None);
+        assert_eq!(page(2, Some("general")).rooms[0].name, "dev");
     }
 }

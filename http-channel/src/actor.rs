@@ -11,6 +11,7 @@ use crate::bindings::outbound::{Outbound, OutboundMessage, OutboundReceiver};
 use crate::get::get_messages;
 use crate::post::{post, Posted};
 use crate::reply::Report;
+use crate::rooms::list_rooms;
 use crate::routes::{route, Route};
 
 const API_ALIAS: &str = "mcchat/api";
@@ -58,6 +59,10 @@ impl HttpServer for HttpChannelActor {
             Ok(Route::GetMessages { room }) => {
                 let history = ChatlogSender::to_actor(API_ALIAS);
                 get_messages(room.as_deref(), &req.query_string, &history, &HostLog).await
+            }
+            Ok(Route::ListRooms) => {
+                let rooms = ChatlogSender::to_actor(API_ALIAS);
+                list_rooms(&req.query_string, &rooms, &HostLog).await
             }
             Err(response) => response,
         };

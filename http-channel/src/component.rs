@@ -14,6 +14,7 @@ wit_bindgen::generate!({
 pub mod get;
 pub mod post;
 pub mod reply;
+pub mod rooms;
 pub mod routes;
 
 /// The name this channel stamps on the messages it brings in.
@@ -100,7 +101,8 @@ pub mod bindings {
         use async_trait::async_trait;
 
         pub use crate::mcchat::chatlog::chatlog::{
-            CanonicalChatMessage, MessagesPage, MessagesPageRequest,
+            CanonicalChatMessage, MessagesPage, MessagesPageRequest, RoomSummary, RoomsPage,
+            RoomsPageRequest,
         };
         use crate::rpc::{Context, RpcResult};
 
@@ -112,6 +114,12 @@ pub mod bindings {
                 ctx: &Context,
                 req: &MessagesPageRequest,
             ) -> RpcResult<MessagesPage>;
+
+            async fn list_rooms(
+                &self,
+                ctx: &Context,
+                req: &RoomsPageRequest,
+            ) -> RpcResult<RoomsPage>;
         }
     }
 }
@@ -123,12 +131,15 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 
 use crate::bindings::api::{Acknowledgement, Api, ReceivedMessage};
-use crate::bindings::chatlog::{Chatlog, MessagesPage, MessagesPageRequest};
+use crate::bindings::chatlog::{
+    Chatlog, MessagesPage, MessagesPageRequest, RoomsPage, RoomsPageRequest,
+};
 use crate::exports::wasmcloud::httpserver::httpserver as server;
 use crate::get::get_messages;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::post::{post, Posted};
 use crate::reply::Report;
+use crate::rooms::list_rooms;
 use crate::routes::{route, Route};
 use crate::rpc::{Context, RpcResult};
 use crate::wasmcloud::logging::logging::{write_log, LogEntry};
@@ -155,6 +166,10 @@ impl Chatlog for ApiImport {
         req: &MessagesPageRequest,
     ) -> RpcResult<MessagesPage> {
         Ok(crate::mcchat::chatlog::chatlog::get_messages_page(req)?)
+    }
+
+    async fn list_rooms(&self, _ctx: &Context, req: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+        Ok(crate::mcchat::chatlog::chatlog::list_rooms(req)?)
     }
 }
 
@@ -198,6 +213,7 @@ fn handle(req: HttpRequest) -> HttpResponse {
             Ok(Route::GetMessages { room }) => {
                 get_messages(room.as_deref(), &req.query_string, &ApiImport, &HostLog).await
             }
+            Ok(Route::ListRooms) => list_rooms(&req.query_string, &ApiImport, &HostLog).await,
             Err(response) => response,
         }
     })

@@ -171,7 +171,8 @@ mod tests {
         }
     }
     use crate::bindings::chatlog::{
-        CanonicalChatMessage, MessagesList, MessagesPage, WriteMessageResponse,
+        CanonicalChatMessage, MessagesList, MessagesPage, RoomsPage, RoomsPageRequest,
+        WriteMessageResponse,
     };
     use async_trait::async_trait;
     use futures::executor::block_on;
@@ -184,6 +185,9 @@ mod tests {
 
     #[async_trait]
     impl Chatlog for History {
+        async fn list_rooms(&self, _: &Context, _: &RoomsPageRequest) -> RpcResult<RoomsPage> {
+            unreachable!()
+        }
         async fn write_message(
             &self,
             _: &Context,

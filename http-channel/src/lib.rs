@@ -4,7 +4,8 @@
 //! `GET /messages` pages through the history, newest page first, with a `Link: <…>;
 //! rel="next"` header for older pages. `POST /accounts`, `POST /sessions`, `POST
 //! /sessions/refresh` and `DELETE /sessions` are the account requests, which the API answers
-//! too; a request's `Authorization: Bearer` token goes with it.
+//! too; a request's `Authorization: Bearer` token goes with it. `/rooms/<room>/messages` is a
+//! room's history as `/messages` is the default room's, and `GET /rooms` lists the rooms.
 //!
 //! `routes`, `post` and `get` are plain Rust that native tests drive; `actor` is the wasmbus glue.
 //! The same modules also build as a WebAssembly component, with `component.rs` as its root (the
@@ -33,6 +34,7 @@ pub mod http {
 pub mod get;
 pub mod post;
 pub mod reply;
+pub mod rooms;
 pub mod routes;
 
 #[cfg(target_arch = "wasm32")]

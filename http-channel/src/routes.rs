@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use crate::http::{HttpRequest, HttpResponse};
 
 use crate::reply;
+use crate::rooms::ROOMS_PATH;
 
 /// The path of the default room's history.
 pub const MESSAGES_PATH: &str = "/messages";
@@ -20,6 +21,8 @@ pub enum Route {
     GetMessages {
         room: Option<String>,
     },
+    /// `GET /rooms`: the rooms.
+    ListRooms,
     /// A request the API answers, under the subject a broker client would send it on: the
     /// body as received, or `body` in its place.
     Api {
@@ -101,6 +104,12 @@ pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
     if let Some(room) = room_of(path) {
         return room_route(&method, room);
     }
+    if path == ROOMS_PATH {
+        return match method.as_str() {
+            "GET" => Ok(Route::ListRooms),
+            other => Err(not_allowed(ROOMS_PATH, other, "GET")),
+        };
+    }
     let Some((path, methods)) = API_PATHS.iter().find(|(p, _)| *p == path) else {
         return Err(reply::error(
             404,
@@ -179,7 +188,12 @@ mod tests {
         let response = route(&request("DELETE", "/rooms/dev/messages")).unwrap_err();
         assert_eq!(response.status_code, 405);
         assert_eq!(response.header["Allow"], ["GET, POST"]);
-        for path in ["/rooms", "/rooms/dev", "/rooms/messages"] {
+        assert_eq!(route(&request("GET", "/rooms/")), Ok(Route::ListRooms));
+        assert_eq!(
+            route(&request("POST", "/rooms")).unwrap_err().status_code,
+            405
+        );
+        for path in ["/rooms/dev", "/rooms/messages"] {
             assert_eq!(
                 route(&request("GET", path)).unwrap_err().status_code,
                 404,

@@ -432,6 +432,7 @@ const COMPONENT_TESTS: &[&str] = &[
     "mqtt::a_qos1_redelivery",
     "persistence::",
     "reconnect::",
+    "rooms::",
     "several_hosts::",
 ];
 

@@ -52,6 +52,11 @@ impl Guest for Receiver {
                 let page = contract::get_messages_page(&req.into())?;
                 encode(&operation, &wire::MessagesPage::from(page))
             }
+            "Chatlog.ListRooms" => {
+                let req: wire::RoomsPageRequest = decode(&operation, &payload)?;
+                let page = contract::list_rooms(&req.into())?;
+                encode(&operation, &wire::RoomsPage::from(page))
+            }
             _ => wasmcloud::bus::fallback::receive(&operation, &payload),
         }
     }

@@ -14,8 +14,8 @@ wit_bindgen::generate!({
 mod wire;
 
 use contract::{
-    CanonicalChatMessage, Guest, MessagesList, MessagesPage, MessagesPageRequest,
-    WriteMessageResponse,
+    CanonicalChatMessage, Guest, MessagesList, MessagesPage, MessagesPageRequest, RoomsPage,
+    RoomsPageRequest, WriteMessageResponse,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use wasmcloud::bus::host::send;
@@ -73,6 +73,11 @@ impl Guest for Sender {
             "Chatlog.GetMessagesPage",
             &wire::MessagesPageRequest::from(req),
         )?;
+        Ok(page.into())
+    }
+
+    fn list_rooms(req: RoomsPageRequest) -> Result<RoomsPage, String> {
+        let page: wire::RoomsPage = call("Chatlog.ListRooms", &wire::RoomsPageRequest::from(req))?;
         Ok(page.into())
     }
 }

@@ -1,4 +1,4 @@
-//! Rooms end to end: `/rooms/<room>/messages` over HTTP, `chat.in.<room>` and
+//! Rooms end to end: `/rooms/<room>/messages` and `GET /rooms` over HTTP, `chat.in.<room>` and
 //! `rtchat.<room>.messages` over NATS (with `rtchat.>` following every room), each room with its
 //! own history, positions and idempotency keys in Redis, and `general` where today's chat was.
 
@@ -123,6 +123,28 @@ async fn each_room_has_its_own_history_positions_paging_and_idempotency_keys() {
         .unwrap();
     rooms.sort();
     assert_eq!(rooms, ["dev", "ops"]);
+
+    // GET /rooms: general first, then by name, with counts and the newest message's time.
+    let (status, link, listed) = get(base, "/rooms?limit=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(field(&listed, "room"), ["general", "dev"]);
+    assert_eq!(field(&listed, "messageCount"), [3, 3]);
+    let newest_dev = get(base, "/rooms/dev/messages?limit=1").await.2;
+    assert_eq!(listed[1]["lastTs"], newest_dev[0]["ts"]);
+    assert_eq!(
+        link.as_deref(),
+        Some("</rooms?limit=2&after=dev>; rel=\"next\"")
+    );
+    let (_, link, rest) = get(base, "/rooms?limit=2&after=dev").await;
+    assert_eq!(field(&rest, "room"), ["ops"]);
+    assert_eq!(field(&rest, "messageCount"), [1]);
+    assert_eq!(link, None);
+    let (status, _, refused) = get(base, "/rooms?limit=0").await;
+    assert_eq!(status, 400);
+    assert!(refused["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("limit must be"));
     chat.stop().await;
 }
 
