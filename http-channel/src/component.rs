@@ -13,6 +13,7 @@ wit_bindgen::generate!({
 
 pub mod get;
 pub mod post;
+pub mod query;
 pub mod reply;
 pub mod rooms;
 pub mod routes;

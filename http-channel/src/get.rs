@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::bindings::chatlog::{CanonicalChatMessage, Chatlog, MessagesPage, MessagesPageRequest};
 use crate::http::HttpResponse;
+use crate::query;
 use crate::reply::{self, Report};
 use crate::routes::MESSAGES_PATH;
 use crate::rpc::Context;
@@ -28,17 +29,9 @@ pub fn parse_query(query_string: &str) -> Result<PageQuery, String> {
         limit: DEFAULT_LIMIT,
         before: None,
     };
-    for (key, value) in form_urlencoded::parse(query_string.trim_start_matches('?').as_bytes()) {
+    for (key, value) in query::params(query_string) {
         match key.as_ref() {
-            "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                    .ok_or_else(|| {
-                        format!("limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}")
-                    })?;
-            }
+            "limit" => query.limit = query::limit(&value, MAX_LIMIT)?,
             "before" => {
                 let before = value.parse().map_err(|_| {
                     format!("before must be a cursor from a Link header, not {value:?}")

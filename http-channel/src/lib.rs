@@ -33,6 +33,7 @@ pub mod http {
 }
 pub mod get;
 pub mod post;
+pub mod query;
 pub mod reply;
 pub mod rooms;
 pub mod routes;

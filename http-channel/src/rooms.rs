@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::bindings::chatlog::{Chatlog, RoomSummary, RoomsPageRequest};
 use crate::http::HttpResponse;
+use crate::query;
 use crate::reply::{self, Report};
 use crate::rpc::Context;
 
@@ -41,17 +42,9 @@ fn parse_query(query_string: &str) -> Result<RoomsPageRequest, String> {
         limit: DEFAULT_LIMIT,
         after: None,
     };
-    for (key, value) in form_urlencoded::parse(query_string.trim_start_matches('?').as_bytes()) {
+    for (key, value) in query::params(query_string) {
         match key.as_ref() {
-            "limit" => {
-                req.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                    .ok_or_else(|| {
-                        format!("limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}")
-                    })?;
-            }
+            "limit" => req.limit = query::limit(&value, MAX_LIMIT)?,
             "after" => req.after = Some(value.into_owned()),
             _ => {}
         }

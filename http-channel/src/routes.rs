@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::http::{HttpRequest, HttpResponse};
 
+use crate::query;
 use crate::reply;
 use crate::rooms::ROOMS_PATH;
 
@@ -138,8 +139,7 @@ pub fn route(req: &HttpRequest) -> Result<Route, HttpResponse> {
 
 /// `?everywhere=true`: signing off every token of the user.
 fn everywhere(query_string: &str) -> bool {
-    form_urlencoded::parse(query_string.trim_start_matches('?').as_bytes())
-        .any(|(key, value)| key == "everywhere" && value == "true")
+    query::params(query_string).any(|(key, value)| key == "everywhere" && value == "true")
 }
 
 #[cfg(test)]
