@@ -142,6 +142,16 @@ impl Load {
         self.ok as f64 / self.seconds.max(f64::EPSILON)
     }
 
+    /// `N/s, p50 X ms, p99 Y ms`, as the extra tables print a load.
+    fn summary(&self) -> String {
+        format!(
+            "{:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+            self.per_second(),
+            self.percentile_ms(50.0),
+            self.percentile_ms(99.0)
+        )
+    }
+
     fn percentile_ms(&self, p: f64) -> f64 {
         let total: u64 = self.latency_us.values().sum();
         let rank = ((total as f64 * p / 100.0).ceil() as u64).max(1);
@@ -183,6 +193,33 @@ impl Compared {
         Fut: std::future::Future<Output = Load>,
     {
         Compared::alternate(rounds, |i| load(&systems[i])).await
+    }
+
+    /// Guests' `POST /messages` (`post.lua`, load 0) against wrk running `script` with `args`
+    /// (load 1), on one system, in interleaved rounds.
+    async fn posts_against(
+        settings: &Settings,
+        root: &Path,
+        system: &Running,
+        script: &str,
+        args: &[String],
+    ) -> Compared {
+        let seconds = settings.round_seconds(settings.seconds);
+        Compared::alternate(settings.rounds, |i| {
+            let (script, args) = match i {
+                0 => ("post.lua", &[][..]),
+                _ => (script, args),
+            };
+            std::future::ready(wrk(
+                root,
+                &system.base,
+                script,
+                args,
+                settings.connections,
+                seconds,
+            ))
+        })
+        .await
     }
 
     /// Runs `rounds` rounds of two loads, `load(0)` and `load(1)`, taking turns.

@@ -129,6 +129,34 @@ async fn guest(
     (client, refused)
 }
 
+/// A guest's request on `subject` (acked as stored), then a web client's POST to `path` (201);
+/// answers the next live copy `live` receives.
+async fn journey(
+    chat: &async_nats::Client,
+    base: &str,
+    subject: &str,
+    path: &str,
+    live: &mut async_nats::Subscriber,
+) -> async_nats::Message {
+    let body = r#"{"user_name":"guest","body":"over nats"}"#;
+    let ack = chat
+        .request(subject.to_string(), body.into())
+        .await
+        .unwrap();
+    assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
+    let posted = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .body(r#"{"user_name":"web","body":"over http"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(live))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// The server's next refusal, which must name `what`.
 async fn assert_refused(refused: &mut tokio::sync::mpsc::UnboundedReceiver<String>, what: &str) {
     let refusal = tokio::time::timeout(Duration::from_secs(5), refused.recv())
@@ -156,53 +184,21 @@ async fn a_guest_can_chat_and_sign_on_and_nothing_more_and_wash_reaches_the_latt
     // The README's journey, with no credential.
     let (chat, mut refused) = guest(&zones.chat_nats_url()).await;
     let mut live = chat.subscribe("rtchat.messages").await.unwrap();
-    let ack = chat
-        .request(
-            "chat.in",
-            r#"{"user_name":"guest","body":"over nats"}"#.into(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
-    let posted = reqwest::Client::new()
-        .post(format!("{}/messages", host.base))
-        .body(r#"{"user_name":"web","body":"over http"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 201);
-    let copy = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut live))
-        .await
-        .unwrap()
-        .unwrap();
+    let copy = journey(&chat, &host.base, "chat.in", "/messages", &mut live).await;
     assert!(String::from_utf8_lossy(&copy.payload).contains("over http"));
 
     // Rooms: a guest writes in one, and follows every room's live copies.
     let mut every_room = chat.subscribe("rtchat.>").await.unwrap();
-    let ack = chat
-        .request(
-            "chat.in.dev",
-            r#"{"user_name":"guest","body":"in dev"}"#.into(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(&ack.payload[..], br#"{"accepted":true}"#);
-    let posted = reqwest::Client::new()
-        .post(format!("{}/rooms/dev/messages", host.base))
-        .body(r#"{"user_name":"web","body":"dev over http"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 201);
-    let copy = tokio::time::timeout(
-        Duration::from_secs(5),
-        futures::StreamExt::next(&mut every_room),
+    let copy = journey(
+        &chat,
+        &host.base,
+        "chat.in.dev",
+        "/rooms/dev/messages",
+        &mut every_room,
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
     assert_eq!(copy.subject.as_str(), "rtchat.dev.messages");
-    assert!(String::from_utf8_lossy(&copy.payload).contains("dev over http"));
+    assert!(String::from_utf8_lossy(&copy.payload).contains("over http"));
     let _rooms = chat.subscribe("chat.in.>").await.unwrap();
     assert_refused(&mut refused, "chat.in.>").await;
 

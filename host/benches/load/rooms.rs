@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{settled_counts, wrk, Compared, Load, Running, Settings};
+use super::{settled_counts, Compared, Running, Settings};
 
 /// Rooms the spread load writes in (`r0` … `r999`).
 const ROOMS: usize = 1000;
@@ -16,16 +16,8 @@ const ROOMS: usize = 1000;
 pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -> bool {
     let room_copies = count_room_copies(&system.nats_url).await;
     let (rounds, connections) = (settings.rounds, settings.connections);
-    let seconds = settings.round_seconds(settings.seconds);
     let rooms_arg = [ROOMS.to_string()];
-    let post = Compared::alternate(rounds, |i| {
-        let (script, args) = match i {
-            0 => ("post.lua", &[][..]),
-            _ => ("post_rooms.lua", &rooms_arg[..]),
-        };
-        std::future::ready(wrk(root, &system.base, script, args, connections, seconds))
-    })
-    .await;
+    let post = Compared::posts_against(settings, root, &system, "post_rooms.lua", &rooms_arg).await;
 
     let mut kv = system.key_value().await;
     let (stored_general, _) = settled_counts(&mut kv, &system.fanned_out).await;
@@ -49,8 +41,8 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
     println!("|---|---|---|---|---|---|");
     println!(
         "| `POST /rooms/r<n>/messages` against `POST /messages` | {} | {} | {:.2} | {:.2} | {} |",
-        summary(spread),
-        summary(one_room),
+        spread.summary(),
+        one_room.summary(),
         spread.per_second() / one_room.per_second().max(f64::EPSILON),
         spread.percentile_ms(99.0) / one_room.percentile_ms(99.0).max(f64::EPSILON),
         post.per_round()
@@ -63,15 +55,6 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
         system.fanned_out.load(Ordering::Relaxed),
     );
     nothing_lost
-}
-
-fn summary(load: &Load) -> String {
-    format!(
-        "{:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
-        load.per_second(),
-        load.percentile_ms(50.0),
-        load.percentile_ms(99.0)
-    )
 }
 
 /// Counts the live copies of every room but `general` (`rtchat.<room>.messages`).

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{nats_requests, settled_counts, wrk, Compared, Load, Running, Settings};
+use super::{nats_requests, settled_counts, Compared, Load, Running, Settings};
 
 const PASSWORD: &str = "a bench password";
 /// Signed-on users the loads write as; each may sign on 10 times a minute.
@@ -30,14 +30,8 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
     let (rounds, connections) = (settings.rounds, settings.connections);
     let seconds = settings.round_seconds(settings.seconds);
     let wrk_args: Vec<String> = users.iter().map(|(n, t)| format!("{n}={t}")).collect();
-    let post = Compared::alternate(rounds, |i| {
-        let (script, args) = match i {
-            0 => ("post.lua", &[][..]),
-            _ => ("post_signed_on.lua", &wrk_args[..]),
-        };
-        std::future::ready(wrk(root, &system.base, script, args, connections, seconds))
-    })
-    .await;
+    let post =
+        Compared::posts_against(settings, root, &system, "post_signed_on.lua", &wrk_args).await;
     let nats = Compared::alternate(rounds, |i| {
         let signed_on = if i == 0 { &[][..] } else { &users[..] };
         nats_requests(&system.nats_url, connections, seconds, signed_on)
@@ -91,8 +85,8 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
         let [guests, signed_on] = &compared.loads;
         println!(
             "| {name} | {} | {} | {:.2} | {} |",
-            summary(signed_on),
-            summary(guests),
+            signed_on.summary(),
+            guests.summary(),
             signed_on.per_second() / guests.per_second().max(f64::EPSILON),
             compared.per_round()
         );
@@ -105,24 +99,15 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
     println!(
         "chat beside a burst of sign-ons ({CHAT_CLIENTS} NATS clients, {burst_seconds} s): {} quiet, {} during \
          {BURST_CLIENTS} clients signing on back to back ({})",
-        summary(&quiet),
-        summary(&beside_burst),
-        summary(&burst)
+        quiet.summary(),
+        beside_burst.summary(),
+        burst.summary()
     );
     println!(
         "signed-on run: acked HTTP {acked_http} + NATS {acked_nats}, stored HTTP {stored_http} + NATS \
          {stored_nats}, fanned out {fanned_out}, failed {failed}"
     );
     lossless
-}
-
-fn summary(load: &Load) -> String {
-    format!(
-        "{:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
-        load.per_second(),
-        load.percentile_ms(50.0),
-        load.percentile_ms(99.0)
-    )
 }
 
 /// `POST` of `{"user_name","password"}` to `path`: the status and the JSON answer.
