@@ -130,28 +130,48 @@ impl KnownRooms {
     }
 }
 
-/// Makes sure `room` is in the set of rooms, unless that would make more than `MAX_ROOMS`;
-/// `Err` holds the refusal for the client. A race for the last place can leave a room that
-/// holds messages but is out of the set: one writer takes it out after another found it in.
+/// How a room came to be in the set of rooms.
+#[derive(Debug, PartialEq, Eq)]
+enum Admitted {
+    /// `general`, or a room this instance has seen in the set.
+    Known,
+    /// Added now.
+    Added,
+    /// Found in the set, where a writer refused at the bound may take it out again (below).
+    Found,
+}
+
+/// Makes sure room `name` is in the set of rooms, unless that would make more than
+/// `MAX_ROOMS`; `Err` holds the refusal for the client.
+///
+/// A room that holds a message stays in the set, even in a race for the last place: a writer
+/// that found the room puts it in again after writing, and a writer that takes out the room it
+/// added looks at the room's list afterwards. Whichever comes last sees the other's work, so
+/// the bound may be passed by a room in a race, but a room with messages is never left out.
 async fn admit(
     rooms: &(impl RoomSet + Sync),
     known: &KnownRooms,
-    room: &Room,
-) -> RpcResult<Result<(), String>> {
-    let Some(name) = room.name() else {
-        return Ok(Ok(()));
+    name: Option<&str>,
+    list: &(impl MessageList + Sync),
+) -> RpcResult<Result<Admitted, String>> {
+    let Some(name) = name.filter(|name| !known.contains(name)) else {
+        return Ok(Ok(Admitted::Known));
     };
-    if known.contains(name) {
-        return Ok(Ok(()));
+    if !rooms.add(name).await? {
+        return Ok(Ok(Admitted::Found));
     }
-    if rooms.add(name).await? && rooms.members().await?.len() > MAX_ROOMS {
+    if rooms.members().await?.len() > MAX_ROOMS {
         rooms.remove(name).await?;
-        return Ok(Err(format!(
-            "the chat has its most rooms ({MAX_ROOMS}); write in one that exists"
-        )));
+        if list.range(0, 0).await?.is_empty() {
+            return Ok(Err(format!(
+                "the chat has its most rooms ({MAX_ROOMS}); write in one that exists"
+            )));
+        }
+        // Another writer stored a message here meanwhile: the room exists.
+        rooms.add(name).await?;
     }
     known.insert(name);
-    Ok(Ok(()))
+    Ok(Ok(Admitted::Added))
 }
 
 fn refused(reason: String) -> WriteMessageResponse {
@@ -174,11 +194,20 @@ pub async fn write<L: MessageList + Sync>(
         Ok(room) => room,
         Err(reason) => return Ok(refused(reason)),
     };
-    if let Err(reason) = admit(store, known, &room).await? {
-        return Ok(refused(reason));
-    }
+    let name = room.name().map(String::from);
     let prefix = room.idempotency_prefix.clone();
-    write_once(&list_of(room), store, &prefix, msg).await
+    let list = list_of(room);
+    let admitted = match admit(store, known, name.as_deref(), &list).await? {
+        Ok(admitted) => admitted,
+        Err(reason) => return Ok(refused(reason)),
+    };
+    let response = write_once(&list, store, &prefix, msg).await?;
+    if let (Admitted::Found, Some(name), true) = (admitted, &name, response.accepted) {
+        // In again, in case a writer refused at the bound took it out after we found it.
+        store.add(name).await?;
+        known.insert(name);
+    }
+    Ok(response)
 }
 
 /// One page of a room's history, each message saying its room, and the entries that could not
@@ -406,6 +435,79 @@ mod tests {
         let asked = store.room_calls();
         assert!(write(&message(Some("r7"), "y")).accepted);
         assert_eq!(store.room_calls(), asked, "a known room costs no call");
+    }
+
+    /// A room's list during whose append a writer refused at the bound takes the room out.
+    struct TakenOutWhileWriting<'a> {
+        list: std::sync::Arc<crate::memory::VecList>,
+        store: &'a MemoryStore,
+        room: &'static str,
+    }
+
+    #[async_trait]
+    impl MessageList for TakenOutWhileWriting<'_> {
+        async fn append(&self, value: String) -> RpcResult<u32> {
+            self.store.remove(self.room).await?;
+            self.list.append(value).await
+        }
+        async fn range(&self, start: i32, stop: i32) -> RpcResult<Vec<String>> {
+            self.list.range(start, stop).await
+        }
+        async fn length_hint(&self) -> RpcResult<Option<u64>> {
+            self.list.length_hint().await
+        }
+        async fn set_length_hint(&self, length: u64) -> RpcResult<()> {
+            self.list.set_length_hint(length).await
+        }
+    }
+
+    #[test]
+    fn a_room_written_in_during_a_race_at_the_bound_stays_in_the_set() {
+        let lists = RoomLists::default();
+        let store = MemoryStore::default();
+        for n in 0..MAX_ROOMS {
+            store.add_room(&format!("r{n}"));
+        }
+        // Host B finds the 10,001st room in the set, put there by host A, which is over the
+        // bound and takes it out while B writes: B puts it back after writing.
+        store.add_room("late");
+        let (host_a, host_b) = (KnownRooms::new(), KnownRooms::new());
+        let written = block_on(write(
+            |room| TakenOutWhileWriting {
+                list: lists.list(&room),
+                store: &store,
+                room: "late",
+            },
+            &store,
+            &host_b,
+            &message(Some("late"), "b wrote"),
+        ))
+        .unwrap();
+        assert!(written.accepted);
+        assert!(store.rooms().contains(&"late".to_string()));
+
+        // The other order: the room is out when a writer over the bound adds it and takes it
+        // out again. Its look at the list finds B's message: the room exists, so it goes back
+        // in, and this write is stored too.
+        block_on(store.remove("late")).unwrap();
+        let a_wrote = block_on(write(
+            |room| lists.list(&room),
+            &store,
+            &host_a,
+            &message(Some("late"), "a wrote"),
+        ))
+        .unwrap();
+        assert!(a_wrote.accepted, "{:?}", a_wrote.reason);
+        assert!(store.rooms().contains(&"late".to_string()));
+        // A room with nothing in it is still refused.
+        let refused = block_on(write(
+            |room| lists.list(&room),
+            &store,
+            &host_a,
+            &message(Some("empty"), "x"),
+        ))
+        .unwrap();
+        assert!(!refused.accepted);
     }
 
     #[test]
