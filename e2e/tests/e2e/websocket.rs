@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use mcchat_provider_websocket::{Config, Limits, Mode, Subscriber, WebSocketMessaging};
+use mcchat_provider_websocket::{Config, Limits, Mode, Pattern, Subscriber, WebSocketMessaging};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -85,6 +85,7 @@ impl Provider {
             auth_token: token.map(String::from),
             connect_timeout: Duration::from_secs(5),
             headers: Vec::new(),
+            default_subscriptions: vec![Pattern::all()],
             limits,
         })
         .await
@@ -437,6 +438,7 @@ async fn client_mode_dials_with_its_headers_and_redials_after_a_drop() {
         auth_token: Some("t0ken".into()),
         connect_timeout: Duration::from_secs(5),
         headers: vec![("X-Client-ID".into(), "mcchat-test".into())],
+        default_subscriptions: vec![Pattern::all()],
         limits: Limits::default(),
     })
     .await;

@@ -10,6 +10,8 @@ use anyhow::{bail, Context, Result};
 
 use mcchat_provider_kit::{connection_cap, link_number, link_value};
 
+use crate::pattern::Pattern;
+
 /// Where a server listens unless `URI` says otherwise.
 pub const DEFAULT_SERVER_ADDR: &str = "0.0.0.0:8081";
 
@@ -31,6 +33,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Client: extra upgrade headers, from `HEADER_<name>` values.
     pub headers: Vec<(String, String)>,
+    /// Server: the patterns a session follows until it subscribes for itself
+    /// (`DEFAULT_SUBSCRIPTIONS`, comma-separated; default `>`, every broadcast).
+    pub default_subscriptions: Vec<Pattern>,
     pub limits: Limits,
 }
 
@@ -51,6 +56,8 @@ pub struct Limits {
     /// Connections open at once, upgraded or upgrading (`MAX_SESSIONS`; by default half the
     /// process's open-files limit, at most 10,000). One more is answered 503 with a reason.
     pub max_sessions: usize,
+    /// Patterns one session may hold (`MAX_SUBSCRIPTIONS`, default 100); one more is refused.
+    pub max_subscriptions: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +69,7 @@ impl Default for Limits {
             rate_burst: 40,
             ping_interval: Duration::from_secs(20),
             max_sessions: connection_cap::default_cap(2),
+            max_subscriptions: 100,
         }
     }
 }
@@ -108,6 +116,12 @@ impl Config {
             rate_burst: link_number(values, "RATE_BURST", defaults.rate_burst)?.max(1),
             ping_interval: defaults.ping_interval,
             max_sessions: link_number(values, "MAX_SESSIONS", defaults.max_sessions)?.max(1),
+            max_subscriptions: link_number(
+                values,
+                "MAX_SUBSCRIPTIONS",
+                defaults.max_subscriptions,
+            )?
+            .max(1),
         };
         let headers = values
             .iter()
@@ -125,9 +139,26 @@ impl Config {
             auth_token: link_value(values, "AUTH_TOKEN").map(String::from),
             connect_timeout: Duration::from_secs(link_number(values, "CONNECT_TIMEOUT_SEC", 30)?),
             headers,
+            default_subscriptions: default_subscriptions(values)?,
             limits,
         })
     }
+}
+
+/// `DEFAULT_SUBSCRIPTIONS`, comma-separated; every broadcast (`>`) when it is not set.
+fn default_subscriptions(values: &BTreeMap<String, String>) -> Result<Vec<Pattern>> {
+    let Some(patterns) = link_value(values, "DEFAULT_SUBSCRIPTIONS") else {
+        return Ok(vec![Pattern::all()]);
+    };
+    patterns
+        .split(',')
+        .map(str::trim)
+        .filter(|pattern| !pattern.is_empty())
+        .map(|pattern| {
+            Pattern::parse(pattern)
+                .with_context(|| format!("DEFAULT_SUBSCRIPTIONS: {pattern:?} is not a pattern"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -147,6 +178,7 @@ mod tests {
         assert_eq!(config.mode, Mode::Server("0.0.0.0:8081".parse().unwrap()));
         assert_eq!(config.auth_token, None);
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.default_subscriptions, [Pattern::parse(">").unwrap()]);
         let config = Config::from_link(&values(&[
             ("mode", "Server"),
             ("uri", "ws://127.0.0.1:9000/ws"),
@@ -164,6 +196,8 @@ mod tests {
             ("CONNECT_TIMEOUT_SEC", "5"),
             ("HEADER_X-Client-ID", "mcchat-1"),
             ("QUEUE_FRAMES", "8"),
+            ("DEFAULT_SUBSCRIPTIONS", "rtchat.messages, rtchat.ops.*"),
+            ("MAX_SUBSCRIPTIONS", "4"),
         ]))
         .unwrap();
         assert_eq!(config.mode, Mode::Client("wss://chat.example/ws".into()));
@@ -174,6 +208,13 @@ mod tests {
             [("X-Client-ID".to_string(), "mcchat-1".to_string())]
         );
         assert_eq!(config.limits.queue_frames, 8);
+        assert_eq!(config.limits.max_subscriptions, 4);
+        let defaults: Vec<&str> = config
+            .default_subscriptions
+            .iter()
+            .map(Pattern::as_str)
+            .collect();
+        assert_eq!(defaults, ["rtchat.messages", "rtchat.ops.*"]);
     }
 
     #[test]
@@ -189,6 +230,10 @@ mod tests {
             (
                 &[("CONNECT_TIMEOUT_SEC", "soon")][..],
                 "CONNECT_TIMEOUT_SEC",
+            ),
+            (
+                &[("DEFAULT_SUBSCRIPTIONS", "rtchat.>.x")][..],
+                "'>' before its end",
             ),
         ] {
             let e = format!("{:#}", Config::from_link(&values(pairs)).unwrap_err());

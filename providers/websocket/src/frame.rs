@@ -27,6 +27,8 @@ pub struct Frame {
     /// A JSON string body as its UTF-8 bytes; any other JSON value as its compact JSON text.
     pub body: Vec<u8>,
     pub reply_to: Option<String>,
+    /// The body was a JSON string (the bytes are its text), not another JSON value.
+    pub body_is_string: bool,
 }
 
 /// Why a frame was refused; the text goes back to the client in an error frame.
@@ -78,20 +80,22 @@ pub fn parse(text: &str, limit: usize) -> Result<Frame, FrameError> {
         }
     }
     let body = raw.body.ok_or(FrameError::MissingBody)?;
-    let body = match serde_json::from_str::<String>(body.get()) {
-        Ok(text) => text.into_bytes(),
+    let (body, body_is_string) = match serde_json::from_str::<String>(body.get()) {
+        Ok(text) => (text.into_bytes(), true),
         // Not a string: re-serialised compactly (a client may have sent spaces and newlines).
         // (A number too large for serde_json's numbers is refused, not passed on.)
         Err(_) => {
             let value: serde_json::Value = serde_json::from_str(body.get())
                 .map_err(|e| FrameError::NotAFrame(e.to_string()))?;
-            serde_json::to_vec(&value).expect("a Value always serializes")
+            let compact = serde_json::to_vec(&value).expect("a Value always serializes");
+            (compact, false)
         }
     };
     Ok(Frame {
         subject: raw.subject,
         body,
         reply_to: raw.reply_to,
+        body_is_string,
     })
 }
 
@@ -158,6 +162,7 @@ mod tests {
                 subject: "chat.in".into(),
                 body: "héllo".as_bytes().to_vec(),
                 reply_to: Some("r1".into()),
+                body_is_string: true,
             }
         );
         let frame = parse(
@@ -170,6 +175,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value, json!({"user_name": "a", "n": [1, 2]}));
         assert_eq!(frame.reply_to, None);
+        assert!(!frame.body_is_string);
         // `null` is no body at all.
         assert_eq!(
             parse(r#"{"subject":"s","body":null}"#, LIMIT),

@@ -1,6 +1,7 @@
 //! `wasmcloud:messaging` over WebSocket, in server mode (browsers connect to us) or client mode
-//! (we dial a WebSocket server). See `frame` for the protocol, `config` for the link values and
-//! `relay` for live delivery across the instances of one link.
+//! (we dial a WebSocket server). See `frame` for the protocol, `subscriptions` for the subject
+//! patterns a session follows, `config` for the link values and `relay` for live delivery
+//! across the instances of one link.
 //!
 //! One implementation, run two ways: the mcchat host links this crate and starts a
 //! `WebSocketMessaging` per link; the `messaging-websocket` binary is the same provider as a
@@ -9,11 +10,14 @@
 pub mod client;
 pub mod config;
 pub mod frame;
+mod interest;
 pub mod lattice;
+pub mod pattern;
 mod peers;
 pub mod relay;
 pub mod server;
 mod session;
+pub mod subscriptions;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +36,7 @@ use wasmcloud_interface_messaging::{
 pub use client::Client;
 pub use config::{Config, Limits, Mode};
 pub use frame::Frame;
+pub use pattern::Pattern;
 pub use relay::RelayConfig;
 pub use server::Server;
 

@@ -1,7 +1,8 @@
 //! Server mode: browsers connect to `GET /ws`; each connection is a session with its own id.
-//! Inbound frames go to the linked actor. The actor's publishes go to every session, except a
-//! publish to a session's reply subject, which reaches that session alone. With a relay, every
-//! instance of the link does the same for its own sessions (see `relay`).
+//! Inbound frames go to the linked actor, but for the subscriptions a session changes (see
+//! `subscriptions`). The actor's publishes go to every session with a pattern that matches the
+//! subject, except a publish to a session's reply subject, which reaches that session alone.
+//! With a relay, every instance of the link does the same for its own sessions (see `relay`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,8 +23,11 @@ use mcchat_provider_kit::net::{self, TokenRefused};
 use mcchat_provider_kit::{Admission, ConnectionCap};
 
 use crate::frame::{self, Frame};
+use crate::interest::Interest;
+use crate::pattern::{BadPattern, Pattern};
 use crate::relay::{Relay, RelayConfig, Relayed};
 use crate::session::{self, Inbound, Outbox, Refused};
+use crate::subscriptions::{self, Change};
 use crate::{take_frame, Config, Inboxes, Subscriber, WebSocketError};
 
 /// The path browsers upgrade on.
@@ -36,8 +40,27 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type SessionId = u64;
 
+/// The sessions connected, and the patterns each follows.
+#[derive(Default)]
+struct Sessions {
+    outboxes: HashMap<SessionId, Outbox>,
+    interest: Interest<SessionId>,
+}
+
+impl Sessions {
+    fn join(&mut self, id: SessionId, outbox: Outbox, defaults: &[Pattern]) {
+        self.outboxes.insert(id, outbox);
+        self.interest.join(id, defaults);
+    }
+
+    fn leave(&mut self, id: SessionId) {
+        self.outboxes.remove(&id);
+        self.interest.leave(id);
+    }
+}
+
 pub struct Server {
-    sessions: RwLock<HashMap<SessionId, Outbox>>,
+    sessions: RwLock<Sessions>,
     config: Config,
     subscriber: Subscriber,
     pub(crate) inboxes: Inboxes,
@@ -177,7 +200,13 @@ impl Server {
 
     /// Closes every session with `reason`, then the listener.
     pub async fn stop(&self, reason: &str) {
-        for outbox in self.sessions.read().expect("sessions lock").values() {
+        for outbox in self
+            .sessions
+            .read()
+            .expect("sessions lock")
+            .outboxes
+            .values()
+        {
             outbox.close(CloseCode::Away, reason.to_string());
         }
         self.stop.cancel();
@@ -194,7 +223,7 @@ impl Server {
 
     /// Sessions connected now.
     pub fn session_count(&self) -> usize {
-        self.sessions.read().expect("sessions lock").len()
+        self.sessions.read().expect("sessions lock").outboxes.len()
     }
 
     /// Checks the upgrade request: the path, then the token if one is configured.
@@ -262,10 +291,11 @@ impl Server {
                 ));
             }
             self.check_upgrade(request)?;
-            self.sessions
-                .write()
-                .expect("sessions lock")
-                .insert(id, outbox.clone());
+            self.sessions.write().expect("sessions lock").join(
+                id,
+                outbox.clone(),
+                &self.config.default_subscriptions,
+            );
             Ok(response)
         };
         let handshake =
@@ -273,7 +303,7 @@ impl Server {
         let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
             Ok(Ok(ws)) => ws,
             failed => {
-                self.sessions.write().expect("sessions lock").remove(&id);
+                self.sessions.write().expect("sessions lock").leave(id);
                 match failed {
                     Ok(Err(e)) => tracing::debug!("WebSocket upgrade from {peer} refused: {e}"),
                     _ => tracing::debug!("WebSocket upgrade from {peer} timed out"),
@@ -287,7 +317,7 @@ impl Server {
             session: id,
         };
         session::run(ws, (outbox, queue), &inbound, limits, shutdown).await;
-        self.sessions.write().expect("sessions lock").remove(&id);
+        self.sessions.write().expect("sessions lock").leave(id);
         tracing::debug!("WebSocket session {id} ended");
     }
 
@@ -339,6 +369,7 @@ impl Server {
                     .sessions
                     .read()
                     .expect("sessions lock")
+                    .outboxes
                     .get(&id)
                     .cloned();
                 let Some(outbox) = outbox else {
@@ -354,15 +385,20 @@ impl Server {
             Destination::Session { session: id, .. } => Err(WebSocketError::SessionEnded(id)),
             Destination::Everyone => {
                 let sessions = self.sessions.read().expect("sessions lock");
-                // With no browser connected there is no one to encode the frame for.
-                if sessions.is_empty() {
+                if sessions.outboxes.is_empty() {
+                    return Ok(0);
+                }
+                let followers = sessions.interest.followers(subject);
+                // With no one following the subject there is no one to encode the frame for.
+                if followers.is_empty() {
                     return Ok(0);
                 }
                 let text: tokio_tungstenite::tungstenite::Utf8Bytes =
                     frame::encode(subject, body, reply_to).into();
                 // A slow session is closed by its own push; the others are not held up.
-                Ok(sessions
-                    .values()
+                Ok(followers
+                    .iter()
+                    .filter_map(|id| sessions.outboxes.get(id))
                     .filter(|outbox| outbox.push(text.clone()).is_ok())
                     .count())
             }
@@ -377,13 +413,51 @@ struct SessionInbound {
 
 #[async_trait::async_trait]
 impl Inbound for SessionInbound {
-    /// A reply subject leads back to this session.
+    /// A subscription changes here; any other frame goes on, its reply subject leading back to
+    /// this session.
     async fn frame(&self, frame: Frame) -> Result<(), String> {
         let server = &self.server;
+        if let Some(change) = subscriptions::change(&frame) {
+            return server.change_subscriptions(self.session, change, frame.reply_to.as_deref());
+        }
         take_frame(&server.inboxes, &server.subscriber, frame, |reply_to| {
             reply_subject(&server.instance, self.session, &reply_to)
         })
         .await
+    }
+}
+
+impl Server {
+    /// Subscribes or unsubscribes a session, answering on its reply subject if it gave one; a
+    /// refusal with no reply subject is the `Err` (an error frame).
+    fn change_subscriptions(
+        &self,
+        session: SessionId,
+        change: Result<Change, BadPattern>,
+        reply_to: Option<&str>,
+    ) -> Result<(), String> {
+        let most = self.config.limits.max_subscriptions;
+        let mut sessions = self.sessions.write().expect("sessions lock");
+        let Sessions { outboxes, interest } = &mut *sessions;
+        let changed = match change {
+            Ok(Change::Subscribe(pattern)) => interest
+                .subscribe(session, pattern, most)
+                .map_err(|e| e.to_string()),
+            Ok(Change::Unsubscribe(pattern)) => interest
+                .unsubscribe(session, &pattern)
+                .map_err(|e| e.to_string()),
+            Err(bad) => Err(bad.to_string()),
+        };
+        let (Some(reply_to), Some(outbox)) = (reply_to, outboxes.get(&session)) else {
+            return changed.map(drop);
+        };
+        let answer = match &changed {
+            Ok(patterns) => subscriptions::accepted(reply_to, patterns),
+            Err(reason) => subscriptions::refused(reply_to, reason),
+        };
+        // An answer that cannot be queued means the session is already closing.
+        let _ = outbox.push(answer.into());
+        Ok(())
     }
 }
 
