@@ -21,9 +21,6 @@ pub struct Live {
     /// Also takes its own messages back: every browser, the sender's included, shows the one
     /// conversation in the order it was stored.
     pub echoes: bool,
-    /// Its clients can follow rooms besides `general` (a subject or topic per room). A
-    /// WebSocket session gets `general` alone until sessions can subscribe to rooms.
-    pub follows_rooms: bool,
 }
 
 /// The wire format of an answer.
@@ -56,7 +53,6 @@ pub const CHANNELS: &[Channel] = &[
         live: Some(Live {
             alias: "mcchat/nats",
             echoes: false,
-            follows_rooms: true,
         }),
         // `chat.in` acks were `{"accepted"}` before ids existed; scripts compare them whole.
         answers: Answers::Ack { with_id: false },
@@ -67,7 +63,6 @@ pub const CHANNELS: &[Channel] = &[
         live: Some(Live {
             alias: "mcchat/ws",
             echoes: true,
-            follows_rooms: false,
         }),
         answers: Answers::Ack { with_id: true },
         subjects: Subjects::Chat,
@@ -77,7 +72,6 @@ pub const CHANNELS: &[Channel] = &[
         live: Some(Live {
             alias: "mcchat/mqtt",
             echoes: false,
-            follows_rooms: true,
         }),
         answers: Answers::Ack { with_id: true },
         subjects: Subjects::Subscribed,

@@ -350,9 +350,9 @@ fn a_message_on_a_rooms_subject_is_stored_in_that_room_on_every_channel() {
     }
     let run = through("nats", "chat.in", br#"{"user_name":"fay","body":"hi all"}"#);
     assert_eq!(run.written[0].room, None);
-    // A WebSocket session follows `general` alone for now, so it is not sent another room.
+    // Every room reaches every live channel; the sessions and subscribers choose theirs.
     let run = through("nats", "chat.in.dev", br#"{"user_name":"fay","body":"x"}"#);
-    assert_eq!(run.relayed, ["mcchat/mqtt"]);
+    assert_eq!(run.relayed, ["mcchat/ws", "mcchat/mqtt"]);
 }
 
 #[test]

@@ -20,18 +20,13 @@ pub struct RelayFailure {
     pub error: String,
 }
 
-/// The channels a message from `source` in `room` (`None`: the default room) is relayed to:
-/// all but its own (no loops), unless that one echoes, and only those whose clients can follow
-/// that room. Relaying never feeds back into a write, so an echo cannot loop.
-pub fn relay_targets<'a>(
-    source: &'a str,
-    room: Option<&'a str>,
-) -> impl Iterator<Item = Live> + 'a {
-    CHANNELS.iter().filter_map(move |c| {
-        c.live.filter(|live| {
-            (live.echoes || c.name != source) && (room.is_none() || live.follows_rooms)
-        })
-    })
+/// The channels a message from `source` is relayed to, in whichever room: all but its own (no
+/// loops), unless that one echoes. Each channel's clients choose their rooms by subject or
+/// topic. Relaying never feeds back into a write, so an echo cannot loop.
+pub fn relay_targets(source: &str) -> impl Iterator<Item = Live> + '_ {
+    CHANNELS
+        .iter()
+        .filter_map(move |c| c.live.filter(|live| live.echoes || c.name != source))
 }
 
 /// The relayed form of a stored message, with its position in the history when the chat log
@@ -63,7 +58,7 @@ pub async fn write_and_relay(
     let stored_now = response.accepted && response.id.as_ref().is_none_or(|id| *id == msg.id);
     if stored_now {
         let relayed = outbound_message(msg, response.index);
-        for live in relay_targets(&msg.channel_name, msg.room.as_deref()) {
+        for live in relay_targets(&msg.channel_name) {
             if let Err(e) = outbound.publish(live.alias, &relayed).await {
                 failures.push(RelayFailure {
                     alias: live.alias,
@@ -167,24 +162,14 @@ mod tests {
 
     #[test]
     fn relays_to_every_channel_but_the_source() {
-        let targets: Vec<_> = relay_targets("http", None).map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("http").map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("nats", None).map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("nats").map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("ws", None).map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("ws").map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("mqtt", None).map(|c| c.alias).collect();
+        let targets: Vec<_> = relay_targets("mqtt").map(|c| c.alias).collect();
         assert_eq!(targets, ["mcchat/nats", "mcchat/ws"]);
-    }
-
-    #[test]
-    fn another_room_reaches_only_the_channels_whose_clients_follow_rooms() {
-        let targets: Vec<_> = relay_targets("http", Some("dev"))
-            .map(|c| c.alias)
-            .collect();
-        assert_eq!(targets, ["mcchat/nats", "mcchat/mqtt"]);
-        let targets: Vec<_> = relay_targets("ws", Some("dev")).map(|c| c.alias).collect();
-        assert_eq!(targets, ["mcchat/nats", "mcchat/mqtt"]);
     }
 
     #[test]

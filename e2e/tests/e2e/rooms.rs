@@ -9,18 +9,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::*;
 
-async fn post_in(base: &str, room: &str, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{base}/rooms/{room}/messages"))
-        .body(body.to_string());
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 async fn get(base: &str, path: &str) -> (u16, Option<String>, Value) {
     let response = reqwest::get(format!("{base}{path}")).await.unwrap();
     let status = response.status().as_u16();

@@ -1,7 +1,8 @@
 //! Several mcchat hosts on one NATS and one Redis are one chat: a browser on any host sees every
 //! message live, whichever host or channel it came through, exactly once; its acks come back to
-//! it alone; a host going away leaves the others chatting; and a live copy lost while the hosts
-//! cannot reach each other is filled in by the page from the history.
+//! it alone; a session gets exactly the rooms it subscribed to, whichever host it is on; a host
+//! going away leaves the others chatting; and a live copy lost while the hosts cannot reach
+//! each other is filled in by the page from the history.
 
 use crate::support;
 
@@ -162,6 +163,81 @@ async fn every_session_on_every_host_gets_every_message_once_and_only_its_own_ac
     other_on_b
         .read_until(|f| f["subject"] == "rtchat.messages" && f["body"]["body"] == "a is gone")
         .await;
+    hosts.b.shutdown().await;
+}
+
+/// A session subscribed to `room`'s messages and to the fence room's.
+async fn subscribed_to(host: &RunningHost, room: &str) -> WsSession {
+    let mut session = WsSession::connect(&ws_url(host)).await;
+    for pattern in [
+        format!("rtchat.{room}.messages"),
+        "rtchat.fence.messages".into(),
+    ] {
+        let ack = session.change("_subscribe", &pattern).await;
+        assert_eq!(ack["accepted"], true, "{ack}");
+    }
+    session
+}
+
+/// Reads until the fences from both hosts have arrived (a message "fence" in the fence room and
+/// in general, through each host): a host relays in order, so every copy that host sent
+/// before its fence has arrived too. Returns the other messages' bodies, sorted.
+async fn bodies_before_fences(session: &mut WsSession) -> Vec<String> {
+    let (mut bodies, mut fences) = (Vec::new(), 0);
+    while fences < 2 {
+        let frame = session.next_frame().await;
+        if !frame["subject"].as_str().unwrap().starts_with("rtchat.") {
+            continue;
+        }
+        match frame["body"]["body"].as_str().unwrap() {
+            "fence" => fences += 1,
+            body => bodies.push(body.to_string()),
+        }
+    }
+    sorted(bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_on_two_hosts_get_exactly_their_rooms_messages_once() {
+    let hosts = TwoHosts::start().await;
+    let mut dev_on_a = subscribed_to(&hosts.a, "dev").await;
+    let mut dev_on_b = subscribed_to(&hosts.b, "dev").await;
+    let mut ops_on_b = subscribed_to(&hosts.b, "ops").await;
+    let mut general_on_a = WsSession::connect(&ws_url(&hosts.a)).await;
+
+    let mut writer_on_a = WsSession::connect(&ws_url(&hosts.a)).await;
+    let frame = json!({"subject": "chat.in.dev", "body": {"user_name": "wes", "body": "dev from a"}, "reply_to": "ack.1"});
+    writer_on_a.send(frame).await;
+    let ack = writer_on_a.next_on("ack.1").await;
+    assert_eq!(ack["body"]["accepted"], true, "{ack}");
+    let nats = nats_client(&hosts.nats).await;
+    let body = r#"{"user_name":"nia","body":"dev over nats"}"#;
+    let ack = nats.request("chat.in.dev", body.into()).await.unwrap();
+    assert_eq!(ack.payload.as_ref(), br#"{"accepted":true}"#);
+    let body = json!({"user_name": "ben", "body": "ops to b"});
+    assert_eq!(post_in(&hosts.base_b, "ops", body, None).await.0, 201);
+    post_stored(
+        &hosts.base_a,
+        r#"{"user_name":"ann","body":"general to a"}"#,
+    )
+    .await;
+
+    for base in [&hosts.base_a, &hosts.base_b] {
+        for room in ["fence", "general"] {
+            let body = json!({"user_name": "ann", "body": "fence"});
+            assert_eq!(post_in(base, room, body, None).await.0, 201);
+        }
+    }
+    let dev = ["dev from a", "dev over nats"].map(String::from).to_vec();
+    assert_eq!(bodies_before_fences(&mut dev_on_a).await, dev);
+    assert_eq!(bodies_before_fences(&mut dev_on_b).await, dev);
+    assert_eq!(bodies_before_fences(&mut ops_on_b).await, ["ops to b"]);
+    // A session that never subscribed has general alone.
+    assert_eq!(
+        bodies_before_fences(&mut general_on_a).await,
+        ["general to a"]
+    );
+    hosts.a.shutdown().await;
     hosts.b.shutdown().await;
 }
 

@@ -499,6 +499,24 @@ pub async fn post_stored(base: &str, body: &str) {
     assert_eq!(status, 201, "{answer}");
 }
 
+/// A POST to a room's messages, with an `Idempotency-Key` if given: the status and the answer.
+pub async fn post_in(
+    base: &str,
+    room: &str,
+    body: serde_json::Value,
+    key: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/rooms/{room}/messages"))
+        .body(body.to_string());
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 /// Every message in the history, oldest first, following `Link: rel="next"` to the end.
 pub async fn all_messages(base: &str, limit: u32) -> Vec<serde_json::Value> {
     let client = reqwest::Client::new();
@@ -671,13 +689,23 @@ impl WsSession {
     /// Reads the next `count` messages on `rtchat.messages` in a task of its own: each body with
     /// the moment it was read.
     pub fn collect_broadcasts(
-        mut self,
+        self,
         count: usize,
     ) -> tokio::task::JoinHandle<Vec<(serde_json::Value, Instant)>> {
+        self.collect_on("rtchat.messages", count)
+    }
+
+    /// As `collect_broadcasts`, on `subject`.
+    pub fn collect_on(
+        mut self,
+        subject: &str,
+        count: usize,
+    ) -> tokio::task::JoinHandle<Vec<(serde_json::Value, Instant)>> {
+        let subject = subject.to_string();
         tokio::spawn(async move {
             let mut received = Vec::with_capacity(count);
             while received.len() < count {
-                let frame = self.next_on("rtchat.messages").await;
+                let frame = self.next_on(&subject).await;
                 received.push((frame["body"].clone(), Instant::now()));
             }
             received
@@ -697,6 +725,30 @@ impl WsSession {
                 Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return String::new(),
                 Some(Ok(_)) => continue,
             }
+        }
+    }
+
+    /// Sends `_subscribe` or `_unsubscribe` for `pattern`; returns the answer's body.
+    pub async fn change(&mut self, control: &str, pattern: &str) -> serde_json::Value {
+        let reply_to = format!("sub.{}", uuid::Uuid::new_v4().simple());
+        self.send(serde_json::json!({"subject": control, "body": pattern, "reply_to": reply_to}))
+            .await;
+        self.next_on(&reply_to).await["body"].take()
+    }
+
+    /// Every frame read until the answer to a frame sent now. A server queues a session's frames
+    /// in order, so these are all it had sent the session before.
+    pub async fn frames_until_synced(&mut self) -> Vec<serde_json::Value> {
+        let reply_to = format!("sync.{}", uuid::Uuid::new_v4().simple());
+        let sync = serde_json::json!({"subject": "_unsubscribe", "body": "never.held", "reply_to": reply_to});
+        self.send(sync).await;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next_frame().await;
+            if frame["subject"] == reply_to {
+                return frames;
+            }
+            frames.push(frame);
         }
     }
 
