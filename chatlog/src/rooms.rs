@@ -144,10 +144,11 @@ enum Admitted {
 /// Makes sure room `name` is in the set of rooms, unless that would make more than
 /// `MAX_ROOMS`; `Err` holds the refusal for the client.
 ///
-/// A room that holds a message stays in the set, even in a race for the last place: a writer
-/// that found the room puts it in again after writing, and a writer that takes out the room it
-/// added looks at the room's list afterwards. Whichever comes last sees the other's work, so
-/// the bound may be passed by a room in a race, but a room with messages is never left out.
+/// A room that holds a message stays in the set, even in a race for the last place: the
+/// writer of a found room's first message puts it in again after writing, and a writer that
+/// takes out the room it added looks at the room's list afterwards. Whichever comes last sees
+/// the other's work, so the bound may be passed by a room in a race, but a room with messages
+/// is never left out. (A room added by a writer under the bound is never taken out.)
 async fn admit(
     rooms: &(impl RoomSet + Sync),
     known: &KnownRooms,
@@ -202,9 +203,11 @@ pub async fn write<L: MessageList + Sync>(
         Err(reason) => return Ok(refused(reason)),
     };
     let response = write_once(&list, store, &prefix, msg).await?;
-    if let (Admitted::Found, Some(name), true) = (admitted, &name, response.accepted) {
-        // In again, in case a writer refused at the bound took it out after we found it.
-        store.add(name).await?;
+    if let (Admitted::Found, Some(name)) = (admitted, &name) {
+        if response.accepted && response.index == Some(0) {
+            // In again, in case a writer refused at the bound took it out after we found it.
+            store.add(name).await?;
+        }
         known.insert(name);
     }
     Ok(response)
