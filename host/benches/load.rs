@@ -205,11 +205,21 @@ impl Compared {
         args: &[String],
     ) -> Compared {
         let seconds = settings.round_seconds(settings.seconds);
+        let loads = [("post.lua", &[][..]), (script, args)];
+        Compared::scripts(settings, root, system, loads, seconds).await
+    }
+
+    /// wrk running `loads[0]` against `loads[1]` (each a script and its arguments), on one
+    /// system, in interleaved rounds of `seconds`.
+    async fn scripts(
+        settings: &Settings,
+        root: &Path,
+        system: &Running,
+        loads: [(&str, &[String]); 2],
+        seconds: u64,
+    ) -> Compared {
         Compared::alternate(settings.rounds, |i| {
-            let (script, args) = match i {
-                0 => ("post.lua", &[][..]),
-                _ => (script, args),
-            };
+            let (script, args) = loads[i];
             std::future::ready(wrk(
                 root,
                 &system.base,
@@ -527,13 +537,14 @@ async fn settled_counts(
     }
 }
 
-/// Fills the history up to `history` messages, in the stored form, a thousand per RPUSH.
+/// Fills the default room's history up to `history` messages.
 async fn prefill(kv: &mut redis::aio::MultiplexedConnection, history: usize) {
-    let have: usize = redis::cmd("LLEN")
-        .arg("chatlog:messages")
-        .query_async(kv)
-        .await
-        .unwrap();
+    prefill_list(kv, "chatlog:messages", history).await;
+}
+
+/// Fills the list at `key` up to `history` messages, in the stored form, a thousand per RPUSH.
+async fn prefill_list(kv: &mut redis::aio::MultiplexedConnection, key: &str, history: usize) {
+    let have: usize = redis::cmd("LLEN").arg(key).query_async(kv).await.unwrap();
     let message = serde_json::json!({"body": "x".repeat(40), "channelName": "http",
         "id": "00000000-0000-0000-0000-000000000000", "sourceUser": "prefill"})
     .to_string();
@@ -541,7 +552,7 @@ async fn prefill(kv: &mut redis::aio::MultiplexedConnection, history: usize) {
     while left > 0 {
         let batch = left.min(1000);
         let mut rpush = redis::cmd("RPUSH");
-        rpush.arg("chatlog:messages");
+        rpush.arg(key);
         for _ in 0..batch {
             rpush.arg(&message);
         }

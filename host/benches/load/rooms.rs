@@ -1,5 +1,9 @@
-//! POST spread over many rooms against POST to one room, on one mcchat, in interleaved rounds:
-//! a message in a room the instance already knows must cost what one in `general` does.
+//! Rooms on one mcchat, in interleaved rounds:
+//! - POST spread over many rooms against POST to one room: a message in a room the instance
+//!   already knows must cost what one in `general` does;
+//! - then, with those rooms holding messages, GET of the newest 100 of a room holding the
+//!   history's length (1M) against the same of `general`: a room's page must cost what
+//!   `general`'s does (at most 2 store commands).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{settled_counts, Compared, Running, Settings};
+use super::{prefill, prefill_list, settled_counts, Compared, Running, Settings};
 
 /// Rooms the spread load writes in (`r0` … `r999`).
 const ROOMS: usize = 1000;
+/// The room whose history is as long as `general`'s for the GET comparison.
+const LONG_ROOM: &str = "long";
 
 /// Runs the comparison on `system`, prints it, and answers whether nothing acked was lost.
 pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -> bool {
@@ -54,7 +60,49 @@ pub async fn run(settings: &Settings, root: &std::path::Path, system: Running) -
         spread.ok,
         system.fanned_out.load(Ordering::Relaxed),
     );
-    nothing_lost
+    let pages_served = read_a_long_room(settings, root, &system, &mut kv).await;
+    nothing_lost && pages_served
+}
+
+/// GET of the newest 100 of a room as long as `general`, beside the rooms the POSTs filled,
+/// against the same of `general`; answers whether every request was served.
+async fn read_a_long_room(
+    settings: &Settings,
+    root: &std::path::Path,
+    system: &Running,
+    kv: &mut redis::aio::MultiplexedConnection,
+) -> bool {
+    let history = settings.history;
+    prefill(kv, history).await;
+    let key = format!("chatlog:rooms:{LONG_ROOM}:messages");
+    prefill_list(kv, &key, history).await;
+    let _: usize = redis::cmd("SADD")
+        .arg("chatlog:rooms")
+        .arg(LONG_ROOM)
+        .query_async(kv)
+        .await
+        .unwrap();
+    let seconds = settings.round_seconds(settings.seconds.div_ceil(2));
+    let room_page = [format!("/rooms/{LONG_ROOM}/messages?limit=100")];
+    let loads = [("get.lua", &[][..]), ("get.lua", &room_page[..])];
+    let get = Compared::scripts(settings, root, system, loads, seconds).await;
+    let [general, room] = &get.loads;
+    println!(
+        "\nGET newest 100 of a room of {history} messages, beside {ROOMS} rooms holding messages, \
+         against the same of general ({history} messages), one mcchat, {} interleaved rounds",
+        settings.rounds
+    );
+    println!("| path | the room | general | throughput ratio | p99 ratio | ratio per round |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| `GET /rooms/{LONG_ROOM}/messages?limit=100` against `GET /messages?limit=100` | {} | {} | {:.2} | {:.2} | {} |",
+        room.summary(),
+        general.summary(),
+        room.per_second() / general.per_second().max(f64::EPSILON),
+        room.percentile_ms(99.0) / general.percentile_ms(99.0).max(f64::EPSILON),
+        get.per_round()
+    );
+    general.failed == 0 && room.failed == 0
 }
 
 /// Counts the live copies of every room but `general` (`rtchat.<room>.messages`).

@@ -10,7 +10,7 @@
 pub mod client;
 pub mod config;
 pub mod frame;
-mod interest;
+pub mod interest;
 pub mod lattice;
 pub mod pattern;
 mod peers;
