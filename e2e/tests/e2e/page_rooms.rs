@@ -33,14 +33,8 @@ async fn bodies_shown(page: &Page, what: &str, expected: &[&str]) {
 
 /// `[id, user, body]` of a room's history, as `Page::shown` lists what a page shows.
 async fn history_of(base: &str, room: &str) -> Vec<(String, String, String)> {
-    let page: Value = reqwest::get(format!("{base}/rooms/{room}/messages"))
+    newest_in(base, room)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page.as_array()
-        .unwrap()
         .iter()
         .map(|m| {
             let field = |k: &str| m[k].as_str().unwrap().to_string();

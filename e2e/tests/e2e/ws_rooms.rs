@@ -135,14 +135,8 @@ async fn a_session_gets_the_rooms_it_subscribed_to_each_copy_once_and_nothing_el
 
 /// The bodies of a room's newest page, oldest first.
 async fn bodies_in(base: &str, room: &str) -> Vec<String> {
-    let page: Value = reqwest::get(format!("{base}/rooms/{room}/messages"))
+    newest_in(base, room)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page.as_array()
-        .unwrap()
         .iter()
         .map(|m| m["body"].as_str().unwrap().to_string())
         .collect()

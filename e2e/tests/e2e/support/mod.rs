@@ -517,6 +517,17 @@ pub async fn post_in(
     (status, response.json().await.unwrap())
 }
 
+/// The newest page of a room's history (50 messages), oldest first.
+pub async fn newest_in(base: &str, room: &str) -> Vec<serde_json::Value> {
+    let page: serde_json::Value = reqwest::get(format!("{base}/rooms/{room}/messages"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.as_array().unwrap().clone()
+}
+
 /// Every message in the history, oldest first, following `Link: rel="next"` to the end.
 pub async fn all_messages(base: &str, limit: u32) -> Vec<serde_json::Value> {
     let client = reqwest::Client::new();
