@@ -13,7 +13,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::mqtt::{correlation, Device};
-use support::{config, start, Server};
+use support::{config, percentile, start, Server};
 
 const CLIENTS: usize = 32;
 const ROUND_SECONDS: u64 = 10;
@@ -29,10 +29,6 @@ struct Round {
     requests_per_second: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 fn chat_message(client: usize, n: usize) -> String {

@@ -13,14 +13,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{broadcast_readers, config, post, start, ws_url, Server};
+use support::{broadcast_readers, config, percentile, post, start, ws_url, Server};
 
 const SESSIONS: usize = 1_000;
 const MESSAGES: usize = 100;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 struct Measured {
     deliveries_per_second: f64,

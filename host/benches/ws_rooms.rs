@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{config, post_in, start, ws_url, Server, WsSession};
+use support::{config, percentile, post_in, start, ws_url, Server, WsSession};
 
 const SESSIONS: usize = 1_000;
 const ROOMS: usize = 100;
@@ -32,10 +32,6 @@ const MESSAGES_IN_ONE_ROOM: usize = 1_000;
 const POSTERS: usize = 8;
 
 type Readers = Vec<tokio::task::JoinHandle<Vec<(Value, Instant)>>>;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 struct Measured {
     deliveries: usize,

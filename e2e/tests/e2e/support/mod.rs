@@ -630,6 +630,11 @@ pub async fn broadcast_readers(
         .collect()
 }
 
+/// The `p` quantile (0 to 1) of latencies sorted in ascending order, for the benchmarks.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
 /// Waits (without blocking the runtime) for the process to exit; `None` if it did not within
 /// `within`.
 pub async fn exited(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
