@@ -28,9 +28,7 @@ fn printed_page_url(chat: &TestChat) -> String {
 
 async fn open_as(driver: &Chromedriver, url: &str, name: &str) -> Page {
     let page = driver.page().await;
-    page.open(url).await;
-    page.type_into("#name", name).await;
-    page.wait_until_live().await;
+    page.open_as(url, name).await;
     page
 }
 

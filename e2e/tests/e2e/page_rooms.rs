@@ -16,13 +16,6 @@ const TITLE: &str = "return document.getElementById('room-title').textContent";
 const BODIES: &str =
     "return [...document.querySelectorAll('#list .msg .body')].map(b => b.textContent)";
 
-async fn open_as(page: Page, url: &str, name: &str) -> Page {
-    page.open(url).await;
-    page.type_into("#name", name).await;
-    page.wait_until_live().await;
-    page
-}
-
 async fn rooms_listed(page: &Page, what: &str, expected: Value) {
     page.wait_for(what, ROOM_LIST, expected).await;
 }
@@ -51,9 +44,11 @@ async fn two_pages_in_their_own_rooms_then_in_one_with_unread_counts_links_and_g
     let driver = Chromedriver::start();
     let fay_url = format!("{}/?ws=ws://{}/ws&room=dev", chat.base, proxy.address);
     // Fay's window is a desktop's, with the rooms beside the messages; Gus's a phone's.
-    let fay = open_as(driver.page_sized(1100, 700).await, &fay_url, "fay").await;
+    let fay = driver.page_sized(1100, 700).await;
+    fay.open_as(&fay_url, "fay").await;
     let gus_url = format!("{}/?ws={}&room=ops", chat.base, ws_url(&chat.host));
-    let gus = open_as(driver.page().await, &gus_url, "gus").await;
+    let gus = driver.page().await;
+    gus.open_as(&gus_url, "gus").await;
 
     // Each page is in the room its link names; general's message is unread on both.
     assert_eq!(fay.eval(TITLE).await, "# dev");

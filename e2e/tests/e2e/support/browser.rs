@@ -111,6 +111,14 @@ impl Page {
         }
     }
 
+    /// Opens the chat page at `url`, types `name` as the guest's name, and waits until it is
+    /// live.
+    pub async fn open_as(&self, url: &str, name: &str) {
+        self.open(url).await;
+        self.type_into("#name", name).await;
+        self.wait_until_live().await;
+    }
+
     /// Waits until the connection badge says the page is live.
     pub async fn wait_until_live(&self) {
         self.wait_for(
